@@ -1,0 +1,165 @@
+"""Explicit (P)ReLU multilayer perceptrons as JAX pytrees (THEORY.md §2).
+
+An MLP of depth J is J affine maps ``x ↦ x @ W_l + b_l`` with the PReLU activation
+``σ_a(t) = max(t, 0) + a·min(t, 0)`` between consecutive ones; ``a`` is stored per hidden
+neuron (0 = ReLU, 1 = identity, −1 = absolute value).
+
+Arrays may carry leading *batch* axes: a stack of L networks of one architecture stores
+``W_l`` with shape ``(L, d_{l-1}, d_l)``. Layers shared by every network of the stack may
+stay unbatched (shape ``(d_{l-1}, d_l)``); they broadcast. A stacked MLP maps inputs of
+shape ``batch + (P, d_0)`` to ``batch + (P, d_J)``; an unbatched one maps ``(..., d_0)`` to
+``(..., d_J)``.
+
+Counting convention (THEORY.md §2): ``num_params`` counts every stored weight and bias of
+one network; a ``"prelu"`` network also counts one slope per hidden neuron (its slopes are
+parameters of the architecture), a ``"relu"`` network none (its slopes are fixed at 0).
+``num_nonzero`` counts the nonzero ones (Petersen & Voigtlaender 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = ("relu", "prelu")
+
+
+def check_activation(activation: str) -> str:
+    """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ``ValueError``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return activation
+
+
+def _batch_shape(a, core_ndim: int) -> tuple[int, ...]:
+    return tuple(np.shape(a)[: np.ndim(a) - core_ndim])
+
+
+@jax.tree_util.register_pytree_node_class
+@dataclass(frozen=True, eq=False)
+class MLP:
+    """A (stack of) explicit (P)ReLU network(s): ``layers`` = ((W, b), ...), ``slopes`` per hidden layer."""
+
+    layers: tuple
+    slopes: tuple
+    activation: str = "relu"
+
+    def __post_init__(self):
+        check_activation(self.activation)
+        layers = tuple((w, b) for w, b in self.layers)
+        slopes = tuple(self.slopes)
+        if not layers:
+            raise ValueError("layers must hold at least one (W, b) pair")
+        if len(slopes) != len(layers) - 1:
+            raise ValueError(f"slopes must have one entry per hidden layer ({len(layers) - 1}), got {len(slopes)}")
+        for l, (w, b) in enumerate(layers):
+            if np.ndim(w) < 2 or np.ndim(b) < 1 or np.shape(w)[-1] != np.shape(b)[-1]:
+                raise ValueError(f"layer {l}: W must be (..., d_in, d_out) and b (..., d_out); got {np.shape(w)}, {np.shape(b)}")
+            if l and np.shape(w)[-2] != np.shape(layers[l - 1][0])[-1]:
+                raise ValueError(f"layer {l}: input width {np.shape(w)[-2]} != previous output width {np.shape(layers[l - 1][0])[-1]}")
+        for l, a in enumerate(slopes):
+            if np.shape(a)[-1:] != np.shape(layers[l][1])[-1:]:
+                raise ValueError(f"slopes[{l}] must have one slope per neuron of hidden layer {l}")
+        if self.activation == "relu" and any(isinstance(a, np.ndarray) and np.any(a) for a in slopes):
+            raise ValueError("a 'relu' MLP must have all slopes 0; use activation='prelu'")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "slopes", slopes)
+
+    # --- pytree -----------------------------------------------------------------------
+    def tree_flatten(self):
+        return (self.layers, self.slopes), self.activation
+
+    @classmethod
+    def tree_unflatten(cls, activation, children):
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "layers", tuple(tuple(p) for p in children[0]))
+        object.__setattr__(obj, "slopes", tuple(children[1]))
+        object.__setattr__(obj, "activation", activation)
+        return obj
+
+    # --- architecture -----------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        """Number of affine maps J."""
+        return len(self.layers)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(d_0, d_1, ..., d_J): input, hidden and output widths."""
+        return (np.shape(self.layers[0][0])[-2],) + tuple(np.shape(w)[-1] for w, _ in self.layers)
+
+    @property
+    def width(self) -> int:
+        """Largest hidden layer (0 for a depth-1, purely affine network)."""
+        return max(self.widths[1:-1], default=0)
+
+    @property
+    def in_dim(self) -> int:
+        return self.widths[0]
+
+    @property
+    def out_dim(self) -> int:
+        return self.widths[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading stack axes, broadcast over all arrays (``()`` for a single network)."""
+        shapes = [_batch_shape(w, 2) for w, _ in self.layers] + [_batch_shape(b, 1) for _, b in self.layers]
+        shapes += [_batch_shape(a, 1) for a in self.slopes]
+        return tuple(np.broadcast_shapes(*shapes))
+
+    @property
+    def num_params(self) -> int:
+        """Stored parameters of one network: weights, biases, and PReLU slopes (THEORY.md §2)."""
+        d = self.widths
+        count = sum(d[l] * d[l + 1] + d[l + 1] for l in range(self.depth))
+        if self.activation == "prelu":
+            count += sum(d[1:-1])
+        return int(count)
+
+    @property
+    def num_nonzero(self):
+        """Nonzero parameters of each network: an int, or an int array of shape ``batch_shape``."""
+        arrays = [(w, 2) for w, _ in self.layers] + [(b, 1) for _, b in self.layers]
+        if self.activation == "prelu":
+            arrays += [(a, 1) for a in self.slopes]
+        total = np.zeros(self.batch_shape, dtype=np.int64)
+        for a, core in arrays:
+            a = np.asarray(a)
+            total = total + np.count_nonzero(a, axis=tuple(range(a.ndim - core, a.ndim)))
+        return int(total) if total.ndim == 0 else total
+
+    # --- evaluation -------------------------------------------------------------------
+    def __call__(self, x):
+        """Evaluate: ``(..., d_0) -> (..., d_J)``; a stack maps ``batch + (P, d_0) -> batch + (P, d_J)``."""
+        h = jnp.asarray(x)
+        for l, (w, b) in enumerate(self.layers):
+            h = h @ w + _lift(b)
+            if l < len(self.slopes):
+                h = jnp.maximum(h, 0.0) + _lift(self.slopes[l]) * jnp.minimum(h, 0.0)
+        return h
+
+    def __repr__(self):
+        stack = f", stack={self.batch_shape}" if self.batch_shape else ""
+        return f"MLP(widths={self.widths}, activation={self.activation!r}{stack})"
+
+
+def _lift(v):
+    """A per-neuron vector (..., d) broadcast against activations (..., P, d)."""
+    return v if np.ndim(v) == 1 else jnp.expand_dims(v, -2)
+
+
+def index_stack(net: MLP, index) -> MLP:
+    """The networks ``net[index]`` of a stack with one batch axis; unbatched arrays are shared."""
+
+    def take(a, core):
+        return a if np.ndim(a) == core else a[index]
+
+    return MLP(
+        tuple((take(w, 2), take(b, 1)) for w, b in net.layers),
+        tuple(take(a, 1) for a in net.slopes),
+        net.activation,
+    )
