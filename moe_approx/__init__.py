@@ -4,10 +4,27 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, targets
+from . import calculus, experts, targets
 from .mlp import MLP
+from .moe import MixtureOfExperts, build_moe
+from .partition import DyadicPartition, GridPartition, PrototypePartition
+from .supnorm import SupErrorReport, sup_error
 from .targets import HolderTarget
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "HolderTarget", "calculus", "targets", "__version__"]
+__all__ = [
+    "MLP",
+    "HolderTarget",
+    "MixtureOfExperts",
+    "GridPartition",
+    "DyadicPartition",
+    "PrototypePartition",
+    "SupErrorReport",
+    "build_moe",
+    "sup_error",
+    "calculus",
+    "experts",
+    "targets",
+    "__version__",
+]

@@ -1,0 +1,195 @@
+"""Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (THEORY.md §2).
+
+Evaluation is cell-blocked (DESIGN.md): points are grouped by cell into fixed-capacity slots
+and each expert runs as one dense batched matmul over its own points. Slot capacities and slot
+counts are bucketed so that ``jit`` compiles a handful of shapes, not one per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import experts as _experts
+from ._checks import check_memory, check_points, is_traced
+from .mlp import MLP, check_activation, index_stack
+
+
+@jax.jit
+def _apply_stack(net: MLP, x):
+    return net(x)[..., 0]
+
+
+def _bucket(m: int) -> int:
+    """Smallest value >= m of the form 2^j·{4,5,6,7}/4: at most 25 % padding, few distinct shapes."""
+    if m <= 8:
+        return 8
+    base = 1 << (int(m).bit_length() - 3)
+    return -(-m // base) * base
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Host-side grouping of N points into S slots of ``capacity`` points, one cell per slot."""
+
+    slot_cell: np.ndarray  # (S,) cell of each slot
+    slot_point: np.ndarray  # (S, capacity) index into the points; N marks an empty lane
+    identity: bool  # slot s is cell s for every cell: no weights need gathering
+
+
+class MixtureOfExperts:
+    """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`."""
+
+    def __init__(self, partition, experts: MLP, family: str = "custom", size: dict | None = None):
+        if not isinstance(experts, MLP):
+            raise TypeError(f"experts must be an MLP stack, got {type(experts).__name__}")
+        if experts.batch_shape != (partition.num_cells,) or experts.in_dim != partition.n or experts.out_dim != 1:
+            raise ValueError(
+                f"experts must be a stack of {partition.num_cells} networks R^{partition.n} -> R, "
+                f"got stack {experts.batch_shape}, widths {experts.widths}"
+            )
+        self.partition, self.experts, self.family, self.size = partition, experts, family, dict(size or {})
+        self.n = partition.n
+
+    # --- sizes (THEORY.md §2) ---------------------------------------------------------
+    @property
+    def num_experts(self) -> int:
+        return self.partition.num_cells
+
+    @property
+    def expert_params(self) -> int:
+        """Stored parameters of one expert."""
+        return self.experts.num_params
+
+    @property
+    def active_params(self) -> int:
+        """Parameters loaded for one input: one expert plus the router parameters it touches."""
+        return self.expert_params + self.partition.router_params_active
+
+    @property
+    def total_params(self) -> int:
+        """All experts plus the whole router."""
+        return self.num_experts * self.expert_params + self.partition.router_params_total
+
+    @property
+    def total_nonzero(self) -> int:
+        return int(np.sum(self.experts.num_nonzero)) + self.partition.router_params_total
+
+    @property
+    def expert_depth(self) -> int:
+        return self.experts.depth
+
+    @property
+    def expert_width(self) -> int:
+        return self.experts.width
+
+    @property
+    def activation(self) -> str:
+        return self.experts.activation
+
+    # --- evaluation --------------------------------------------------------------------
+    def __call__(self, x):
+        """Φ(x) for points (..., n); cell-blocked for concrete input, per-point under tracing."""
+        x = check_points(x, self.n)
+        if is_traced(x):
+            return self.apply_per_point(x)
+        flat = x.reshape(-1, self.n)
+        out = self.apply_dispatched(flat, self.dispatch(flat))
+        return out.reshape(x.shape[:-1])
+
+    def dispatch(self, x) -> Dispatch:
+        """Group concrete points (N, n) by cell into slots (host side; routing has zero gradient)."""
+        x = check_points(x, self.n)
+        ids = np.asarray(self.partition.locate(x)).ravel()
+        N, L = ids.size, self.num_experts
+        counts = np.bincount(ids, minlength=L)
+        occupied = np.nonzero(counts)[0]
+        if N == 0:
+            return Dispatch(np.zeros(1, np.int64), np.zeros((1, 8), np.int64), False)
+        capacity = self._best_capacity(counts[occupied])
+        per_cell = -(-counts[occupied] // capacity)
+        S = int(per_cell.sum())
+        identity = S == L
+        S_pad = S if identity else _bucket(S)
+        check_memory(S_pad * capacity * (self.n + self.experts.width + 2) * 8 * 3, "MoE evaluation slots")
+        slot_cell = np.zeros(S_pad, np.int64)
+        slot_cell[:S] = np.repeat(occupied, per_cell)
+        order = np.argsort(ids, kind="stable")
+        first_slot = np.zeros(L, np.int64)
+        first_slot[occupied] = np.cumsum(per_cell) - per_cell
+        start = np.cumsum(counts) - counts
+        sorted_ids = ids[order]
+        position = np.arange(N) - start[sorted_ids]
+        slot_point = np.full((S_pad, capacity), N, np.int64)
+        slot_point[first_slot[sorted_ids] + position // capacity, position % capacity] = order
+        return Dispatch(slot_cell, slot_point, identity)
+
+    @staticmethod
+    def _best_capacity(counts: np.ndarray) -> int:
+        """Slot capacity (a bucket size) minimising the padded work Σ ⌈c/cap⌉·cap."""
+        candidates = sorted({_bucket(int(c)) for c in np.quantile(counts, [0.5, 0.75, 0.9, 0.99, 1.0])})
+        work = [int(np.sum(-(-counts // c)) * c) for c in candidates]
+        return candidates[int(np.argmin(work))]
+
+    def apply_dispatched(self, x, dispatch: Dispatch):
+        """Cell-blocked Φ(x) for points (N, n) grouped by ``dispatch``; jit- and grad-friendly in x."""
+        experts = self.experts if dispatch.identity else index_stack(self.experts, jnp.asarray(dispatch.slot_cell))
+        return _blocked(experts, jnp.asarray(x), jnp.asarray(dispatch.slot_point))
+
+    def apply_blocked(self, x_cells, cells=slice(None)):
+        """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
+        experts = self.experts if cells == slice(None) else index_stack(self.experts, cells)
+        if x_cells.ndim != 3 or x_cells.shape[-1] != self.n or (experts.batch_shape[0] != x_cells.shape[0]):
+            raise ValueError(f"x_cells must have shape ({experts.batch_shape[0]}, P, {self.n}), got {x_cells.shape}")
+        return _apply_stack(experts, jnp.asarray(x_cells))
+
+    def apply_per_point(self, x):
+        """Naive reference: gather each point's expert weights (slow; for tracing and tests)."""
+        ids = self.partition._locate(x)
+        return _per_point(self.experts, x, ids)
+
+    def __repr__(self):
+        return (
+            f"MixtureOfExperts(family={self.family!r}, size={self.size}, experts={self.num_experts}, "
+            f"activation={self.activation!r}, expert_params={self.expert_params}, total_params={self.total_params})"
+        )
+
+
+@jax.jit
+def _blocked(experts: MLP, x, slot_point):
+    n_points = x.shape[0]
+    padded = jnp.concatenate([x, jnp.zeros((1, x.shape[1]), x.dtype)])
+    y = experts(padded[slot_point])[..., 0]
+    return jnp.zeros(n_points, y.dtype).at[slot_point].set(y, mode="drop")
+
+
+@jax.jit
+def _per_point(experts: MLP, x, ids):
+    h = x[..., None, :]
+    for l, (w, b) in enumerate(experts.layers):
+        w = w if w.ndim == 2 else w[ids]
+        b = b if b.ndim == 1 else b[ids][..., None, :]
+        h = h @ w + b
+        if l < len(experts.slopes):
+            a = experts.slopes[l]
+            a = a if a.ndim == 1 else a[ids][..., None, :]
+            h = jnp.maximum(h, 0.0) + a * jnp.minimum(h, 0.0)
+    return h[..., 0, 0]
+
+
+def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:
+    """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``."""
+    if target.n != partition.n:
+        raise ValueError(f"target is defined on n={target.n} but partition on n={partition.n}")
+    family = _experts.get(expert)
+    size = _experts.check_size(family, size)
+    check_activation(activation)
+    per_expert = family.num_params(partition.n, activation, **size)
+    check_memory(8 * partition.num_cells * per_expert, f"{partition.num_cells} {expert} experts of {per_expert} parameters")
+    lo, hi = partition.all_bounds()
+    nets = family.build(target, lo, hi, activation=activation, **size)
+    return MixtureOfExperts(partition, nets, expert, size)
+

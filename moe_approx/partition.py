@@ -1,0 +1,249 @@
+"""Cell partitions of [0,1]^n and routing (THEORY.md §2).
+
+Every partition splits the cube into L boxes ("cells") and routes each point to exactly one:
+cells are half-open, ``lo <= x < hi``, except that the face ``x_i = 1`` belongs to the cells
+touching it. ``locate`` is vectorized and jitted; ``bounds(i)``/``all_bounds()`` give the boxes.
+``router_params_active`` counts the router parameters one input touches (they are loaded
+parameters, THEORY.md §2) and ``router_params_total`` all of them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import check_int, check_memory, check_points
+
+
+def _ceil_log2(m):
+    """⌈log₂ m⌉ for an int, or the SymPy expression for a symbol."""
+    if isinstance(m, (int, np.integer)):
+        return max(int(m) - 1, 0).bit_length()
+    import sympy
+
+    return sympy.ceiling(sympy.log(m, 2))
+
+
+def grid_router_params(n, cells_per_side):
+    """(active, total) router thresholds of a K^n grid: a binary search over K − 1 thresholds per axis."""
+    return n * _ceil_log2(cells_per_side), n * (cells_per_side - 1)
+
+
+class _Partition:
+    """Shared interface: ``n``, ``num_cells``, ``locate``, ``bounds``, ``all_bounds``."""
+
+    n: int
+    num_cells: int
+
+    def locate(self, x):
+        """Cell index of each point: (..., n) in [0,1]^n -> int array (...)."""
+        return self._locate(check_points(x, self.n))
+
+    def bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of cell ``i``."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_cells:
+            raise ValueError(f"cell index must be an integer in [0, {self.num_cells}), got {i!r}")
+        lo, hi = self.all_bounds()
+        return lo[i], hi[i]
+
+    def contains(self, x, cells) -> np.ndarray:
+        """Whether each point lies in the given cell under the half-open rule (for tests and checks)."""
+        lo, hi = self.all_bounds()
+        x = np.asarray(x)
+        lo, hi = lo[cells], hi[cells]
+        return np.all((lo <= x) & ((x < hi) | ((hi == 1.0) & (x == 1.0))), axis=-1)
+
+
+class GridPartition(_Partition):
+    """L = K^n equal cells of side 1/K; cell index = C-order ravel of the per-axis indices."""
+
+    def __init__(self, n: int, cells_per_side: int):
+        self.n = check_int(n, "n")
+        self.cells_per_side = check_int(cells_per_side, "cells_per_side")
+        self.num_cells = self.cells_per_side**self.n
+        check_memory(2 * self.num_cells * self.n * 8, f"GridPartition(n={n}, cells_per_side={cells_per_side}) bounds")
+        self.router_params_active, self.router_params_total = grid_router_params(self.n, self.cells_per_side)
+
+    def all_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        k = self.cells_per_side
+        idx = np.stack(np.unravel_index(np.arange(self.num_cells), (k,) * self.n), axis=-1)
+        return idx / k, (idx + 1) / k
+
+    @partial(jax.jit, static_argnums=0)
+    def _locate(self, x):
+        k = self.cells_per_side
+        idx = jnp.clip(jnp.floor(x * k), 0, k - 1)
+        # floor(x*k) can round across a face; compare with the face exactly as all_bounds computes it
+        idx = jnp.where(x < idx / k, idx - 1, idx)
+        idx = jnp.where((x >= (idx + 1) / k) & (idx < k - 1), idx + 1, idx).astype(jnp.int64)
+        weights = k ** jnp.arange(self.n - 1, -1, -1, dtype=jnp.int64)
+        return jnp.sum(idx * weights, axis=-1)
+
+    def __repr__(self):
+        return f"GridPartition(n={self.n}, cells_per_side={self.cells_per_side})"
+
+
+class DyadicPartition(_Partition):
+    """Dyadic boxes of side 2^-level; any cell can be split into its 2^n children (``refine``).
+
+    Routing: for each level present, the point's dyadic index at that level is looked up among
+    the cells of that level (sorted keys, binary search): O(levels · log L) per point.
+    The routing tree is the 2^n-ary refinement tree: one input compares n coordinates with a
+    midpoint at each of at most ``max_level`` steps.
+    """
+
+    def __init__(self, n: int, level: int = 0, *, _cells=None):
+        self.n = check_int(n, "n")
+        if _cells is None:
+            level = check_int(level, "level", minimum=0)
+            if level * self.n > 62:
+                raise ValueError(f"level * n must be <= 62 for exact integer keys, got level={level}, n={n}")
+            check_memory(2**(level * self.n) * (self.n + 1) * 8, f"DyadicPartition(n={n}, level={level})")
+            grid = np.stack(np.unravel_index(np.arange(2 ** (level * self.n)), (2**level,) * self.n), axis=-1)
+            _cells = (np.full(len(grid), level, dtype=np.int64), grid.astype(np.int64))
+        self.levels, self.index = _cells  # level (L,), integer corner index at that level (L, n)
+        self.num_cells = len(self.levels)
+        self.max_level = int(self.levels.max())
+        internal = sum(np.unique(self.index[self.levels > l] >> (self.levels[self.levels > l, None] - l), axis=0).shape[0]
+                       for l in range(self.max_level))
+        self.router_params_active = self.n * self.max_level
+        self.router_params_total = self.n * internal
+        self._tables = self._routing_tables()
+
+    def _routing_tables(self):
+        tables = []
+        for level in np.unique(self.levels):
+            cells = np.nonzero(self.levels == level)[0]
+            keys = np.ravel_multi_index(tuple(self.index[cells].T), (2 ** int(level),) * self.n)
+            order = np.argsort(keys)
+            tables.append((int(level), jnp.asarray(keys[order]), jnp.asarray(cells[order])))
+        return tables
+
+    def all_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        side = np.exp2(-self.levels.astype(np.float64))[:, None]
+        return self.index * side, (self.index + 1) * side
+
+    def side(self) -> np.ndarray:
+        """Side length 2^-level of each cell."""
+        return np.exp2(-self.levels.astype(np.float64))
+
+    def refine(self, cells) -> "DyadicPartition":
+        """A new partition with each listed cell split into its 2^n children (appended at the end)."""
+        cells = np.unique(np.asarray(cells, dtype=np.int64).ravel())
+        if cells.size and (cells.min() < 0 or cells.max() >= self.num_cells):
+            raise ValueError(f"cells must be indices in [0, {self.num_cells}), got {cells.min()}..{cells.max()}")
+        if cells.size and (self.levels[cells].max() + 1) * self.n > 62:
+            raise ValueError("refining past level 62 // n would overflow the exact integer keys")
+        keep = np.setdiff1d(np.arange(self.num_cells), cells)
+        corners = np.stack(np.unravel_index(np.arange(2**self.n), (2,) * self.n), axis=-1)
+        child_index = (2 * self.index[cells][:, None, :] + corners[None]).reshape(-1, self.n)
+        child_level = np.repeat(self.levels[cells] + 1, 2**self.n)
+        levels = np.concatenate([self.levels[keep], child_level])
+        index = np.concatenate([self.index[keep], child_index])
+        return DyadicPartition(self.n, _cells=(levels, index))
+
+    def _locate(self, x):
+        levels = tuple(level for level, _, _ in self._tables)
+        return _dyadic_locate(x, tuple((keys, cells) for _, keys, cells in self._tables), levels, self.n)
+
+    def __repr__(self):
+        return f"DyadicPartition(n={self.n}, cells={self.num_cells}, levels={sorted(set(self.levels.tolist()))})"
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _dyadic_locate(x, tables, levels, n):
+    out = jnp.full(x.shape[:-1], -1, dtype=jnp.int64)
+    for level, (keys, cells) in zip(levels, tables):
+        side = 2**level
+        idx = jnp.clip(jnp.floor(x * side), 0, side - 1)
+        idx = jnp.where(x < idx / side, idx - 1, idx)
+        idx = jnp.where((x >= (idx + 1) / side) & (idx < side - 1), idx + 1, idx).astype(jnp.int64)
+        key = jnp.sum(idx * side ** jnp.arange(n - 1, -1, -1, dtype=jnp.int64), axis=-1)
+        pos = jnp.clip(jnp.searchsorted(keys, key), 0, keys.shape[0] - 1)
+        out = jnp.where(keys[pos] == key, cells[pos], out)
+    return out
+
+
+class PrototypePartition(_Partition):
+    """Tree routing over prototypes (THEORY.md §1, claim 5: routing tree over a δ-net).
+
+    A k-d routing tree is built on the prototypes by median splits along the coordinate of
+    widest spread; a node sends x right when ``x[dim] >= threshold`` (the tie rule), where the
+    threshold is the midpoint between the two prototype groups. Each leaf is a box containing
+    exactly one prototype; one input costs ``depth`` <= ⌈log₂ L⌉ comparisons, each touching one
+    stored threshold. This is the tree router, not an exact Voronoi diagram: the cells are the
+    tree's boxes (``voronoi_agreement`` measures how often it picks the nearest prototype).
+    """
+
+    def __init__(self, prototypes):
+        p = np.asarray(prototypes, dtype=np.float64)
+        if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
+            raise ValueError(f"prototypes must have shape (L, n) with L, n >= 1, got {p.shape}")
+        check_points(p, p.shape[1], "prototypes")
+        if len(np.unique(p, axis=0)) != len(p):
+            raise ValueError("prototypes must be distinct")
+        self.prototypes, (self.num_cells, self.n) = p, p.shape
+        nodes = {"dim": [], "thr": [], "left": [], "right": [], "leaf": []}
+        lo, hi = np.zeros((self.num_cells, self.n)), np.ones((self.num_cells, self.n))
+        self._depth = 0
+
+        def grow(members, box_lo, box_hi, depth):
+            node = len(nodes["dim"])
+            for key in nodes:
+                nodes[key].append(-1 if key != "thr" else 0.0)
+            self._depth = max(self._depth, depth)
+            if len(members) == 1:
+                nodes["leaf"][node] = members[0]
+                nodes["left"][node] = nodes["right"][node] = node
+                lo[members[0]], hi[members[0]] = box_lo, box_hi
+                return node
+            pts = p[members]
+            spread = pts.max(0) - pts.min(0)
+            dim = int(np.argmax(spread))
+            values = np.unique(pts[:, dim])
+            cut = values[(len(values) - 1) // 2]
+            upper_min = values[values > cut].min()
+            thr = 0.5 * (cut + upper_min)
+            left_box_hi, right_box_lo = box_hi.copy(), box_lo.copy()
+            left_box_hi[dim] = right_box_lo[dim] = thr
+            nodes["dim"][node], nodes["thr"][node] = dim, thr
+            nodes["left"][node] = grow(members[pts[:, dim] < thr], box_lo, left_box_hi, depth + 1)
+            nodes["right"][node] = grow(members[pts[:, dim] >= thr], right_box_lo, box_hi, depth + 1)
+            return node
+
+        grow(np.arange(self.num_cells), np.zeros(self.n), np.ones(self.n), 0)
+        self._lo, self._hi = lo, hi
+        self._tree = tuple(jnp.asarray(nodes[key]) for key in ("dim", "thr", "left", "right", "leaf"))
+        self.router_params_active = self._depth
+        self.router_params_total = self.num_cells - 1
+
+    def all_bounds(self):
+        return self._lo.copy(), self._hi.copy()
+
+    def _locate(self, x):
+        return _tree_locate(x, self._tree, self._depth)
+
+    def voronoi_agreement(self, x) -> float:
+        """Fraction of points routed to their Euclidean-nearest prototype."""
+        x = check_points(x, self.n).reshape(-1, self.n)
+        nearest = np.argmin(((x[:, None, :] - self.prototypes[None]) ** 2).sum(-1), axis=1)
+        return float(np.mean(nearest == np.asarray(self.locate(x))))
+
+    def __repr__(self):
+        return f"PrototypePartition(n={self.n}, cells={self.num_cells}, depth={self._depth})"
+
+
+@partial(jax.jit, static_argnums=2)
+def _tree_locate(x, tree, depth):
+    dim, thr, left, right, leaf = tree
+    node = jnp.zeros(x.shape[:-1], dtype=jnp.int64)
+    for _ in range(depth):
+        d = dim[node]
+        xd = jnp.take_along_axis(x, jnp.maximum(d, 0)[..., None], axis=-1)[..., 0]
+        node = jnp.where(xd >= thr[node], right[node], left[node])
+    return leaf[node]
+
+
