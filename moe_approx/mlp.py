@@ -137,7 +137,7 @@ class MLP:
         """Evaluate: ``(..., d_0) -> (..., d_J)``; a stack maps ``batch + (P, d_0) -> batch + (P, d_J)``."""
         h = jnp.asarray(x)
         for l, (w, b) in enumerate(self.layers):
-            h = h @ w + _lift(b)
+            h = _matmul(h, w) + _lift(b)
             if l < len(self.slopes):
                 h = jnp.maximum(h, 0.0) + _lift(self.slopes[l]) * jnp.minimum(h, 0.0)
         return h
@@ -145,6 +145,16 @@ class MLP:
     def __repr__(self):
         stack = f", stack={self.batch_shape}" if self.batch_shape else ""
         return f"MLP(widths={self.widths}, activation={self.activation!r}{stack})"
+
+
+def _matmul(h, w):
+    """``h @ w``; for very thin inputs (d_in <= 4, e.g. points of a low-dimensional cube) as a
+    sum of broadcast products, which XLA fuses instead of calling a GEMM with a tiny inner axis."""
+    d_in = np.shape(w)[-2]
+    if d_in > 4:
+        return h @ w
+    w = w if np.ndim(w) == 2 else jnp.expand_dims(w, -3)
+    return sum(h[..., i : i + 1] * w[..., i, :] for i in range(d_in))
 
 
 def _lift(v):

@@ -8,6 +8,7 @@ counts are bucketed so that ``jit`` compiles a handful of shapes, not one per ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -18,9 +19,38 @@ from ._checks import check_memory, check_points, is_traced
 from .mlp import MLP, check_activation, index_stack
 
 
-@jax.jit
+CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
+
+
 def _apply_stack(net: MLP, x):
-    return net(x)[..., 0]
+    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n), in cache-sized chunks of cells."""
+    chunk = max(1, min(x.shape[0], CHUNK_POINTS // max(x.shape[1], 1)))
+    return _apply_chunked(net, x, chunk)
+
+
+@partial(jax.jit, static_argnums=2)
+def _apply_chunked(net: MLP, x, chunk: int):
+    S = x.shape[0]
+    pad = -S % chunk
+
+    def split(a, core):
+        if np.ndim(a) == core:  # shared layer: not part of the scan
+            return None
+        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
+        return a.reshape((-1, chunk) + a.shape[1:])
+
+    layers = [(split(w, 2), split(b, 1)) for w, b in net.layers]
+    slopes = [split(a, 1) for a in net.slopes]
+    xs = split(x, 2)
+
+    def body(carry):
+        (lay, slo, xc) = carry
+        full_layers = tuple((w if wc is None else wc, b if bc is None else bc)
+                            for (w, b), (wc, bc) in zip(net.layers, lay))
+        full_slopes = tuple(a if ac is None else ac for a, ac in zip(net.slopes, slo))
+        return MLP(full_layers, full_slopes, net.activation)(xc)[..., 0]
+
+    return jax.lax.map(body, (layers, slopes, xs)).reshape(-1, x.shape[1])[:S]
 
 
 def _bucket(m: int) -> int:
@@ -36,7 +66,8 @@ class Dispatch:
     """Host-side grouping of N points into S slots of ``capacity`` points, one cell per slot."""
 
     slot_cell: np.ndarray  # (S,) cell of each slot
-    slot_point: np.ndarray  # (S, capacity) index into the points; N marks an empty lane
+    slot_point: np.ndarray  # (S, capacity) index of the point in each lane (empty lanes repeat point 0)
+    point_lane: np.ndarray  # (N,) flat lane s * capacity + j that holds each point
     identity: bool  # slot s is cell s for every cell: no weights need gathering
 
 
@@ -108,7 +139,7 @@ class MixtureOfExperts:
         counts = np.bincount(ids, minlength=L)
         occupied = np.nonzero(counts)[0]
         if N == 0:
-            return Dispatch(np.zeros(1, np.int64), np.zeros((1, 8), np.int64), False)
+            return Dispatch(np.zeros(1, np.int64), np.zeros((1, 8), np.int64), np.zeros(0, np.int64), False)
         capacity = self._best_capacity(counts[occupied])
         per_cell = -(-counts[occupied] // capacity)
         S = int(per_cell.sum())
@@ -117,15 +148,18 @@ class MixtureOfExperts:
         check_memory(S_pad * capacity * (self.n + self.experts.width + 2) * 8 * 3, "MoE evaluation slots")
         slot_cell = np.zeros(S_pad, np.int64)
         slot_cell[:S] = np.repeat(occupied, per_cell)
-        order = np.argsort(ids, kind="stable")
+        # a stable sort by cell; 16-bit keys take numpy's radix sort
+        order = np.argsort(ids.astype(np.uint16) if L <= 2**16 else ids, kind="stable")
         first_slot = np.zeros(L, np.int64)
         first_slot[occupied] = np.cumsum(per_cell) - per_cell
-        start = np.cumsum(counts) - counts
         sorted_ids = ids[order]
-        position = np.arange(N) - start[sorted_ids]
-        slot_point = np.full((S_pad, capacity), N, np.int64)
-        slot_point[first_slot[sorted_ids] + position // capacity, position % capacity] = order
-        return Dispatch(slot_cell, slot_point, identity)
+        position = np.arange(N) - (np.cumsum(counts) - counts)[sorted_ids]
+        lane = (first_slot[sorted_ids] + position // capacity) * capacity + position % capacity
+        slot_point = np.zeros(S_pad * capacity, np.int64)
+        slot_point[lane] = order
+        point_lane = np.empty(N, np.int64)
+        point_lane[order] = lane
+        return Dispatch(slot_cell, slot_point.reshape(S_pad, capacity), point_lane, identity)
 
     @staticmethod
     def _best_capacity(counts: np.ndarray) -> int:
@@ -137,7 +171,7 @@ class MixtureOfExperts:
     def apply_dispatched(self, x, dispatch: Dispatch):
         """Cell-blocked Φ(x) for points (N, n) grouped by ``dispatch``; jit- and grad-friendly in x."""
         experts = self.experts if dispatch.identity else index_stack(self.experts, jnp.asarray(dispatch.slot_cell))
-        return _blocked(experts, jnp.asarray(x), jnp.asarray(dispatch.slot_point))
+        return _blocked(experts, jnp.asarray(x), jnp.asarray(dispatch.slot_point), jnp.asarray(dispatch.point_lane))
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
@@ -159,11 +193,8 @@ class MixtureOfExperts:
 
 
 @jax.jit
-def _blocked(experts: MLP, x, slot_point):
-    n_points = x.shape[0]
-    padded = jnp.concatenate([x, jnp.zeros((1, x.shape[1]), x.dtype)])
-    y = experts(padded[slot_point])[..., 0]
-    return jnp.zeros(n_points, y.dtype).at[slot_point].set(y, mode="drop")
+def _blocked(experts: MLP, x, slot_point, point_lane):
+    return _apply_stack(experts, x[slot_point]).ravel()[point_lane]
 
 
 @jax.jit

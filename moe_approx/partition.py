@@ -72,18 +72,22 @@ class GridPartition(_Partition):
         idx = np.stack(np.unravel_index(np.arange(self.num_cells), (k,) * self.n), axis=-1)
         return idx / k, (idx + 1) / k
 
-    @partial(jax.jit, static_argnums=0)
     def _locate(self, x):
-        k = self.cells_per_side
-        idx = jnp.clip(jnp.floor(x * k), 0, k - 1)
-        # floor(x*k) can round across a face; compare with the face exactly as all_bounds computes it
-        idx = jnp.where(x < idx / k, idx - 1, idx)
-        idx = jnp.where((x >= (idx + 1) / k) & (idx < k - 1), idx + 1, idx).astype(jnp.int64)
-        weights = k ** jnp.arange(self.n - 1, -1, -1, dtype=jnp.int64)
-        return jnp.sum(idx * weights, axis=-1)
+        return _grid_locate(x, jnp.asarray(np.arange(self.cells_per_side + 1) / self.cells_per_side))
 
     def __repr__(self):
         return f"GridPartition(n={self.n}, cells_per_side={self.cells_per_side})"
+
+
+@jax.jit
+def _grid_locate(x, faces):
+    """C-order cell index; the faces k/K are the very numbers ``all_bounds`` uses (no reciprocal rewrite)."""
+    k = faces.shape[0] - 1
+    idx = jnp.clip(jnp.floor(x * k), 0, k - 1).astype(jnp.int64)
+    idx = jnp.where(x < faces[idx], idx - 1, idx)  # floor(x*k) can round across a face
+    idx = jnp.where((x >= faces[idx + 1]) & (idx < k - 1), idx + 1, idx)
+    weights = k ** jnp.arange(x.shape[-1] - 1, -1, -1, dtype=jnp.int64)
+    return jnp.sum(idx * weights, axis=-1)
 
 
 class DyadicPartition(_Partition):

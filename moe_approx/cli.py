@@ -1,0 +1,76 @@
+"""The ``moe-approx`` command (DESIGN.md): reproduce, approximate, rates, targets."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+
+def _experiments_runner():
+    """The runner of ``experiments/`` in the source checkout (reproduction needs the checkout)."""
+    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
+        path = root / "experiments" / "runner.py"
+        if path.exists():
+            spec = importlib.util.spec_from_file_location("moe_approx_experiments_runner", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise SystemExit("moe-approx reproduce needs the experiments/ folder of a source checkout of moe_approx")
+
+
+def _reproduce(args) -> int:
+    runner = _experiments_runner()
+    size = "full" if args.full else ("tiny" if args.tiny else "quick")
+    start = time.perf_counter()
+    written = runner.run(args.out, size=size, only=args.only, force=args.force)
+    print(f"reproduced {len(written)} experiment(s) at size {size!r} in {time.perf_counter() - start:.1f} s -> {args.out}")
+    for number, paths in written.items():
+        for p in paths:
+            print(f"  [{number}] {p}")
+    return 0
+
+
+def _targets(args) -> int:
+    from . import targets
+
+    for name in targets.names():
+        t = targets.get(name, n=args.n)
+        print(f"{name:16s} n={t.n} alpha={t.alpha:g} C={t.constant:g}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rep = sub.add_parser("reproduce", help="reproduce the paper's rate curves (CSV, JSON, PDF/PNG figures)")
+    size = rep.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="quick sizes (default; minutes on 2 cores)")
+    size.add_argument("--full", action="store_true", help="full sizes (under an hour on 2 cores)")
+    size.add_argument("--tiny", action="store_true", help="tiny sizes for smoke tests")
+    rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    rep.add_argument("--only", type=int, nargs="+", metavar="N", help="run only these experiment numbers")
+    rep.add_argument("--force", action="store_true", help="recompute finished results")
+    rep.set_defaults(func=_reproduce)
+
+    tg = sub.add_parser("targets", help="list the library's Hölder targets with their (alpha, C)")
+    tg.add_argument("--n", type=int, default=2, help="dimension (default 2)")
+    tg.set_defaults(func=_targets)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, MemoryError) as err:
+        print(f"moe-approx: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

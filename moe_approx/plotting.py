@@ -1,0 +1,82 @@
+"""Figures in one house style: log-log convergence plots readable in a two-column paper.
+
+Chebfun's convention: log error against log size, the theoretical slope drawn beside the
+measured one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE = {
+    "figure.figsize": (3.4, 2.6),  # one column of a two-column paper, in inches
+    "figure.dpi": 150,
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 6.5,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "savefig.bbox": "tight",
+}
+
+
+def figure(ncols: int = 1, **kwargs):
+    """A new figure and axes in the house style."""
+    with plt.rc_context(STYLE):
+        width = STYLE["figure.figsize"][0] * ncols
+        return plt.subplots(1, ncols, figsize=(width, STYLE["figure.figsize"][1]), **kwargs)
+
+
+def fit_slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+
+
+def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None):
+    """Measured error (bracket [lower, upper] as error bars) against size, with a theoretical slope line."""
+    size, lower = np.asarray(size, float), np.asarray(lower, float)
+    upper = lower if upper is None else np.asarray(upper, float)
+    mid = np.sqrt(lower * upper) if np.all(upper < np.inf) else lower
+    fitted = fit_slope(size, mid)
+    with plt.rc_context(STYLE):
+        line = ax.errorbar(size, mid, yerr=[mid - lower, np.where(np.isfinite(upper), upper - mid, 0)], marker=marker,
+                           linestyle="-", capsize=2, color=color, label=f"{label} (fit {fitted:+.2f})")
+        if theory_slope is not None and len(size):
+            ref = mid[0] * (size / size[0]) ** theory_slope
+            ax.plot(size, ref, linestyle="--", color=line[0].get_color(), alpha=0.6,
+                    label=f"theory {theory_slope:+.2f}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    return fitted
+
+
+def legend(ax, **kwargs):
+    """A legend in the house font size."""
+    return ax.legend(fontsize=STYLE["legend.fontsize"], **kwargs)
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """Write ``stem``.pdf and ``stem``.png; return both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
+    with plt.rc_context(STYLE):
+        for p in paths:
+            fig.savefig(p)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,112 @@
+"""MixtureOfExperts: cell-blocked evaluation equals a naive per-point evaluation; sizes; errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import moe_approx as ma
+from moe_approx.moe import MixtureOfExperts
+
+from test_calculus import numpy_forward, random_net
+
+
+def random_moe(rng, part, widths=(None, 6, 5, 1), act="relu"):
+    widths = (part.n,) + tuple(widths[1:])
+    return MixtureOfExperts(part, random_net(rng, widths, act, batch=(part.num_cells,)))
+
+
+def naive(moe, x):
+    """Independent reference: route with numpy bounds, run each point's expert in numpy."""
+    lo, hi = moe.partition.all_bounds()
+    out = np.empty(len(x))
+    for i, p in enumerate(x):
+        cell = int(np.nonzero(moe.partition.contains(np.broadcast_to(p, lo.shape), np.arange(len(lo))))[0][0])
+        net = ma.mlp.index_stack(moe.experts, cell)
+        out[i] = numpy_forward(net, p[None])[0, 0]
+    return out
+
+
+@pytest.mark.parametrize("act", ["relu", "prelu"])
+@pytest.mark.parametrize("part", [ma.GridPartition(2, 5), ma.DyadicPartition(2, 1).refine([1]),
+                                  ma.PrototypePartition(np.random.default_rng(0).random((9, 3)))], ids=repr)
+def test_blocked_equals_naive(rng, part, act):
+    moe = random_moe(rng, part, act=act)
+    x = rng.random((300, part.n))
+    x[:5] = np.round(x[:5] * 4) / 4  # faces and corners
+    y = np.asarray(moe(x))
+    np.testing.assert_allclose(y, naive(moe, x), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(y, np.asarray(moe.apply_per_point(jnp.asarray(x))), rtol=1e-14, atol=1e-14)
+    assert y.dtype == np.float64 and y.shape == (300,)
+
+
+def test_skewed_points_use_several_slots_per_cell(rng):
+    moe = random_moe(rng, ma.GridPartition(2, 8))
+    x = np.concatenate([rng.random((2000, 2)) * 0.1, rng.random((50, 2))])  # one crowded cell
+    d = moe.dispatch(x)
+    assert not d.identity and d.slot_point.shape[0] > moe.num_experts // 8
+    np.testing.assert_array_equal(d.slot_point.ravel()[d.point_lane], np.arange(len(x)))  # each point in its lane
+    lo, hi = moe.partition.all_bounds()
+    assert np.all(moe.partition.contains(x, d.slot_cell[d.point_lane // d.slot_point.shape[1]]))
+    np.testing.assert_allclose(np.asarray(moe(x)), np.asarray(moe.apply_per_point(jnp.asarray(x))), atol=1e-14)
+
+
+def test_jit_and_grad(rng):
+    part = ma.GridPartition(1, 4)
+    moe = random_moe(rng, part)
+    x = jnp.asarray(rng.random((20, 1)))
+    np.testing.assert_allclose(jax.jit(moe)(x), moe(x), atol=1e-14)
+    g = jax.grad(lambda z: moe(z).sum())(x)
+    h = 1e-6
+    fd = (np.asarray(moe(x + h)) - np.asarray(moe(x - h))) / (2 * h)
+    np.testing.assert_allclose(np.asarray(g)[:, 0], fd, rtol=1e-5, atol=1e-6)
+    d = moe.dispatch(np.asarray(x))
+    g2 = jax.grad(lambda z: moe.apply_dispatched(z, d).sum())(x)
+    np.testing.assert_allclose(g2, g, atol=1e-12)
+
+
+def test_sizes_and_counts():
+    f = ma.targets.get("cone", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 8))
+    assert moe.num_experts == 64
+    assert moe.expert_params == 3 and moe.expert_depth == 1 and moe.expert_width == 0
+    assert moe.active_params == 3 + 2 * 3
+    assert moe.total_params == 64 * 3 + 2 * 7
+
+
+def test_constant_expert_error_is_c_h_over_2():
+    """Cone 1 − ‖x − ½‖_∞ with constant experts on a K^n grid: error exactly C·h/2 (THEORY.md §4.1)."""
+    for n, K in [(1, 5), (2, 4), (3, 2)]:
+        f = ma.targets.get("cone", n=n)
+        moe = ma.build_moe(f, ma.GridPartition(n, K))
+        lo, hi = moe.partition.all_bounds()
+        x = ma.supnorm.cell_grid(lo, hi, 9)  # cell midpoint grid includes near-corner points
+        err = np.abs(np.asarray(f(x)) - np.asarray(moe.apply_blocked(x))).max()
+        assert err <= 1 / (2 * K) + 1e-15
+        # a corner of the central-most cell attains C·h/2 exactly (approached from inside)
+        report = ma.sup_error(f, moe, max_evals=4000 * moe.num_experts)
+        assert report.lower <= 1 / (2 * K) + 1e-15 and report.lower > 0.9 / (2 * K)
+
+
+def test_bad_inputs():
+    f = ma.targets.get("cone", n=2)
+    part = ma.GridPartition(2, 3)
+    with pytest.raises(ValueError, match="unknown expert family"):
+        ma.build_moe(f, part, expert="spline")
+    with pytest.raises(ValueError, match="n=1"):
+        ma.build_moe(ma.targets.get("cone", n=1), part)
+    with pytest.raises(ValueError, match="activation"):
+        ma.build_moe(f, part, activation="tanh")
+    with pytest.raises(ValueError, match="unknown size"):
+        ma.build_moe(f, part, k=3)
+    moe = ma.build_moe(f, part)
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        moe(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        moe(np.array([[np.nan, 0.1]]))
+    with pytest.raises(TypeError, match="MLP"):
+        MixtureOfExperts(part, "not a network")
+    with pytest.raises(ValueError, match="stack of 9"):
+        MixtureOfExperts(part, random_net(np.random.default_rng(0), (2, 3, 1), batch=(4,)))
+    with pytest.raises(MemoryError, match="GiB"):
+        ma.build_moe(ma.targets.get("cone", n=3), ma.GridPartition(3, 1000))
