@@ -1,12 +1,33 @@
 """Hölder target functions that know their (α, C) (THEORY.md §2).
 
 A target is (α, C)-Hölder on [0,1]^n: |f(x) − f(y)| ≤ C ‖x − y‖_∞^α. Each library target
-proves its pair in its docstring.
+proves its pair in its docstring, always in the ∞-norm: ‖x − y‖_2 ≤ √n ‖x − y‖_∞ and
+|w·(x − y)| ≤ ‖w‖_1 ‖x − y‖_∞, so a Euclidean-Lipschitz function costs a factor √n and a sum of
+n one-dimensional Lipschitz terms a factor n. For a C¹ function on the convex cube the ∞-norm
+Lipschitz constant is sup_x ‖∇f(x)‖_1 (mean value theorem; equality as y → x along sign ∇f).
+
+The library (:func:`names`, :func:`get`); every target is defined for every n ≥ 1:
+
+============== ===== ========================= ===== =====================
+name           α     C                         s     D
+============== ===== ========================= ===== =====================
+affine         1     (n + 1)/2                 2     0
+cone           1     1
+cusp           1/2   1
+gaussian_bump  1     4√n e^(−1/2)              2     16 (1 + √(n−1)/e)
+l2_distance    1     √n
+linf_distance  1     1
+oscillatory    1     20π                       3     (20π)³/n
+ridge          3/4   H_n^(3/4)
+sine_product   1     π√n                       3     π³√n
+weierstrass    2/3   5.9119 (computed)
+============== ===== ========================= ===== =====================
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,13 +35,38 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _check_real(name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> float:
+    """``value`` as a float if it is a finite real number in the stated range, else ValueError/TypeError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    bad_low = value <= low if low_open else value < low
+    if not math.isfinite(value) or bad_low or value > high:
+        left = "(" if low_open else "["
+        right = "]" if math.isfinite(high) else ")"
+        raise ValueError(f"{name} must be a finite number in {left}{low}, {high}{right}, got {value!r}")
+    return value
+
+
+def _check_dim(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    return int(n)
+
+
 @dataclass(frozen=True, eq=False)
 class HolderTarget:
-    """f : [0,1]^n → R with |f(x) − f(y)| ≤ constant · ‖x − y‖_∞^alpha.
+    """f : [0,1]^n → R with |f(x) − f(y)| ≤ constant · ‖x − y‖_∞^alpha for all x, y in [0,1]^n.
 
-    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...). ``smoothness`` is
-    s = k + α when the k-th derivatives are (α, ``derivative_constant``)-Hölder (for Taylor
-    experts); ``None`` when only the Hölder bound is known.
+    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...).
+
+    Smoothness convention (THEORY.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D are
+    given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1 (:attr:`derivative_order`)
+    and β = s − k ∈ (0, 1] (:attr:`derivative_exponent`). The claim is: f is C^k on [0,1]^n and
+    every k-th order partial derivative ∂^γ f (|γ| = k) satisfies
+    |∂^γ f(x) − ∂^γ f(y)| ≤ D ‖x − y‖_∞^β. So an integer s = k + 1 means the k-th partials are
+    D-Lipschitz in ‖·‖_∞ (s = 2: every ∂_i f is D-Lipschitz). ``fn`` must then be differentiable
+    k times by JAX autodiff (Taylor experts, THEORY.md §4.3, use it).
     """
 
     fn: Callable
@@ -34,29 +80,63 @@ class HolderTarget:
     def __post_init__(self):
         if not callable(self.fn):
             raise TypeError(f"fn must be callable, got {type(self.fn).__name__}")
-        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {self.n!r}")
-        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 1):
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
-        if not (isinstance(self.constant, (int, float)) and math.isfinite(self.constant) and self.constant >= 0):
-            raise ValueError(f"constant must be a finite number >= 0, got {self.constant!r}")
-        if self.smoothness is not None and not self.smoothness >= self.alpha:
-            raise ValueError(f"smoothness must be >= alpha, got {self.smoothness!r}")
-        object.__setattr__(self, "n", int(self.n))
+        object.__setattr__(self, "n", _check_dim(self.n))
+        object.__setattr__(self, "alpha", _check_real("alpha", self.alpha, low=0.0, low_open=True, high=1.0))
+        object.__setattr__(self, "constant", _check_real("constant", self.constant, low=0.0))
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(f"name must be a str or None, got {type(self.name).__name__}")
+        if (self.smoothness is None) != (self.derivative_constant is None):
+            raise ValueError("smoothness and derivative_constant must be given together (or both None)")
+        if self.smoothness is not None:
+            s = _check_real("smoothness", self.smoothness, low=1.0, low_open=True)
+            object.__setattr__(self, "smoothness", s)
+            object.__setattr__(self, "derivative_constant", _check_real("derivative_constant", self.derivative_constant, low=0.0))
+
+    @property
+    def derivative_order(self) -> int | None:
+        """k = ⌈s⌉ − 1: the order of the partial derivatives that are Hölder (None if not smooth)."""
+        return None if self.smoothness is None else math.ceil(self.smoothness) - 1
+
+    @property
+    def derivative_exponent(self) -> float | None:
+        """β = s − k ∈ (0, 1]: the Hölder exponent of the k-th partials (None if not smooth)."""
+        return None if self.smoothness is None else self.smoothness - self.derivative_order
 
     def __call__(self, x):
-        """Evaluate f on points of shape (..., n)."""
-        x = jnp.asarray(x)
+        """Evaluate f on points of shape (..., n); float64 in, float64 out of shape (...)."""
+        x = jnp.asarray(x, dtype=jnp.float64)
         if x.shape[-1:] != (self.n,):
             raise ValueError(f"x must have shape (..., {self.n}), got {x.shape}")
-        return self.fn(x)
+        y = self.fn(x)
+        if jnp.shape(y) != x.shape[:-1]:
+            raise ValueError(f"fn must map shape (..., n) to (...): got {jnp.shape(y)} for input {x.shape}")
+        return y
 
     def modulus(self, radius):
-        """Hölder modulus ω(r) = C r^α: the largest change of f over ∞-distance r."""
+        """Hölder modulus ω(r) = C r^α: the largest change of f over ∞-distance r ≥ 0."""
+        radius = np.asarray(radius, dtype=np.float64)
+        if np.any(~(radius >= 0)):
+            raise ValueError("radius must be >= 0")
         return self.constant * np.power(radius, self.alpha)
 
+    def taylor_remainder_bound(self, radius):
+        """Bound on |f(x) − T_k(x)| for ‖x − x₀‖_∞ ≤ r, T_k the degree-k Taylor polynomial at x₀.
+
+        Integral form of the remainder with the k-th partials (β, D)-Hölder:
+        |f − T_k| ≤ D r^s Σ_{|γ|=k} (k/γ!) ∫₀¹ (1−t)^{k−1} t^β dt = D n^k r^s Γ(β+1)/Γ(s+1).
+        """
+        if self.smoothness is None:
+            raise ValueError(f"target {self.name or 'anonymous'} declares no smoothness")
+        radius = np.asarray(radius, dtype=np.float64)
+        if np.any(~(radius >= 0)):
+            raise ValueError("radius must be >= 0")
+        s, beta, k = self.smoothness, self.derivative_exponent, self.derivative_order
+        factor = self.derivative_constant * self.n**k * math.gamma(beta + 1) / math.gamma(s + 1)
+        return factor * np.power(radius, s)
+
     def __repr__(self):
-        return f"HolderTarget({self.name or 'anonymous'}, n={self.n}, alpha={self.alpha}, C={self.constant})"
+        smooth = "" if self.smoothness is None else f", s={self.smoothness}, D={self.derivative_constant}"
+        return f"HolderTarget({self.name or 'anonymous'}, n={self.n}, alpha={self.alpha}, C={self.constant}{smooth})"
 
 
 _LIBRARY: dict[str, Callable[[int], HolderTarget]] = {}
@@ -67,20 +147,196 @@ def _register(factory):
     return factory
 
 
+# --- Lipschitz targets --------------------------------------------------------------------
+
+
 @_register
 def cone(n: int) -> HolderTarget:
-    """1 − ‖x − c‖_∞ around the centre c = (1/2, …, 1/2): Lipschitz in ‖·‖_∞ with C = 1 (triangle inequality)."""
-    c = 0.5
-    return HolderTarget(lambda x: 1.0 - jnp.max(jnp.abs(x - c), axis=-1), n, 1.0, 1.0, "cone")
+    """1 − ‖x − c‖_∞, c = (1/2, …, 1/2). α = 1, C = 1: reverse triangle inequality for ‖·‖_∞.
+
+    Tight: y = c + t e_1 gives |f(c) − f(y)| = t = ‖c − y‖_∞.
+    """
+    return HolderTarget(lambda x: 1.0 - jnp.max(jnp.abs(x - 0.5), axis=-1), n, 1.0, 1.0, "cone")
+
+
+LINF_POINT = (math.sqrt(5.0) - 1.0) / 2.0  # every coordinate of the point of linf_distance
+
+
+@_register
+def linf_distance(n: int) -> HolderTarget:
+    """‖x − p‖_∞, p = (φ⁻¹, …, φ⁻¹), φ⁻¹ = (√5 − 1)/2 (off every uniform grid). α = 1, C = 1.
+
+    Proof: reverse triangle inequality. Tight: y = p + t e_1 has f(y) − f(p) = t = ‖y − p‖_∞.
+    """
+    return HolderTarget(lambda x: jnp.max(jnp.abs(x - LINF_POINT), axis=-1), n, 1.0, 1.0, "linf_distance")
+
+
+@_register
+def l2_distance(n: int) -> HolderTarget:
+    """‖x − c‖_2, c = (1/2, …, 1/2). α = 1, C = √n.
+
+    Proof: |‖x−c‖_2 − ‖y−c‖_2| ≤ ‖x − y‖_2 ≤ √n ‖x − y‖_∞. Tight: x = c, y = c + t(1, …, 1).
+    """
+    return HolderTarget(lambda x: jnp.sqrt(jnp.sum((x - 0.5) ** 2, axis=-1)), n, 1.0, math.sqrt(n), "l2_distance")
+
+
+def _alternating_weights(n: int) -> np.ndarray:
+    """w_i = (−1)^(i+1) i / n, i = 1 … n; ‖w‖_1 = (n + 1)/2."""
+    i = np.arange(1, n + 1)
+    return np.where(i % 2 == 1, 1.0, -1.0) * i / n
+
+
+@_register
+def affine(n: int) -> HolderTarget:
+    """1/4 + w·x with w_i = (−1)^(i+1) i/n. α = 1, C = ‖w‖_1 = (n + 1)/2; s = 2, D = 0.
+
+    Proof: |w·(x − y)| ≤ ‖w‖_1 ‖x − y‖_∞ (Hölder's inequality), equality for x − y = t sign(w);
+    the partials ∂_i f = w_i are constant. Exact for piecewise-linear experts.
+    """
+    w = _alternating_weights(n)
+    return HolderTarget(lambda x: 0.25 + x @ w, n, 1.0, float(np.abs(w).sum()), "affine", 2.0, 0.0)
+
+
+# --- Hölder targets with α < 1 -------------------------------------------------------------
+
+
+@_register
+def cusp(n: int) -> HolderTarget:
+    """|x₁ − 1/3|^(1/2), depends on x₁ only. α = 1/2, C = 1.
+
+    Proof: |√a − √b| ≤ √|a − b| for a, b ≥ 0, and ||x₁−⅓| − |y₁−⅓|| ≤ |x₁ − y₁| ≤ ‖x − y‖_∞.
+    Tight: x₁ = 1/3, y₁ = 1/3 + t.
+    """
+    return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp")
+
+
+RIDGE_EXPONENT = 0.75
+
+
+def _harmonic_weights(n: int) -> np.ndarray:
+    """w_i = (−1)^(i+1)/i, i = 1 … n; ‖w‖_1 = H_n (harmonic number)."""
+    i = np.arange(1, n + 1)
+    return np.where(i % 2 == 1, 1.0, -1.0) / i
+
+
+@_register
+def ridge(n: int) -> HolderTarget:
+    """g(w·(x − x*)) with g(t) = |t|^(3/4), w_i = (−1)^(i+1)/i, x* = (1/3, …, 1/3). α = 3/4, C = H_n^(3/4).
+
+    Proof: g is (3/4, 1)-Hölder (|a^β − b^β| ≤ |a − b|^β, a, b ≥ 0) and |w·(x − y)| ≤ ‖w‖_1 ‖x − y‖_∞,
+    ‖w‖_1 = H_n = Σ 1/i. Tight: x = x*, y = x* + t sign(w).
+    """
+    w = _harmonic_weights(n)
+    return HolderTarget(
+        lambda x: jnp.abs((x - 1.0 / 3.0) @ w) ** RIDGE_EXPONENT,
+        n, RIDGE_EXPONENT, float(np.abs(w).sum()) ** RIDGE_EXPONENT, "ridge",
+    )
+
+
+WEIERSTRASS = {"a": 0.25, "b": 8.0, "terms": 6, "alpha": 2.0 / 3.0}  # a·b^α = 1
+
+
+def weierstrass_constant(a: float, b: float, terms: int, alpha: float) -> float:
+    """sup_{0<δ≤1} δ^(−α) Σ_{j<terms} a^j min(2, π b^j δ): an α-Hölder constant of W on [0,1].
+
+    W(t) = Σ_{j<terms} a^j cos(b^j π t) satisfies |W(s) − W(t)| ≤ Σ a^j min(2, π b^j |s − t|)
+    (|cos u − cos v| ≤ min(2, |u − v|)). Between consecutive breakpoints δ_j = 2/(π b^j) that sum is
+    Aδ + B (A, B ≥ 0), and δ^(−α)(Aδ + B) first decreases then increases (its derivative is
+    δ^(−α−1)((1−α)Aδ − αB)), so the supremum is attained at a breakpoint in (0, 1] or at δ = 1.
+    If a = b^(−α) < 1 it is at most π b^(1−α)/(b^(1−α) − 1) + 2/(1 − a) for any number of terms
+    (split the sum at b^j δ ≈ 1).
+    """
+    a = _check_real("a", a, low=0.0, low_open=True)
+    b = _check_real("b", b, low=1.0, low_open=True)
+    alpha = _check_real("alpha", alpha, low=0.0, low_open=True, high=1.0)
+    if isinstance(terms, bool) or not isinstance(terms, numbers.Integral) or terms < 1:
+        raise ValueError(f"terms must be an integer >= 1, got {terms!r}")
+    j = np.arange(terms)
+    deltas = np.append(2.0 / (np.pi * b**j), 1.0)
+    deltas = deltas[deltas <= 1.0]
+    bound = (a**j * np.minimum(2.0, np.pi * b**j * deltas[:, None])).sum(axis=1) / deltas**alpha
+    return float(bound.max())
+
+
+@_register
+def weierstrass(n: int) -> HolderTarget:
+    """(1/n) Σ_i W(x_i), W(t) = Σ_{j=0}^{5} 4^(−j) cos(8^j π t). α = 2/3 (a b^α = 1), C ≈ 5.9119.
+
+    C = :func:`weierstrass_constant` (1/4, 8, 6, 2/3) bounds W's (2/3)-Hölder constant (proof
+    there); the mean over coordinates keeps it: (1/n) Σ C|x_i − y_i|^α ≤ C ‖x − y‖_∞^α.
+    Lower bound: |W(0) − W(8^(−m))| ≥ 2·4^(−m) = 2 (8^(−m))^α, so the true constant is in [2, C].
+    """
+    a, b, terms, alpha = (WEIERSTRASS[key] for key in ("a", "b", "terms", "alpha"))
+    amps = a ** np.arange(terms)
+    freqs = np.pi * b ** np.arange(terms)
+    return HolderTarget(
+        lambda x: jnp.mean(jnp.cos(x[..., None] * freqs) @ amps, axis=-1),
+        n, alpha, weierstrass_constant(a, b, terms, alpha), "weierstrass",
+    )
+
+
+# --- smooth targets --------------------------------------------------------------------------
+
+
+@_register
+def sine_product(n: int) -> HolderTarget:
+    """Π_i sin(π x_i). α = 1, C = π√n; s = 3, D = π³√n (second partials π³√n-Lipschitz).
+
+    Proof: any partial of order k is π^k Π_m t_m(πx_m), t_m ∈ {±sin, ±cos}; its gradient has
+    ‖·‖_2² = π^(2k+2) Σ_l t'_l² Π_{m≠l} t_m² ≤ π^(2k+2) (the probability that exactly one of n
+    independent events with probabilities t'_l² occurs), so ‖·‖_1 ≤ √n π^(k+1); take k = 0, 2.
+    C is tight for n = 1 and within e^(1/2) of sup ‖∇f‖_1 ≥ π√n (1 − 1/n)^((n−1)/2) (equal angles).
+    """
+    root_n = math.sqrt(n)
+    return HolderTarget(
+        lambda x: jnp.prod(jnp.sin(jnp.pi * x), axis=-1),
+        n, 1.0, math.pi * root_n, "sine_product", 3.0, math.pi**3 * root_n,
+    )
+
+
+OSCILLATION = 20.0 * math.pi  # ω of the oscillatory target
+
+
+@_register
+def oscillatory(n: int) -> HolderTarget:
+    """(1/n) Σ_i sin(ω x_i), ω = 20π. α = 1, C = ω ≈ 62.8; s = 3, D = ω³/n.
+
+    Proof: ‖∇f‖_1 = (ω/n) Σ |cos(ω x_i)| ≤ ω, equality at x = 0. Mixed second partials vanish and
+    ∂_i² f = −(ω²/n) sin(ω x_i) has gradient −(ω³/n) cos(ω x_i) e_i: D = ω³/n, equality at x = 0.
+    """
+    return HolderTarget(
+        lambda x: jnp.mean(jnp.sin(OSCILLATION * x), axis=-1),
+        n, 1.0, OSCILLATION, "oscillatory", 3.0, OSCILLATION**3 / n,
+    )
+
+
+BUMP_WIDTH = 0.25  # σ of the Gaussian bump
+
+
+@_register
+def gaussian_bump(n: int) -> HolderTarget:
+    """exp(−‖x − c‖_2² / (2σ²)), c = (1/2, …), σ = 1/4. α = 1, C = √n e^(−1/2)/σ; s = 2, D = (1 + √(n−1)/e)/σ².
+
+    Proof (u = (x − c)/σ, q = Σ_{j≠i} u_j²): ‖∇f‖_1 = ‖u‖_1 e^(−‖u‖²/2)/σ ≤ √n ‖u‖ e^(−‖u‖²/2)/σ
+    ≤ √n e^(−1/2)/σ, equality at u = (1, …, 1)/√n (inside the cube). Σ_j |∂_j∂_i f| =
+    e^(−‖u‖²/2)(|u_i² − 1| + |u_i| Σ_{j≠i}|u_j|)/σ² ≤ (1 + |u_i|e^(−u_i²/2) √(n−1) √q e^(−q/2))/σ², and
+    t e^(−t²/2) ≤ e^(−1/2). D is attained for n = 1 (|f''(c)| = 1/σ²).
+    """
+    sigma = BUMP_WIDTH
+    return HolderTarget(
+        lambda x: jnp.exp(-jnp.sum((x - 0.5) ** 2, axis=-1) / (2.0 * sigma**2)),
+        n, 1.0, math.sqrt(n) * math.exp(-0.5) / sigma, "gaussian_bump",
+        2.0, (1.0 + math.sqrt(n - 1) / math.e) / sigma**2,
+    )
 
 
 def names() -> list[str]:
-    """Names accepted by :func:`get`."""
+    """Names accepted by :func:`get`, sorted."""
     return sorted(_LIBRARY)
 
 
 def get(name: str, n: int = 1) -> HolderTarget:
-    """The library target ``name`` on [0,1]^n."""
-    if name not in _LIBRARY:
+    """The library target ``name`` on [0,1]^n (any integer n ≥ 1)."""
+    if not isinstance(name, str) or name not in _LIBRARY:
         raise ValueError(f"unknown target {name!r}; accepted: {names()}")
-    return _LIBRARY[name](n)
+    return _LIBRARY[name](_check_dim(n))
