@@ -4,10 +4,10 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, targets
+from . import calculus, rates, targets
 from .mlp import MLP
 from .targets import HolderTarget
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "HolderTarget", "calculus", "targets", "__version__"]
+__all__ = ["MLP", "HolderTarget", "calculus", "rates", "targets", "__version__"]
