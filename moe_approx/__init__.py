@@ -4,7 +4,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, experts, targets
+from . import calculus, experts, rates, targets
 from .mlp import MLP
 from .moe import MixtureOfExperts, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
@@ -25,6 +25,7 @@ __all__ = [
     "sup_error",
     "calculus",
     "experts",
+    "rates",
     "targets",
     "__version__",
 ]

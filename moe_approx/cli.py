@@ -42,6 +42,13 @@ def _targets(args) -> int:
     return 0
 
 
+def _rates(args) -> int:
+    from .rates import rates_cli
+
+    print(rates_cli(args.family, args.n, args.alpha, latex=args.latex))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--only", type=int, nargs="+", metavar="N", help="run only these experiment numbers")
     rep.add_argument("--force", action="store_true", help="recompute finished results")
     rep.set_defaults(func=_reproduce)
+
+    rt = sub.add_parser("rates", help="SymPy rates of an expert family: experts, active and total parameters vs eps")
+    rt.add_argument("family", help="expert family (constant, cpwl, yarotsky, optimal) or 'all'")
+    rt.add_argument("--n", type=int, default=None, help="dimension (default: symbolic)")
+    rt.add_argument("--alpha", type=float, default=None, help="Hölder exponent in (0, 1] (default: symbolic)")
+    rt.add_argument("--latex", action="store_true", help="print a LaTeX table")
+    rt.set_defaults(func=_rates)
 
     tg = sub.add_parser("targets", help="list the library's Hölder targets with their (alpha, C)")
     tg.add_argument("--n", type=int, default=2, help="dimension (default 2)")

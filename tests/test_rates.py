@@ -1,0 +1,342 @@
+"""Tests of moe_approx.rates (THEORY.md §6–7).
+
+Exponents are checked against the formulas of THEORY.md §6; exact SymPy expressions against an
+integer search (design) and both against brute force with exact rationals. Families not yet on
+this branch (cpwl, yarotsky, optimal) have tests that skip only while their module is absent; the
+generic machinery is exercised now with the test-only families of tests/fake_families.py.
+"""
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from fake_families import fake_cpwl, fake_numeric, fake_optimal
+from moe_approx import experts, rates, targets
+from moe_approx.rates import C, eps, r
+
+NS = range(1, 7)
+ALPHAS = (sp.Rational(1, 2), sp.Integer(1))
+REAL_FAMILIES = ("constant", "cpwl", "yarotsky", "optimal")
+
+
+def real_family(name):
+    """The family module, skipping the test only while its module is absent from the branch."""
+    pytest.importorskip(f"moe_approx.experts.{name}")
+    return experts.get(name)
+
+
+# --- router --------------------------------------------------------------------------------------
+def _tree(K, n):
+    """(stored thresholds, longest path) of a per-axis balanced binary search over a K^n grid.
+
+    Each axis is searched by the same bisection tree over its K cells, whatever the other axes
+    gave, so an axis stores its tree's internal nodes once; a path visits one tree per axis.
+    """
+
+    def axis(lo, hi):  # (internal nodes, depth) of the bisection over cells lo..hi-1
+        if hi - lo == 1:
+            return 0, 0
+        mid = (lo + hi + 1) // 2
+        (a, da), (b, db) = axis(lo, mid), axis(mid, hi)
+        return a + b + 1, 1 + max(da, db)
+
+    nodes, depth = axis(0, K)
+    return n * nodes, n * depth
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("K", range(1, 10))
+def test_router_params_counts_an_explicit_routing_tree(n, K):
+    nodes, depth = _tree(K, n)
+    cost = rates.router_params(n, K)
+    assert (cost.total, cost.active) == (nodes, depth)
+    symbolic = rates.router_params(rates.n, rates.K)
+    assert symbolic.total.subs({rates.n: n, rates.K: K}) == nodes
+    assert symbolic.active.subs({rates.n: n, rates.K: K}) == depth
+
+
+# --- exponents against THEORY.md §6 --------------------------------------------------------------
+def _assert_exponents(rt, r_max, L, active, total):
+    assert sp.simplify(rt.r_max - r_max) == 0
+    for quantity, want in (("experts L", L), ("active params", active), ("total params", total)):
+        got = rt.exponent[quantity]
+        assert sp.simplify(got - want) == 0, (rt.family, rt.n, rt.alpha, quantity, got, want)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("n", NS)
+def test_constant_exponents(n, alpha):
+    rt = rates.rate("constant", n, alpha)
+    assert rt.method == "symbolic" and rt.growth == {}
+    _assert_exponents(rt, 0, n / alpha, 0, n / alpha)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("n", NS)
+def test_cpwl_like_exponents(n, alpha):
+    for family, method in ((fake_cpwl, "symbolic"), (fake_numeric, "numeric fit")):
+        rt = rates.rate(family, n, alpha)
+        assert rt.method == method and rt.growth == {"k": 1}
+        _assert_exponents(rt, n / alpha, n / alpha - r, r, n / alpha)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("n", NS)
+def test_optimal_like_exponents_need_joint_growth(n, alpha):
+    rt = rates.rate(fake_optimal, n, alpha)
+    assert rt.growth == {"A": 1, "B": 1}  # growing A or B alone only gives the cpwl rate
+    _assert_exponents(rt, n / (2 * alpha), n / alpha - 2 * r, r, n / alpha - r)
+
+
+def test_symbolic_n_alpha_reproduce_theory_table():
+    a, nn = rates.alpha, rates.n
+    _assert_exponents(rates.rate("constant"), 0, nn / a, 0, nn / a)
+    _assert_exponents(rates.rate(fake_cpwl), nn / a, nn / a - r, r, nn / a)
+    _assert_exponents(rates.rate(fake_optimal), nn / (2 * a), nn / a - 2 * r, r, nn / a - r)
+    # THEORY.md §6 column "experts L at P = eps^-r": (C/eps)^(n/alpha) * P^-1 (cpwl), P^-2 (optimal).
+    P = rates.P_sym
+    for family, power in ((fake_cpwl, 1), (fake_optimal, 2), ("constant", 0)):
+        row = next(x for x in rates.table(family, paper=False).rows if x["quantity"] == "experts L at P = eps^-r")
+        ratio = sp.simplify(row["asymptotic"] * P**power / (C / eps) ** (nn / a))
+        assert not ratio.has(P, eps, C), (family, ratio)
+
+
+@pytest.mark.parametrize("name,r_max,L,total", [
+    ("cpwl", lambda n, a: n / a, lambda n, a: n / a - r, lambda n, a: n / a),
+    ("optimal", lambda n, a: n / (2 * a), lambda n, a: n / a - 2 * r, lambda n, a: n / a - r),
+])
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("n", NS)
+def test_real_family_exponents_match_theory(name, r_max, L, total, n, alpha):
+    rt = rates.rate(real_family(name), n, alpha)
+    _assert_exponents(rt, r_max(n, alpha), L(n, alpha), r, total(n, alpha))
+
+
+@pytest.mark.parametrize("family", [fake_optimal, "optimal"])
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_reference_points_match_paper_claims(family, n):
+    """alpha = 1: r = n/2 is one expert with eps^-(n/2) parameters (claim 2); r = 1 loads O(eps^-1) (claim 1)."""
+    module = real_family(family) if isinstance(family, str) else family
+    rt = rates.rate(module, n, 1)
+    claims = rates.paper_claims(n, 1)
+    at = lambda q, v: sp.simplify(rt.exponent[q].subs(r, v))
+    assert rt.r_max == sp.Rational(n, 2)
+    assert at("experts L", rt.r_max) == 0
+    assert at("active params", rt.r_max) == rates.eps_exponent(claims["one MLP params"]) == sp.Rational(n, 2)
+    assert at("active params", 1) == rates.eps_exponent(claims["active params"]) == 1
+
+
+# --- exact expressions, designs, brute force ---------------------------------------------------
+def _reaches(name, alpha, c, K, n, sizes, e):
+    """error_bound(alpha, c, 1/K, n) <= e for constant and the fakes, in exact rationals.
+
+    err = c·x^(alpha/power) with x, power below, so err <= e  <=>  x <= (e/c)^(power/alpha).
+    """
+    h = Fraction(1, K)
+    x, power = {
+        "constant": lambda: (h / 2, 1),  # C (h/2)^alpha
+        "fake_cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha
+        "fake_optimal": lambda: (h**n / (sizes["A"] * sizes["B"]), n),  # C h^alpha (AB)^(-alpha/n)
+    }[name]()
+    m = Fraction(power) / Fraction(str(alpha))
+    assert m.denominator == 1
+    return x <= (Fraction(e) / c) ** int(m)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("family", ["constant", fake_cpwl, fake_optimal])
+def test_exact_expressions_equal_integer_designs(family, n, alpha):
+    rt = rates.rate(family, n, alpha)
+    name = rt.family
+    for e in (Fraction(1, 10), Fraction(1, 997), Fraction(3, 10**5)):
+        for rr in sorted({sp.Integer(0), rt.r_max / 3, rt.r_max}):
+            d = rates.design(family, e, rr, n, alpha, C=2)
+            values = {q: rt.exact[q].subs({eps: sp.Rational(e.numerator, e.denominator), r: rr, C: 2})
+                      for q in ("cells per side K", "params per expert", "active params", "total params")}
+            assert [int(v) for v in values.values()] == [d.cells_per_side, d.expert_params, d.active_params, d.total_params]
+            assert rates.cells_for(family, e, n, alpha, C=2, **d.sizes) == d.cells_per_side
+            # K is the smallest reaching eps, by exact rationals
+            assert _reaches(name, alpha, 2, d.cells_per_side, n, d.sizes, e)
+            assert d.cells_per_side == 1 or not _reaches(name, alpha, 2, d.cells_per_side - 1, n, d.sizes, e)
+            # the sizes are the largest on the growth path with num_params <= eps^-r
+            if rt.growth:
+                bigger = {s: v + 1 if rt.growth[s] else v for s, v in d.sizes.items()}  # t + 1 (weights are 1)
+                budget = sp.Rational(e.numerator, e.denominator) ** -rr
+                assert d.expert_params <= budget or all(v == 1 for v in d.sizes.values())
+                assert family.num_params(n, "relu", **bigger) > budget
+
+
+@pytest.mark.parametrize("family", ["constant", fake_cpwl, fake_optimal])
+def test_design_counts_grow_at_the_derived_exponents(family):
+    """Slopes of exact integer designs between eps = 1e-5 and 1e-8 approach the derived exponents."""
+    n, alpha = 2, 1
+    rt = rates.rate(family, n, alpha)
+    rr = rt.r_max / 2
+    d1, d2 = (rates.design(family, e, rr, n, alpha) for e in (1e-5, 1e-8))
+    slope = lambda a, b: math.log(b / a) / math.log(1e3)
+    for attr, quantity in (("num_experts", "experts L"), ("total_params", "total params"), ("vc_momlp", "VC MoMLP (paper)")):
+        want = float(rt.exponent[quantity].subs(r, rr))
+        assert abs(slope(getattr(d1, attr), getattr(d2, attr)) - want) < 0.05, (rt.family, quantity)
+    # active params ~ eps^-r up to the log of the router
+    assert abs(slope(d1.expert_params, d2.expert_params) - float(rr)) < 0.05
+
+
+@pytest.mark.parametrize("name", REAL_FAMILIES)
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("activation", ["relu", "prelu"])
+def test_symbolic_counts_equal_built_networks(name, n, activation):
+    module = real_family(name)
+    try:
+        forms = rates.closed_forms(module)  # symbolic n where the family allows
+    except ValueError:
+        forms = rates.closed_forms(module, n)
+    syms = rates.size_symbols(module)
+    variants = [dict(module.SIZE_DEFAULTS)] + [{**module.SIZE_DEFAULTS, s: v} for s in module.SIZE_DEFAULTS for v in (1, 2)]
+    target = targets.get("cone", n=n)  # values in [1/2, 1]: no accidental zero weights
+    K = 2
+    corners = np.stack(np.meshgrid(*[np.arange(K)] * n, indexing="ij"), -1).reshape(-1, n) / K
+    for sizes in variants:
+        net = module.build(target, corners, corners + 1 / K, activation=activation, **sizes)
+        subs = {rates.n: n, **{syms[s]: v for s, v in sizes.items()}}
+        want = {q: forms.forms[(q, activation)].subs(subs) for q in ("depth", "width", "num_params", "num_nonzero")}
+        got = {"depth": net.depth, "width": net.width, "num_params": net.num_params, "num_nonzero": int(np.max(net.num_nonzero))}
+        assert got == want, (name, sizes)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_closed_forms_interpolated_when_the_family_needs_numbers(n):
+    fitted, symbolic = rates.closed_forms(fake_numeric, n), rates.closed_forms(fake_cpwl, n)
+    assert fitted.method == "interpolated" and symbolic.method == "symbolic"
+    for key, expr in symbolic.forms.items():
+        assert sp.expand(fitted.forms[key] - expr) == 0, key
+    with pytest.raises(ValueError, match="numeric n"):
+        rates.closed_forms(fake_numeric)
+
+
+def _brute_force(families, e, cap, n, objective="total"):
+    """Best design per family by plain loops over sizes <= 40 and K, errors in exact rationals (alpha = 1)."""
+    best = {}
+    for family in families:
+        module = experts.get(family) if isinstance(family, str) else family
+        name = module.__name__.rsplit(".", 1)[-1]
+        keys = list(module.SIZE_DEFAULTS)
+        for values in itertools.product(*[range(1, 41)] * len(keys)):
+            sizes = dict(zip(keys, values))
+            P = module.num_params(n, "relu", **sizes)
+            if P > cap:
+                continue
+            K = next(K for K in itertools.count(1) if _reaches(name, 1, 1, K, n, sizes, e))
+            active = P + n * next(j for j in itertools.count() if 2**j >= K)  # ⌈log2 K⌉ per coordinate
+            if active > cap:
+                continue
+            total = K**n * P + n * (K - 1)  # n·(K − 1) stored thresholds, shared per axis
+            vc = K**n * max(n * K**n, module.depth(n, "relu", **sizes) * module.width(n, "relu", **sizes))
+            score = (total, active) if objective == "total" else (vc, total, active)
+            if name not in best or score < best[name][0]:
+                best[name] = (score, sizes, K)
+    return best
+
+
+CASES = [(Fraction(1, 50), 60, 1), (Fraction(1, 20), 120, 2), (Fraction(1, 100), 70, 2), (Fraction(1, 400), 40, 1)]
+
+
+@pytest.mark.parametrize("e,cap,n", CASES)
+def test_budget_solver_matches_brute_force(e, cap, n):
+    families = ["constant", fake_cpwl, fake_optimal]
+    res = rates.budget_solve(e, cap, n=n, alpha=1, families=families)
+    brute = _brute_force(families, e, cap, n)
+    assert set(res.per_family) == set(brute)
+    for name, (score, sizes, K) in brute.items():
+        d = res.per_family[name]
+        assert (d.total_params, d.active_params) == score and d.cells_per_side == K, name
+    assert (res.best.total_params, res.best.active_params) == min(v[0] for v in brute.values())
+    same = rates.budget_solve(e, 8 * cap + 7, n=n, alpha=1, families=families, unit="bytes")
+    assert same.budget_params == cap and same.best == res.best
+
+
+@pytest.mark.parametrize("e,cap,n", CASES[1:3])
+def test_budget_solver_vc_objective_matches_brute_force(e, cap, n):
+    families = [fake_cpwl, fake_optimal]
+    res = rates.budget_solve(e, cap, n=n, alpha=1, families=families, objective="vc")
+    brute = _brute_force(families, e, cap, n, objective="vc")
+    for name, (score, sizes, K) in brute.items():
+        d = res.per_family[name]
+        assert (d.vc_momlp, d.total_params, d.active_params) == score, name
+
+
+def test_budget_solver_says_why_nothing_fits():
+    res = rates.budget_solve(0.3, 2, n=2, alpha=1, families=["constant", fake_cpwl])
+    assert not res.feasible and res.best is None
+    assert "smallest expert" in res.reasons["constant"] and "3 parameters > budget 2" in res.reasons["constant"]
+    # small experts fit, but the router for a fine grid does not: 3 + 2*ceil(log2 500) = 21 > 20
+    res = rates.budget_solve(1e-3, 20, n=2, alpha=1, families=["constant"])
+    assert not res.feasible and "21 loaded parameters > budget 20" in res.reason
+
+
+# --- bad input ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("call,match", [
+    (lambda: rates.design(fake_cpwl, 0.01, 2.5, 2, 1), r"r must be in \[0, 2\]"),
+    (lambda: rates.design(fake_optimal, 0.01, -0.1, 2, 1), r"r must be in \[0, 1\]"),
+    (lambda: rates.design("constant", 0.01, 0.5, 2, 1), r"r must be in \[0, 0\]"),
+    (lambda: rates.design("constant", 0, 0, 2, 1), "eps must be > 0"),
+    (lambda: rates.design("constant", -1e-3, 0, 2, 1), "eps must be > 0"),
+    (lambda: rates.rate("constant", 0, 1), "n must be an integer >= 1"),
+    (lambda: rates.rate("constant", 1.5, 1), "n must be an integer >= 1"),
+    (lambda: rates.rate("constant", True, 1), "n must be an integer >= 1"),
+    (lambda: rates.rate("constant", 2, 0), r"alpha must be in \(0, 1\]"),
+    (lambda: rates.rate("constant", 2, 1.5), r"alpha must be in \(0, 1\]"),
+    (lambda: rates.design("constant", 0.1, 0, 2, 1, C=0), "C must be > 0"),
+    (lambda: rates.rate("nope", 2, 1), "unknown expert family"),
+    (lambda: rates.budget_solve(0.1, 0, n=2, alpha=1), "budget must be an integer >= 1"),
+    (lambda: rates.budget_solve(0.1, 10, n=2, alpha=1, unit="floats"), "unit must be"),
+    (lambda: rates.budget_solve(0.1, 10, n=2, alpha=1, objective="size"), "objective must be"),
+    (lambda: rates.router_params(2, 0), "K .* must be an integer >= 1"),
+])
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_non_family_raises_type_error():
+    with pytest.raises(TypeError, match="missing"):
+        rates.rate(object(), 2, 1)
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        rates.design("constant", "0.1", 0, 2, 1)
+
+
+# --- VC, PAC, outputs --------------------------------------------------------------------------
+def test_vc_and_sample_complexity_expressions():
+    L, J, W, P, d = sp.symbols("L J W P d", positive=True)
+    assert rates.vc_momlp(4, 2, 3, 5) == 4 * 15 and rates.vc_momlp(4, 2, 1, 5) == 4 * 8
+    assert sp.simplify(rates.vc_bhlm(P, J) - P * J * sp.log(P)) == 0
+    m = rates.sample_complexity(d, eps, rates.delta)
+    assert sp.simplify(m * eps**2 - d - sp.log(1 / rates.delta)) == 0
+    assert rates.eps_exponent(m) == 2  # m ≍ eps^-2 at fixed d
+
+
+def test_table_matrix_rows_latex_lambdify_cli():
+    tab = rates.table(["constant", fake_cpwl, fake_optimal], n=2, alpha=1)
+    assert tab.matrix.shape == (3 * len(rates.QUANTITIES), len(tab.col_labels))
+    keys = [(row["family"], row["quantity"]) for row in tab.rows]
+    assert len(keys) == len(set(keys))  # one dict per family and quantity
+    assert {("fake_optimal", q) for q in rates.QUANTITIES} <= set(keys)
+    assert ("paper", "active params") in keys
+    # the matrix holds the same expressions as the rows
+    i = tab.row_labels.index("fake_optimal: total params")
+    row = next(x for x in tab.rows if x["family"] == "fake_optimal" and x["quantity"] == "total params")
+    assert tab.matrix[i, 1] == row["asymptotic"] and tab.matrix[i, 2] == row["exponent"] == 2 - r
+    assert tab.matrix[i, 3:] == sp.Matrix([[2, 1, 1]])
+    f = tab.lambdify("fake_optimal", "total params")
+    grid = np.array([1e-2, 1e-3])
+    want = [float(row["asymptotic"].subs({eps: x, r: 0.5, C: 3})) for x in grid]
+    np.testing.assert_allclose(f(grid, 0.5, 3.0), want, rtol=1e-12)
+    tex = rates.to_latex(tab)
+    assert tex.startswith(r"\begin{tabular}") and r"\varepsilon^{-r}" in tex and "eps^-r" not in tex
+    out = rates.rates_cli("constant", 2, 1, latex=False)
+    assert "constant" in out and "THEORY.md §6" in out
+    assert rates.rates_cli("constant", 2, 1, latex=True).startswith(r"\begin{tabular}")
