@@ -65,3 +65,18 @@ def _parse(value: str):
         except ValueError:
             pass
     return value
+
+
+def available_families() -> list[str]:
+    """Expert families registered in this checkout, in the order of THEORY.md §4."""
+    from moe_approx.experts import FAMILY_NAMES
+
+    return [f for f in ("constant", "cpwl", "yarotsky", "optimal") if f in FAMILY_NAMES]
+
+
+def design_row(d, **extra) -> dict:
+    """A rates.Design as a flat CSV row."""
+    return {"family": d.family, "activation": d.activation, "sizes": json.dumps(d.sizes), "K": d.cells_per_side,
+            "experts": d.num_experts, "expert_params": d.expert_params, "active_params": d.active_params,
+            "total_params": d.total_params, "depth": d.depth, "width": d.width,
+            "error_bound": d.error_bound, **extra}

@@ -10,7 +10,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 HERE = Path(__file__).resolve().parent
-EXPERIMENTS = {1: "exp01_error_vs_experts"}
+EXPERIMENTS = {
+    1: "exp01_error_vs_experts",
+    4: "exp04_params_vs_eps",
+    5: "exp05_vc_dimension",
+    6: "exp06_memory",
+}
 
 
 def run(out, size="quick", only=None, force=False) -> dict:
