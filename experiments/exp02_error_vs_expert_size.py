@@ -1,0 +1,61 @@
+"""Experiment 2: uniform error against expert size at a fixed number of experts.
+
+Theory (THEORY.md §4.2, §6): CPwL with a k^n sub-grid has error ≤ C (h/k)^α and ≍ (k+1)^n
+parameters, so error ∝ P^(−α/n) at fixed L. Yarotsky Taylor experts of degree d on a smooth
+target: error bound C n^d Γ(α+1)/Γ(d+α+1) (h/2)^(d+α) + product-network term (no power law in P;
+the proven bound is drawn beside the measurement).
+"""
+
+from __future__ import annotations
+
+import moe_approx as ma
+from moe_approx import plotting
+
+from _common import Results, available_families
+
+SETTINGS = {
+    "tiny": {"cpwl": {1: [1, 2, 4], 2: [1, 2, 4]}, "K": 2, "targets": ["cone"], "yarotsky": [1, 2], "m": 12},
+    "quick": {"cpwl": {1: [1, 2, 4, 8, 16, 32], 2: [1, 2, 4, 8, 16]}, "K": 2, "targets": ["cone", "cusp"],
+              "yarotsky": [1, 2, 3], "m": 14},
+    "full": {"cpwl": {1: [1, 2, 4, 8, 16, 32, 64, 128], 2: [1, 2, 4, 8, 16, 32], 3: [1, 2, 4, 8]}, "K": 2,
+             "targets": ["cone", "cusp"], "yarotsky": [1, 2, 3, 4], "m": 16},
+}
+
+
+def run(out, size="quick", force=False):
+    s = SETTINGS[size] | {"rtol": 1e-2, "max_evals": 2**20}
+    res = Results(out, "exp02_error_vs_expert_size", s, force)
+    families = available_families()
+    if not res.done:
+        for n, ks in s["cpwl"].items() if "cpwl" in families else ():
+            for name in s["targets"]:
+                f = ma.targets.get(name, n=n)
+                for k in ks:
+                    moe = ma.build_moe(f, ma.GridPartition(n, s["K"]), expert="cpwl", k=k)
+                    rep = ma.sup_error(f, moe, rtol=s["rtol"], max_evals=s["max_evals"])
+                    res.add(family="cpwl", n=n, target=name, size=k, expert_params=moe.expert_params,
+                            lower=rep.lower, upper=rep.upper, certified=rep.certified,
+                            proven_bound=f.constant * (1 / (s["K"] * k)) ** f.alpha, theory_slope=-f.alpha / n)
+        if "yarotsky" in families:
+            f = ma.targets.get("sine_product", n=1)
+            for d in s["yarotsky"]:
+                moe = ma.build_moe(f, ma.GridPartition(1, s["K"]), expert="yarotsky", m=s["m"], degree=d)
+                rep = ma.sup_error(f, moe, rtol=s["rtol"], max_evals=s["max_evals"])
+                res.add(family="yarotsky", n=1, target=f.name, size=d, expert_params=moe.expert_params,
+                        lower=rep.lower, upper=rep.upper, certified=rep.certified, proven_bound=float("nan"),
+                        theory_slope=float("nan"))
+        res.finish()
+    return [res.csv, res.json] + figure(res.rows, out)
+
+
+def figure(rows, out):
+    fig, ax = plotting.figure()
+    for family, n, name in sorted({(r["family"], r["n"], r["target"]) for r in rows}):
+        sel = [r for r in rows if (r["family"], r["n"], r["target"]) == (family, n, name)]
+        slope = sel[0]["theory_slope"]
+        plotting.rate_plot(ax, [r["expert_params"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel],
+                           None if slope != slope else slope, label=f"{family} n={n} {name}")
+    ax.set_xlabel("parameters per expert")
+    ax.set_ylabel(r"certified $\|f-\Phi\|_\infty$")
+    plotting.legend(ax)
+    return plotting.save(fig, out / "exp02_error_vs_expert_size")
