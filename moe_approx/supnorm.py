@@ -18,8 +18,9 @@ radius r (∞-radius ρ = max r):
       sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|∂_i f(c) r_i − g_i| + ρ_Φ + T(ρ)  (first-order bound).
 
   The smaller of the two is used.
-- floating-point margin (stated): every affine layer adds the standard dot-product rounding
-  bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds the layer input's magnitude on B),
+- floating-point margin (stated): every affine layer adds three times the standard dot-product
+  rounding bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds the layer input's magnitude
+  on B; once each for the centre row, the generator rows together, and the remainder),
   propagated through later layers by |W|ᵀ and the activation's Lipschitz constant; plus
   ``TARGET_RTOL``·(|f(c)| + |g₀| + Σ|g_i| + ρ_Φ + ω(ρ) + Σ|∂_i f(c)| r_i), which covers the target's
   own evaluation error (assumed below ``TARGET_RTOL`` relative) and the final sums.
@@ -61,6 +62,8 @@ BUCKETS = 3  # kernel shapes per architecture
 class SupErrorReport:
     """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``.
 
+    ``evaluations``: boxes evaluated (one f and one Φ evaluation plus one expert enclosure each);
+    ``boxes``: the final boxes (leaves of the splitting tree) that cover the cube.
     ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are proven for every
     cell; the bracket meets rtol only for the cells that decide the global maximum).
     """
@@ -139,7 +142,7 @@ def _expert_kernel(nets, centre, radius):
         mat = (lambda v: jnp.einsum("spd,sde->spe", v, wa)) if w.ndim == 3 else (lambda v: v @ wa)
         rem = mat(rem)
         mag = mat(mag) + _lift(ba, 0)
-        err = mat(err) + _gamma(w.shape[-2] + 2) * mag
+        err = mat(err) + 3 * _gamma(w.shape[-2] + 2) * mag  # centre row, generator rows, remainder
         if l < len(nets.slopes):
             a = nets.slopes[l]
             h, rem, err = _activation(h, rem, err, _lift(a, 0))
@@ -334,7 +337,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             if err[i] > st.lower:
                 st.lower, st.argmax = float(err[i]), centre[i].copy()
             st.evaluations += len(cell)
-            st.boxes += len(cell)
+            st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
             st.add_open(cell, centre, radius, upper, fc)
             closed = st.open_upper <= threshold(st)[st.open_cell]
             np.maximum.at(st.cell_upper, st.open_cell[closed], st.open_upper[closed])
@@ -354,6 +357,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
             cell = st.open_cell[pick][parent]
             parent_fc, parent_centre = st.open_fc[pick][parent], st.open_centre[pick][parent]
+            st.boxes -= len(pick)
             closed[pick] = True
             st.keep_open(~closed)
     finally:

@@ -36,6 +36,8 @@ def test_constant_expert_on_cone(n, K):
     assert report.cell_upper.shape == report.cell_lower.shape == (K**n,)
     assert np.all(report.cell_lower <= report.cell_upper)
     assert report.upper == report.cell_upper.max() and report.lower == report.cell_lower.max()
+    splits = (report.evaluations - K**n) // 2**n  # cubes split into 2^n children
+    assert report.boxes == K**n + (2**n - 1) * splits
 
 
 def test_affine_expert_is_exact_on_affine_target():
