@@ -11,11 +11,13 @@ Every family module provides the same small interface, which ``build_moe`` and `
   (the single source of truth for ``rates``).
 - ``error_bound(alpha, constant, side, n, **size)``: the proven uniform error on a cell of
   ∞-diameter ``side`` for an (alpha, constant)-Hölder target, with its source.
+- optional ``NUMERIC_SIZES``: size keywords the closed forms need as numbers (``rates`` holds
+  them at their defaults when it derives expressions).
 """
 
 from importlib import import_module
 
-FAMILY_NAMES = ("constant", "cpwl")
+FAMILY_NAMES = ("constant", "cpwl", "yarotsky")
 
 
 def get(name: str):
