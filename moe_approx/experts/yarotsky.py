@@ -76,10 +76,13 @@ def square_error(m) -> float:
 # --- monomials ---------------------------------------------------------------------------------
 def monomials(n: int, degree: int) -> list[tuple[int, ...]]:
     """Exponents β with |β| <= degree, graded (|β| = 0, 1, …), each grade in lexicographic order descending."""
-    out = []
-    for p in range(degree + 1):
-        out += sorted((b for b in itertools.product(range(p + 1), repeat=n) if sum(b) == p), reverse=True)
-    return out
+
+    def grade(p, k):  # exponents of k variables summing to p, lexicographically descending
+        if k == 1:
+            return [(p,)]
+        return [(first,) + rest for first in range(p, -1, -1) for rest in grade(p - first, k - 1)]
+
+    return [b for p in range(degree + 1) for b in grade(p, n)]
 
 
 def monomial_network(n: int, degree: int, m: int, activation: str = "relu") -> MLP:
