@@ -11,19 +11,10 @@ import sympy as sp
 
 import moe_approx as ma
 from moe_approx import targets
+from generic import evaluate, generic_cells, generic_target
 from moe_approx.experts import yarotsky as y
 
 ACTIVATIONS = ("relu", "prelu")
-
-
-def evaluate(net, x):
-    """A (stacked) network in plain numpy, independent of MLP.__call__: (..., P, n) -> (..., P)."""
-    h = np.asarray(x, dtype=np.float64)
-    for l, (w, b) in enumerate(net.layers):
-        h = h @ np.asarray(w) + np.expand_dims(np.asarray(b), -2)
-        if l < len(net.slopes):
-            h = np.maximum(h, 0) + np.expand_dims(np.asarray(net.slopes[l]), -2) * np.minimum(h, 0)
-    return h[..., 0]
 
 
 def smooth_target(n, amplitude=1.0, seed=None, s=4.0):
@@ -34,17 +25,6 @@ def smooth_target(n, amplitude=1.0, seed=None, s=4.0):
     w /= np.abs(w).sum()
     b = rng.uniform(0, 2 * np.pi)
     return targets.HolderTarget(lambda x: amplitude * jnp.sin(x @ w + b), n, 1.0, amplitude, "sine", s, amplitude)
-
-
-def generic_target(n, s=4.0):
-    w = np.array([0.7, -0.45, 0.6][:n])
-    return targets.HolderTarget(lambda x: jnp.exp(0.3 + jnp.sin(2.1 * x @ w)), n, 1.0, 3.0, "generic", s, 50.0)
-
-
-def generic_cells(n, L=3, seed=0):
-    rng = np.random.default_rng(seed)
-    lo = rng.uniform(0.05, 0.5, (L, n))
-    return lo, lo + rng.uniform(0.1, 0.45, (L, n))
 
 
 # --- square and product --------------------------------------------------------------------------

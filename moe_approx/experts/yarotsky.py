@@ -33,6 +33,7 @@ import sympy as sp
 from .._checks import check_int, check_memory
 from ..calculus import compose, identity, linear_combination, parallel, post_affine, pre_affine, rectifier
 from ..mlp import MLP, check_activation
+from . import check_cells, generic_nonzero
 
 SIZE_DEFAULTS: dict = {"m": 8, "degree": 2}
 NUMERIC_SIZES = ("degree",)  # the closed forms are symbolic in m, and need a number for degree
@@ -165,10 +166,8 @@ def build(target, lo, hi, *, activation: str = "relu", m: int = SIZE_DEFAULTS["m
     m, degree = check_int(m, "m"), _numeric(check_int(degree, "degree"), "degree")
     check_activation(activation)
     check_target(target, degree)
-    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     n = target.n
-    if lo.ndim != 2 or lo.shape[1] != n or hi.shape != lo.shape or np.any(hi <= lo):
-        raise ValueError(f"lo and hi must be (L, {n}) arrays with hi > lo, got {lo.shape}, {hi.shape}")
+    lo, hi = check_cells(lo, hi, n)
     L, M = lo.shape[0], len(monomials(n, degree))
     check_memory(8.0 * (L * (3 * M + (n + 1) * width(n, activation, m, degree)) + num_params(n, activation, m, degree)),
                  f"{L} yarotsky experts with m={m}, degree={degree} on n={n}")
@@ -225,17 +224,7 @@ def num_params(n, activation="relu", m=SIZE_DEFAULTS["m"], degree=SIZE_DEFAULTS[
 
 @functools.lru_cache(maxsize=None)
 def _unit_nonzero(n: int, degree: int, m: int, activation: str) -> int:
-    """Nonzeros of the expert on a generic cell: the unit network's, first-layer biases of every
-    neuron with a weight, and the merged output layer (one per neuron feeding it, plus the bias)."""
-    net = monomial_network(n, degree, m, activation)
-    w0 = net.layers[0][0]
-    if net.depth == 1:
-        return n + 1
-    nz = np.count_nonzero(w0) + np.count_nonzero(np.any(w0 != 0, axis=0))
-    nz += sum(np.count_nonzero(w) + np.count_nonzero(b) for w, b in net.layers[1:-1])
-    if activation == "prelu":
-        nz += sum(np.count_nonzero(a) for a in net.slopes)
-    return int(nz + np.count_nonzero(np.any(net.layers[-1][0] != 0, axis=1)) + 1)
+    return generic_nonzero(monomial_network(n, degree, m, activation))
 
 
 def num_nonzero(n, activation="relu", m=SIZE_DEFAULTS["m"], degree=SIZE_DEFAULTS["degree"]):
