@@ -2,8 +2,6 @@
 exact counts of the built weights, the sorted-coordinate Kuhn formula in numpy, exact affine
 reproduction, node interpolation, the Hölder bound on random targets, and convergence slopes."""
 
-import itertools
-
 import jax.numpy as jnp
 import numpy as np
 import pytest

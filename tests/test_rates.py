@@ -16,7 +16,7 @@ import sympy as sp
 
 from generic import generic_cells, generic_target
 from fake_families import fake_cpwl, fake_numeric, fake_optimal
-from moe_approx import experts, rates, targets
+from moe_approx import experts, rates
 from moe_approx.rates import C, eps, r
 
 NS = range(1, 7)

@@ -30,7 +30,7 @@ import sympy as sp
 
 from .._checks import check_int, check_memory
 from ..calculus import (
-    absolute, affine, compose, maximum, minimum, parallel, post_affine, pre_affine, rectifier, tree_depth,
+    absolute, compose, maximum, minimum, parallel, post_affine, pre_affine, rectifier, tree_depth,
 )
 from ..mlp import MLP, check_activation
 from . import check_cells, generic_nonzero
