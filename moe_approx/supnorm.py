@@ -49,8 +49,10 @@ UNIT_ROUNDOFF = 2.0**-53
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation
 DEFAULT_ATOL = 1e-12  # absolute floor of the bracket width, times max(1, max|f(c)|) when atol is None
 HOLDER_SLACK = 1e-9  # relative slack when checking sampled pairs against the declared (alpha, C)
-STEP_BOXES = 2**14  # children evaluated per branch-and-bound step
-LANES = 2**14  # boxes per kernel call
+STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
+MAX_STEP_BOXES = 2**17  # (at most)
+CAPACITY = 16  # boxes per slot (all of one cell)
+SLOTS = 2**10  # slots per kernel call
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,13 @@ def _lift(v, extra: int):
     return v.reshape(v.shape[:1] + (1,) * (extra + 1) + v.shape[1:])
 
 
-@partial(jax.jit, static_argnums=0)
-def _box_kernel(target, experts, slot_cell, centre, radius):
-    """f(c), Φ(c) and the proven upper bound of sup |f − Φ| on each box; arrays (S, P)."""
-    nets = index_stack(experts, slot_cell)
+@jax.jit
+def _expert_kernel(nets, centre, radius):
+    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``err``.
+
+    ``nets``: one expert per slot (stack (S,), or shared layers), boxes (S, P, n).
+    Returns arrays (S, P) except g (S, P, n).
+    """
     S, P, n = centre.shape
     # rows: 0 = Φ at the centre, 1 = centre of the affine form, 2.. = its generators r_i e_i
     h = jnp.concatenate([centre[:, :, None, :], centre[:, :, None, :], radius[..., None] * jnp.eye(n)], axis=2)
@@ -138,20 +143,30 @@ def _box_kernel(target, experts, slot_cell, centre, radius):
             h, rem, err = _activation(h, rem, err, _lift(a, 0))
             lip = jnp.maximum(1.0, jnp.abs(_lift(a, 0)))
             mag, err = lip * mag, lip * err
-    phi, g0, g = h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0]
-    rem, err = rem[..., 0], err[..., 0]
-    fc = target.fn(centre)
-    rho = jnp.max(radius, axis=-1)
-    omega = target.constant * rho**target.alpha
-    gap = jnp.abs(fc - g0) + rem
-    upper = gap + jnp.sum(jnp.abs(g), -1) + omega
-    scale = jnp.abs(fc) + jnp.abs(g0) + jnp.sum(jnp.abs(g), -1) + rem + omega
+    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], err[..., 0]
+
+
+@partial(jax.jit, static_argnums=0)
+def _target_kernel(target, x):
+    """f(x) and, for smoothness s in (1, 2], ∇f(x), for points (N, n)."""
     if target.derivative_order == 1:
-        grad = jax.grad(lambda x: jnp.sum(target.fn(x)))(centre)
-        taylor = target.taylor_remainder_bound(1.0) * rho**target.smoothness
-        upper = jnp.minimum(upper, gap + jnp.sum(jnp.abs(grad * radius - g), -1) + taylor)
-        scale = scale + jnp.sum(jnp.abs(grad) * radius, -1) + taylor
-    return fc, phi, upper + err + TARGET_RTOL * scale
+        return target.fn(x), jax.grad(lambda z: jnp.sum(target.fn(z)))(x)
+    return target.fn(x), None
+
+
+def _box_upper(target, fc, grad, g0, g, rem, err, radius):
+    """The proven upper bound of sup_B |f − Φ| (module docstring: Hölder and first-order bounds, margin)."""
+    rho = np.max(radius, axis=-1)
+    omega = target.modulus(rho)
+    gap = np.abs(fc - g0) + rem
+    g_abs = np.sum(np.abs(g), -1)
+    upper = gap + g_abs + omega
+    scale = np.abs(fc) + np.abs(g0) + g_abs + rem + omega
+    if grad is not None:
+        taylor = target.taylor_remainder_bound(rho)
+        upper = np.minimum(upper, gap + np.sum(np.abs(grad * radius - g), -1) + taylor)
+        scale = scale + np.sum(np.abs(grad) * radius, -1) + taylor
+    return upper + err + TARGET_RTOL * scale
 
 
 def _activation(h, rem, err, a):
@@ -184,37 +199,50 @@ def _activation(h, rem, err, a):
 class _Evaluator:
     """Evaluates boxes (cell, centre, radius) cell-blocked, sharded across the JAX devices.
 
-    Every kernel call has one shape, ``slots`` slots of ``capacity`` boxes (LANES in all), so a
-    whole branch and bound compiles once.
+    Every call of the expert kernel has one shape, SLOTS slots of CAPACITY boxes, with the slots'
+    expert weights gathered on the host: a whole run, whatever the number of cells, compiles the
+    expert kernel once per architecture and the target kernel once per target.
     """
 
     def __init__(self, target, experts, n: int):
         self.target, self.n = target, n
         self.devices = jax.devices()
         self.num_cells = experts.batch_shape[0]
+        self.experts = jax.tree_util.tree_map(np.asarray, experts)
         self.lane_bytes = 8 * (n + 4) * (max(experts.widths[1:]) + n) * 3
-        self.capacity = min(LANES // 8, max(4, 1 << ((LANES // self.num_cells).bit_length() - 1)))
-        self.slots = -(-(LANES // self.capacity) // len(self.devices)) * len(self.devices)
+        self.slots = -(-SLOTS // len(self.devices)) * len(self.devices)
+        self.sharding = None
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
-            experts = jax.device_put(experts, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-        else:
-            self.sharding = None
-            experts = jax.tree_util.tree_map(jnp.asarray, experts)
-        self.experts = experts
+
+    def _put(self, tree):
+        if self.sharding is None:
+            return jax.tree_util.tree_map(jnp.asarray, tree)
+        return jax.tree_util.tree_map(lambda a: jax.device_put(a, self.sharding), tree)
 
     def __call__(self, cell, centre, radius):
         """(f(c), Φ(c), upper) for boxes given as arrays (N,), (N, n), (N, n)."""
-        d = group_by_cell(cell, self.num_cells, self.lane_bytes, self.capacity, self.slots)
-        results = []
+        d = group_by_cell(cell, self.num_cells, self.lane_bytes, CAPACITY, self.slots)
+        parts = []
         for start in range(0, len(d.slot_cell), self.slots):
+            nets = index_stack(self.experts, d.slot_cell[start : start + self.slots])
             lanes = d.slot_point[start : start + self.slots]
-            args = [d.slot_cell[start : start + self.slots], centre[lanes], radius[lanes]]
-            if self.sharding is not None:
-                args = [jax.device_put(x, self.sharding) for x in args]
-            results.append(_box_kernel(self.target, self.experts, *args))
-        return [np.concatenate([np.asarray(r[k]).ravel() for r in results])[d.point_lane] for k in range(3)]
+            parts.append(_expert_kernel(*self._put((nets, centre[lanes], radius[lanes]))))
+        phi, g0, g, rem, err = (np.concatenate([np.asarray(p[k]).reshape(-1, *p[k].shape[2:]) for p in parts])[d.point_lane]
+                                for k in range(5))
+        fc, grad = self._target(centre)
+        return fc, phi, _box_upper(self.target, fc, grad, g0, g, rem, err, radius)
+
+    def _target(self, x):
+        """f and ∇f at the points (N, n), in chunks of one shape."""
+        size = self.slots * CAPACITY
+        pad = -len(x) % size
+        xp = np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) if pad else x
+        parts = [_target_kernel(self.target, self._put(xp[i : i + size])) for i in range(0, len(xp), size)]
+        fc = np.concatenate([np.asarray(p[0]) for p in parts])[: len(x)]
+        grad = None if parts[0][1] is None else np.concatenate([np.asarray(p[1]) for p in parts])[: len(x)]
+        return fc, grad
 
 
 def _split(centre, radius):
@@ -297,23 +325,24 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             st.add_open(cell, centre, radius, upper, fc)
             closed = st.open_upper <= threshold(st)[st.open_cell]
             np.maximum.at(st.cell_upper, st.open_cell[closed], st.open_upper[closed])
-            st.keep_open(~closed)
             if bar is not None:
                 bar.update(len(cell))
                 bar.set_postfix(lower=f"{st.lower:.6g}", upper=f"{max(st.cell_upper.max(), st.open_upper.max(initial=-np.inf)):.6g}",
                                 open=len(st.open_cell))
             budget = max_evals - st.evaluations
-            if not len(st.open_cell) or budget < 2**n:
+            open_count = len(st.open_cell) - int(closed.sum())
+            if not open_count or budget < 2**n:
+                st.keep_open(~closed)
                 return st
-            # split the open boxes with the largest upper bounds
-            count = min(len(st.open_cell), max(1, min(STEP_BOXES, budget) // 2**n))
-            pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < len(st.open_cell) else np.arange(count)
+            # split the open boxes with the largest upper bounds (a quarter of them when there are many)
+            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // 2**n, budget // 2**n)
+            score = np.where(closed, -np.inf, st.open_upper)
+            pick = np.argpartition(-score, count - 1)[:count] if count < len(score) else np.nonzero(~closed)[0]
             parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
             cell = st.open_cell[pick][parent]
             parent_fc, parent_centre = st.open_fc[pick][parent], st.open_centre[pick][parent]
-            rest = np.ones(len(st.open_cell), bool)
-            rest[pick] = False
-            st.keep_open(rest)
+            closed[pick] = True
+            st.keep_open(~closed)
     finally:
         if bar is not None:
             bar.close()
