@@ -29,7 +29,8 @@ class Results:
         self.settings, self.start = settings, time.time()
         self.csv.parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(self.json.read_text()) if self.json.exists() else {}
-        self.done = not force and previous.get("complete") and previous.get("settings") == settings
+        same = previous.get("settings") == json.loads(json.dumps(settings, default=str))  # as the sidecar stores it
+        self.done = bool(not force and previous.get("complete") and same)
         self.rows: list[dict] = self.read() if self.done else []
         if not self.done:
             self.csv.unlink(missing_ok=True)

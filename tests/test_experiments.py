@@ -1,0 +1,116 @@
+"""The reproduction runner at tiny sizes: every table and figure is written, every measured error
+lies inside its certified bracket and below its proven bound, and the closed-form truths
+(constant experts on |x₁ − 1/3|: 1/(2K); Yarotsky's square: 2^(−2m−2)) lie inside the brackets."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from moe_approx.cli import _experiments_runner
+from moe_approx.plotting import fit_slope
+
+RUNNER = _experiments_runner()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    written = RUNNER.run(out, size="tiny")
+    return out, written
+
+
+def _rows(path):
+    with open(path) as fh:
+        return [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def test_every_experiment_writes_table_sidecar_and_figures(tiny):
+    out, written = tiny
+    assert sorted(written) == sorted(RUNNER.EXPERIMENTS)
+    for number, paths in written.items():
+        suffixes = sorted(p.suffix for p in paths)
+        assert {".csv", ".json", ".pdf", ".png"} <= set(suffixes), (number, suffixes)
+        for p in paths:
+            assert p.exists() and p.stat().st_size > 0
+            if p.suffix == ".json":
+                info = json.loads(p.read_text())
+                assert info["complete"] and info["versions"]["moe_approx"]
+            if p.suffix == ".csv":
+                assert _rows(p), p
+
+
+def _measured(out):
+    for path in sorted(out.glob("*.csv")):
+        rows = _rows(path)
+        if rows and "lower" in rows[0] and "upper" in rows[0]:
+            yield path.stem, [r for r in rows if math.isfinite(r["lower"])]
+
+
+def test_measured_errors_lie_inside_brackets_and_below_proven_bounds(tiny):
+    out, _ = tiny
+    checked = 0
+    for name, rows in _measured(out):
+        for r in rows:
+            assert 0 <= r["lower"] <= r["upper"] * (1 + 1e-12), (name, r)
+            if math.isfinite(r.get("proven_bound", math.nan)):
+                assert r["lower"] <= r["proven_bound"] * (1 + 1e-9), (name, r)
+            checked += 1
+    assert checked > 0
+
+
+def test_closed_form_truths_lie_inside_brackets(tiny):
+    out, _ = tiny
+    truths = []
+    for r in _rows(out / "exp01_error_vs_experts.csv"):
+        if r["family"] == "constant" and r["target"] == "kink":
+            # |x₁ − 1/3| changes by exactly h/2 from a cell's centre to the face farther from 1/3:
+            # the constant expert's error is h/2 = 1/(2K) in every cell.
+            truths.append((r, 1 / (2 * r["K"])))
+    if (out / "exp07_yarotsky_square.csv").exists():
+        truths += [(r, 2.0 ** (-2 * r["m"] - 2)) for r in _rows(out / "exp07_yarotsky_square.csv")]
+    assert truths
+    for r, truth in truths:
+        assert r["lower"] * (1 - 1e-12) <= truth <= r["upper"] * (1 + 1e-12), (r, truth)
+
+
+def test_rerun_skips_finished_results(tiny):
+    out, _ = tiny
+    sidecar = out / "exp01_error_vs_experts.json"
+    before = json.loads(sidecar.read_text())["started"]
+    RUNNER.run(out, size="tiny", only=[1])
+    assert json.loads(sidecar.read_text())["started"] == before
+
+
+def slope_groups(rows, x, group):
+    """(key, sizes, measured, theory slope) for each group of rows with a theoretical slope."""
+    keys = sorted({tuple(r[g] for g in group) for r in rows})
+    for key in keys:
+        sel = [r for r in rows if tuple(r[g] for g in group) == key and math.isfinite(r["theory_slope"])]
+        if len(sel) >= 3:
+            mid = np.sqrt(np.array([r["lower"] for r in sel]) * np.array([r["upper"] for r in sel]))
+            yield key, [r[x] for r in sel], mid, sel[0]["theory_slope"]
+
+
+@pytest.mark.slow
+def test_quick_slopes_match_theory(tmp_path):
+    """The slopes the README reports: measured rate within 0.15 of the theoretical one."""
+    RUNNER.run(tmp_path, size="quick", only=[n for n in (1, 2) if n in RUNNER.EXPERIMENTS])
+    checked = 0
+    for stem, x, group in (("exp01_error_vs_experts", "experts", ("family", "n", "target")),
+                           ("exp02_error_vs_expert_size", "expert_params", ("family", "n", "target"))):
+        if not (tmp_path / f"{stem}.csv").exists():
+            continue
+        for key, sizes, err, theory in slope_groups(_rows(tmp_path / f"{stem}.csv"), x, group):
+            assert abs(fit_slope(sizes, err) - theory) <= 0.15, (stem, key, fit_slope(sizes, err), theory)
+            checked += 1
+    assert checked > 0
