@@ -14,11 +14,11 @@ from moe_approx import plotting
 from _common import Results, available_families
 
 SETTINGS = {
-    "tiny": {"cpwl": {1: [1, 2, 4], 2: [1, 2, 4]}, "K": 2, "targets": ["cone"], "yarotsky": [1, 2], "m": 12},
-    "quick": {"cpwl": {1: [1, 2, 4, 8, 16, 32], 2: [1, 2, 4, 8, 16]}, "K": 2, "targets": ["cone", "cusp"],
+    "tiny": {"cpwl": {1: [1, 2, 4], 2: [1, 2, 4]}, "K": 2, "targets": ["kink"], "yarotsky": [1, 2], "m": 12},
+    "quick": {"cpwl": {1: [1, 2, 4, 8, 16, 32], 2: [1, 2, 4, 8, 16]}, "K": 2, "targets": ["kink", "cusp"],
               "yarotsky": [1, 2, 3], "m": 14},
     "full": {"cpwl": {1: [1, 2, 4, 8, 16, 32, 64, 128], 2: [1, 2, 4, 8, 16, 32], 3: [1, 2, 4, 8]}, "K": 2,
-             "targets": ["cone", "cusp"], "yarotsky": [1, 2, 3, 4], "m": 16},
+             "targets": ["kink", "cusp"], "yarotsky": [1, 2, 3, 4], "m": 16},
 }
 
 
