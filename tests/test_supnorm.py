@@ -63,15 +63,15 @@ SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2
 PRODUCT = ma.HolderTarget(lambda x: x[..., 0] * x[..., 1], 2, 1.0, 2.0, "product", 2.0, 1.0)
 
 
-@pytest.mark.parametrize("activation", ["relu", "prelu"])
+@pytest.mark.parametrize("activation", ["relu", pytest.param("prelu", marks=pytest.mark.slow)])
 def test_yarotsky_square_and_product(activation):
     """‖f_m − x²‖ = 2^(−2m−2) and sup|P_m − xy| = 2^(−2m−1) (THEORY.md §4.3) lie in certified brackets."""
     from moe_approx.experts.yarotsky import product_network, square_network
 
-    for m in (1, 3, 6):
+    for m in (1, 10):
         report = ma.sup_error(SQUARE, one_expert(square_network(m, activation), 1), rtol=1e-6)
         assert_bracket(report, 2.0 ** (-2 * m - 2), 1e-6)
-    for m in (1, 2):
+    for m in (2,):
         report = ma.sup_error(PRODUCT, one_expert(product_network(m, activation), 2), rtol=1e-3)
         assert_bracket(report, 2.0 ** (-2 * m - 1), 1e-3)
 
