@@ -46,9 +46,9 @@ def expert_lipschitz(moe, per_side=16):
 
 
 def kernel_flops_per_box(moe):
-    """Multiply-adds x 2 of the expert kernel per box: n + 2 rows through W, 3 rows through |W|."""
+    """Multiply-adds x 2 of the expert kernel per box: n + 2 rows through W, 3 through |W|, 1 backward."""
     d = moe.experts.widths
-    return sum(2 * a * b * (moe.n + 5) for a, b in zip(d[:-1], d[1:]))
+    return sum(2 * a * b * (moe.n + 6) for a, b in zip(d[:-1], d[1:]))
 
 
 def main():

@@ -19,9 +19,10 @@ radius r (∞-radius ρ = max r):
 
   The smaller of the two is used.
 - floating-point margin (stated): every affine layer adds three times the standard dot-product
-  rounding bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds the layer input's magnitude
-  on B; once each for the centre row, the generator rows together, and the remainder),
-  propagated through later layers by |W|ᵀ and the activation's Lipschitz constant; plus
+  rounding bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds |layer input| on B by the
+  enclosure; once each for the centre row, the generator rows together, and the remainder) to
+  each neuron, carried to the output by the linearised network (chords, a backward pass), or by
+  |W|ᵀ and the activations' Lipschitz constants where that is smaller; plus
   ``TARGET_RTOL``·(|f(c)| + |g₀| + Σ|g_i| + ρ_Φ + ω(ρ) + Σ|∂_i f(c)| r_i), which covers the target's
   own evaluation error (assumed below ``TARGET_RTOL`` relative) and the final sums.
 
@@ -123,7 +124,7 @@ def _lift(v, extra: int):
 
 @jax.jit
 def _expert_kernel(nets, centre, radius):
-    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``err``.
+    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``margin``.
 
     ``nets``: one expert per slot (stack (S,), or shared layers), boxes (S, P, n).
     Returns arrays (S, P) except g (S, P, n).
@@ -133,22 +134,33 @@ def _expert_kernel(nets, centre, radius):
     h = jnp.concatenate([centre[:, :, None, :], centre[:, :, None, :], radius[..., None] * jnp.eye(n)], axis=2)
     bias_rows = jnp.zeros(n + 2).at[:2].set(1.0)[:, None]
     rem = jnp.zeros((S, P, n))  # interval remainder of the form
-    mag = jnp.abs(centre) + radius  # bound of |input| on the box
-    err = jnp.zeros((S, P, n))  # bound of the accumulated rounding error
+    mag = jnp.abs(centre) + radius  # bound of |layer input| on the box
+    err = jnp.zeros((S, P, n))  # crude bound of the accumulated rounding error (widens the intervals)
+    rounding, chords, slacks = [], [], []
     for l, (w, b) in enumerate(nets.layers):
-        wa, ba = jnp.abs(w), jnp.abs(b)
+        wa = jnp.abs(w)
         spec = "spkd,sde->spke" if w.ndim == 3 else "spkd,de->spke"
         h = jnp.einsum(spec, h, w) + bias_rows * _lift(b, 1)
         mat = (lambda v: jnp.einsum("spd,sde->spe", v, wa)) if w.ndim == 3 else (lambda v: v @ wa)
         rem = mat(rem)
-        mag = mat(mag) + _lift(ba, 0)
-        err = mat(err) + 3 * _gamma(w.shape[-2] + 2) * mag  # centre row, generator rows, remainder
+        # rounding of this layer: centre row, generator rows, remainder, each <= γ (|W|ᵀ|y| + |b|)
+        rounding.append(3 * _gamma(w.shape[-2] + 2) * (mat(mag) + _lift(jnp.abs(b), 0)))
+        err = mat(err) + rounding[-1]
         if l < len(nets.slopes):
-            a = nets.slopes[l]
-            h, rem, err = _activation(h, rem, err, _lift(a, 0))
-            lip = jnp.maximum(1.0, jnp.abs(_lift(a, 0)))
-            mag, err = lip * mag, lip * err
-    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], err[..., 0]
+            a = _lift(nets.slopes[l], 0)
+            h, rem, err, mag, chord, slack = _activation(h, rem, err, a)
+            chords.append(chord)
+            slacks.append(slack)
+            err = jnp.maximum(1.0, jnp.abs(a)) * err
+    # the rounding errors reach the output through the linearised network (chords): backward pass
+    v = jnp.ones((S, P, 1))
+    margin = jnp.sum(jnp.abs(v) * rounding[-1], -1)
+    for l in range(len(nets.slopes) - 1, -1, -1):
+        w = nets.layers[l + 1][0]
+        vy = jnp.einsum("spe,sde->spd", v, w) if w.ndim == 3 else v @ w.T
+        v = chords[l] * vy
+        margin = margin + jnp.sum(jnp.abs(vy) * slacks[l] + jnp.abs(v) * rounding[l], -1)
+    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], jnp.minimum(margin, err[..., 0])
 
 
 @partial(jax.jit, static_argnums=0)
@@ -175,7 +187,10 @@ def _box_upper(target, fc, grad, g0, g, rem, err, radius):
 
 
 def _activation(h, rem, err, a):
-    """σ_a on the point row and the chord relaxation of σ_a on the affine form (THEORY.md §5)."""
+    """σ_a on the point row and the chord relaxation of σ_a on the affine form (THEORY.md §5).
+
+    Also returns the bound of |σ_a| on the box, the chord slopes and the relaxation's rounding slack.
+    """
     centre, gens = h[:, :, 1], h[:, :, 2:]
     radius = jnp.sum(jnp.abs(gens), axis=2) + rem + err
     lo, hi = centre - radius, centre + radius
@@ -195,7 +210,8 @@ def _activation(h, rem, err, a):
     form = form.at[:, :, 0].add(0.5 * (low + high))
     rem = jnp.abs(chord) * rem + 0.5 * (high - low)
     slack = jnp.where(crossing, _gamma(4) * (jnp.abs(s_lo) + jnp.abs(s_hi) + jnp.abs(chord) * (hi - lo)), 0.0)
-    return jnp.concatenate([point[:, :, None], form], axis=2), rem, err + slack
+    mag = jnp.maximum(jnp.abs(s_lo), jnp.abs(s_hi))  # σ_a is piecewise linear with σ_a(0) = 0
+    return jnp.concatenate([point[:, :, None], form], axis=2), rem, err + slack, mag, chord, slack
 
 
 # --- evaluation of a batch of boxes ---------------------------------------------------------------
