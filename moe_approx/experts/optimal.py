@@ -27,8 +27,11 @@ q·(v + 1/2) + const and the error is at most q·(1/2 + 2^−α) (:func:`error_b
 Float64 limit (:data:`MAX_BLOCK_FLOAT64` = 27): y has K_1 = 2(B − 1) significant bits and the
 extraction's pre-activations are integers up to 2^(K_1); both are exact iff 2(B − 1) ≤ 53, so
 B ≤ 27. Larger blocks: :func:`build_exact` and :func:`moe_approx.exact.evaluate_exact`.
-All other structural weights are small integers; off the band every pre-activation is a sum whose
-partial sums are exact (integers below 2^53, or a single nonzero dyadic term).
+In exact arithmetic every stage is exact off the band. In float64 a step of a real argument,
+σ(z + 1) − σ(z), is 1 only up to rounding, so a, b and s are integers up to ~1e-12; the
+indicators have a dead zone, I = σ(1 − σ(4|a − j| − 1)), which makes them exactly 0 or 1, so the
+encoding y and every extracted digit are exact (integer pre-activations below 2^53, or one
+nonzero dyadic term); only the running sum and the output carry the ~1e-12·q rounding.
 
 ReLU carries values through σ(t) = t, valid because every carried quantity is ≥ 0 off the band
 (values are stored relative to their minimum); PReLU carries with slope 1 and builds |a − j| with
@@ -52,7 +55,7 @@ OFFSETS = (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))
 STEP_SCALE = 8  # steps rise over t ∈ [j − 1/8, j]: band width 1/(8M) in cell coordinates
 QUANT_MARGIN = 2.0**-20  # q = C (h/M)^α (1 + margin): float rounding of f cannot break |Δv| <= 1
 
-_SEL_WIDTH = {"relu": 7, "prelu": 6}  # a, b, y, S, P, Q, I  /  a, b, y, S, |a − j|, I
+_SEL_WIDTH = {"relu": 8, "prelu": 7}  # a, b, y, S, P, Q, Z, I  /  a, b, y, S, |a − j|, Z, I
 
 
 # --- a small sparse network builder ------------------------------------------------------------
@@ -75,7 +78,8 @@ class Expr:
     __radd__ = __add__
 
     def __mul__(self, factor):
-        return Expr({k: v * factor for k, v in self.terms.items()}, self.const * factor)
+        const = 0 if isinstance(self.const, int) and self.const == 0 else self.const * factor
+        return Expr({k: v * factor for k, v in self.terms.items()}, const)
 
     __rmul__ = __mul__
 
@@ -184,23 +188,30 @@ def _index_layers(n, M, B, offsets, u):
 
 
 def _selection_layers(A, a, b, y_data, v_data, activation):
-    """A + 2 layers; layer r holds a, b, the running y and S, the hat of a at r (P, Q or |a − r|)
-    and the indicator [a = r − 1] of the layer before; y, S add data[r − 2]·[a = r − 2]."""
+    """A + 3 layers selecting block a's encoding y and start value S by exact indicators.
+
+    Layer r holds a, b, the running y and S, |a − r| (as P = σ(a − r), Q = σ(r − a), or one
+    PReLU neuron), the dead zone Z = σ(4|a − r + 1| − 1) and I = σ(1 − Z_prev) = [a = r − 2]; y and
+    S add data[r − 3]·I_prev. The dead zone makes I exactly 0 or 1 even when float rounding of
+    the steps leaves a within 1/4 of an integer, so y is selected exactly.
+    """
     layers, prev = [], None
-    for r in range(A + 2):
+    for r in range(A + 3):
         layer = _Layer()
         y_expr, s_expr = (prev["y"], prev["S"]) if prev else (Expr(), Expr())
-        if r >= 2:
-            y_expr = y_expr + prev["I"] * y_data[r - 2]
-            s_expr = s_expr + prev["I"] * v_data[r - 2]
+        if r >= 3:
+            y_expr = y_expr + prev["I"] * y_data[r - 3]
+            s_expr = s_expr + prev["I"] * v_data[r - 3]
         cur = {"a": layer.add(a, "carry"), "b": layer.add(b, "carry"),
                "y": layer.add(y_expr, "carry"), "S": layer.add(s_expr, "carry")}
         if activation == "relu":
             cur["P"], cur["Q"] = layer.add(a - r), layer.add(r - a)
-            cur["I"] = layer.add(1 - prev["P"] - prev["Q"] if prev else Expr())
+            distance = prev["P"] + prev["Q"] if prev else None
         else:
             cur["abs"] = layer.add(a - r, "abs")
-            cur["I"] = layer.add(1 - prev["abs"] if prev else Expr())
+            distance = prev["abs"] if prev else None
+        cur["Z"] = layer.add(4 * distance - 1 if prev else Expr())
+        cur["I"] = layer.add(1 - prev["Z"] if prev else Expr())
         layers.append(layer)
         a, b, prev = cur["a"], cur["b"], cur
     return layers, prev["y"], prev["S"], prev["b"]
@@ -464,7 +475,7 @@ def _segments(n, activation, A, B):
     def run(w, r=1):
         return (w, w, (r - 1) * (w + 1) * w, r, r * w)
 
-    segments = [(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 2)]
+    segments = [(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 3)]
     odd, even = 9 * c, 6 * c  # extraction: B − 1 pairs of layers (none for B = 1: a lookup table)
     if isinstance(B, sp.Basic) or B > 1:
         segments.append((odd, even, (B - 1) * (odd + 1) * even + (B - 2) * (even + 1) * odd, 2 * (B - 1), (B - 1) * (odd + even)))
@@ -473,7 +484,7 @@ def _segments(n, activation, A, B):
 
 
 def depth(n, activation="relu", A=4, B=4):
-    """Affine maps: index (3 for n = 1, else 4) + selection A + 2 + extraction 2(B − 1) + median 3n + 1."""
+    """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1."""
     return sum(s[3] for s in _segments(n, activation, A, B)) + 1
 
 
@@ -510,14 +521,14 @@ def num_nonzero(n, activation="relu", A=4, B=4):
         index = steps + parity + snake + split
         first_select = 8 * (A - 1) + 1 if relu else 6 * (A - 1) + 1
         index_slopes = 2 * n + 1
-    select = first_select + (11 + 15 * A if relu else 8 + 12 * A)
+    select = first_select + (26 + 15 * A if relu else 20 + 12 * A)  # layers 1, 2, then A with data
     # digit 1: 14, digits 2..B−1: 22 (the last 21: its bias 2^(2−2) − 1 = 0); 20 per even layer
     extract = 42 * B - 51 if isinstance(B, sp.Basic) or B > 1 else 0
     # level 1: 28 per triple (16 when B = 1: its inputs have 1 term, not 3), later levels 22, output 3
     median = 39 * 3 ** (n - 1) - 8 - (12 * 3 ** (n - 1) if extract == 0 else 0)
     total = c * (index + select + extract) + median
     if not relu:
-        total += c * (index_slopes + 5 * (A + 2) + 6 * (B - 1)) + 5 * (3**n - 1) // 2
+        total += c * (index_slopes + 5 * (A + 3) + 6 * (B - 1)) + 5 * (3**n - 1) // 2
     return total
 
 
