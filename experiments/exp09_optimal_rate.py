@@ -1,0 +1,110 @@
+"""Experiment 9: error of one optimal-rate expert against its parameters, up to float64's limit and past it.
+
+Theory (THEORY.md §4.4, §6): with A blocks of B cubes (sizes A = B = k) the expert has
+P ≍ A + B parameters and error ≤ C (h/M)^α (1/2 + 2^−α) with M + 1 = ⌊(AB)^(1/n)⌋ cubes per side,
+so error ≍ P^(−2/n). Float64 holds a block's 2(B − 1) encoded bits only for B ≤ 27; past that
+the series continues in exact rational arithmetic (``moe_approx.exact``) on the same
+construction, and a third series keeps B = 27 and grows A only (error ≍ P^(−1/n): the float64 rate).
+
+The measured error is a brute-force lower bound: the largest |f − Φ| over a dense grid
+(``grid`` points per cube side; float64) or over uniformly random points (exact arithmetic).
+``upper`` is the proven bound ``optimal.error_bound``, not a branch-and-bound certificate.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import moe_approx as ma
+from moe_approx import plotting
+from moe_approx.exact import evaluate_exact
+from moe_approx.experts import optimal
+
+from _common import Results
+
+SETTINGS = {
+    "tiny": {"target": "linf_distance", "float": {1: [2, 3, 4, 6, 8], 2: [2, 3, 4, 6, 8]}, "exact": {1: [28], 2: [28]},
+             "capped": {1: [40], 2: []}, "grid": {1: 8, 2: 3}, "exact_points": {1: 60, 2: 20}},
+    "quick": {"target": "linf_distance", "float": {1: [2, 3, 5, 8, 12, 18, 27], 2: [2, 3, 5, 8, 12, 18, 27]},
+              "exact": {1: [32, 40], 2: [32, 40]}, "capped": {1: [40, 60, 90], 2: [40, 60]}, "grid": {1: 8, 2: 3},
+              "exact_points": {1: 300, 2: 120}},
+    "full": {"target": "linf_distance", "float": {1: [2, 3, 4, 6, 8, 12, 18, 27], 2: [2, 3, 4, 6, 8, 12, 18, 27]},
+             "exact": {1: [32, 40, 52], 2: [32, 40, 52]}, "capped": {1: [40, 60, 90, 135, 200], 2: [40, 60, 90]},
+             "grid": {1: 16, 2: 4}, "exact_points": {1: 1000, 2: 400}},
+}
+
+
+def _error(f, net, n, M, arithmetic, settings, rng):
+    """Largest |f − Φ| over a dense grid (float64) or random points (exact); and the number of points."""
+    if arithmetic == "float64":
+        side = np.linspace(0.0, 1.0, settings["grid"][n] * (M + 1) + 1)
+        x = np.stack(np.meshgrid(*[side] * n, indexing="ij"), -1).reshape(-1, n)
+        chunks = [optimal.evaluate(net, x[i: i + 2**14][None])[0] for i in range(0, len(x), 2**14)]
+        out = np.concatenate(chunks)
+    else:
+        x = rng.random((settings["exact_points"][n], n))
+        out = np.vectorize(float)(evaluate_exact(net, x[None]))[0]
+    return float(np.max(np.abs(out - np.asarray(f(x))))), len(x)
+
+
+def run(out, size="quick", force=False):
+    s = SETTINGS[size] | {"seed": 0, "limit_B": optimal.MAX_BLOCK_FLOAT64}
+    res = Results(out, "exp09_optimal_rate", s, force)
+    if not res.done:
+        rng = np.random.default_rng(s["seed"])
+        for n in (1, 2):
+            f = ma.targets.get(s["target"], n=n)
+            series = [("float64", k, k) for k in s["float"][n]] + [("exact", k, k) for k in s["exact"][n]]
+            series += [("float64 B=27", A, s["limit_B"]) for A in s["capped"][n]]
+            for name, A, B in series:
+                start = time.perf_counter()
+                arithmetic = "exact" if name == "exact" else "float64"
+                build = optimal.build_exact if arithmetic == "exact" else optimal.build
+                net = build(f, np.zeros((1, n)), np.ones((1, n)), A=A, B=B)
+                M = optimal.grid_side(n, A, B)
+                lower, points = _error(f, net, n, M, arithmetic, s, rng)
+                bound = optimal.error_bound(f.alpha, f.constant, 1.0, n, A=A, B=B)
+                res.add(n=n, target=f.name, series=name, arithmetic=arithmetic, A=A, B=B, M=M,
+                        blocks=optimal.num_blocks(n, M, B), params=optimal.num_params(n, A=A, B=B),
+                        nonzero=optimal.num_nonzero(n, A=A, B=B), depth=optimal.depth(n, A=A, B=B),
+                        width=optimal.width(n, A=A, B=B), points=points, lower=lower, upper=bound,
+                        proven_bound=bound, theory_slope=(-2 if name != "float64 B=27" else -1) * f.alpha / n,
+                        seconds=round(time.perf_counter() - start, 3))
+        res.finish(**slopes(res.rows))
+    return [res.csv, res.json] + figure(res.rows, out)
+
+
+def slopes(rows) -> dict:
+    """Fitted log-log slopes of the measured error against parameters, per n and series."""
+    out = {}
+    for n in sorted({r["n"] for r in rows}):
+        for label, names in (("float64", ("float64",)), ("float64+exact", ("float64", "exact")),
+                             ("float64 B=27", ("float64 B=27",))):
+            sel = [r for r in rows if r["n"] == n and r["series"] in names]
+            if len(sel) >= 2:
+                out[f"n={n} {label}"] = plotting.fit_slope([r["params"] for r in sel], [r["lower"] for r in sel])
+    return out
+
+
+def figure(rows, out):
+    fig, axes = plotting.figure(2)
+    for ax, n in zip(axes, (1, 2)):
+        for name, marker in (("float64", "o"), ("exact", "s"), ("float64 B=27", "^")):
+            sel = [r for r in rows if r["n"] == n and r["series"] == name]
+            if not sel:
+                continue
+            plotting.rate_plot(ax, [r["params"] for r in sel], [r["lower"] for r in sel],
+                               theory_slope=sel[0]["theory_slope"], label=name, marker=marker)
+        both = sorted((r for r in rows if r["n"] == n and r["series"] != "float64 B=27"), key=lambda r: r["params"])
+        ax.plot([r["params"] for r in both], [r["proven_bound"] for r in both], ":", color="gray", label="proven bound")
+        limit = [r["params"] for r in rows if r["n"] == n and r["series"] == "float64" and r["B"] == optimal.MAX_BLOCK_FLOAT64]
+        if limit:
+            ax.axvline(limit[0], color="gray", linewidth=0.8, alpha=0.6)
+            ax.text(limit[0], ax.get_ylim()[0], " B = 27: float64 limit", rotation=90, va="bottom", fontsize=6)
+        ax.set_title(f"n = {n}, target {rows[0]['target']}")
+        ax.set_xlabel("parameters of one expert")
+        plotting.legend(ax, ncol=1)
+    axes[0].set_ylabel(r"$\max |f-\Phi|$ (dense grid / random points)")
+    return plotting.save(fig, out / "exp09_optimal_rate")
