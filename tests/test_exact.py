@@ -68,8 +68,8 @@ def test_bit_extraction_past_27_digits_needs_exact_arithmetic():
     net = opt._assemble(layers, S, 3, "relu", 1, object)
     rng = np.random.default_rng(3)
     d = rng.integers(-1, 2, size=(20, B - 1))
-    d[:, -1] = 0  # last digit 1: the 54th bit is set
-    y = [sum(Fraction(int(k) + 1, 4**m) for m, k in enumerate(row, start=1)) for row in d]
+    d[:, -1] = 1  # last digit 3: bits 53 and 54 set, so rounding to 53 bits carries into digit B − 2
+    y = [sum(Fraction(int(k) + 2, 4**m) for m, k in enumerate(row, start=1)) for row in d]
     x = np.array([[v, B, B - 1] for v in y], dtype=object)  # running sum starts at B >= 0
     assert list(evaluate_exact(net, x)) == list(B + d.sum(axis=1))
     x_float = np.array([[float(v), B, B - 1] for v in y], dtype=object)

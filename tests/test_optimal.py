@@ -68,8 +68,8 @@ def test_snake_order_visits_every_cube_once_through_faces(n, M):
 def test_bit_extraction_returns_every_encoded_digit_exactly(B, activation):
     rng = np.random.default_rng(B)
     d = rng.integers(-1, 2, size=(300, B - 1))
-    d[0], d[1] = -1, 1  # extreme encodings: all digits 0, all digits 2
-    y = ((d + 1) * 4.0 ** -np.arange(1, B)).sum(axis=1)  # exact: 2(B − 1) <= 52 bits
+    d[0], d[1] = -1, 1  # extreme encodings: all digits 1, all digits 3
+    y = ((d + 2) * 4.0 ** -np.arange(1, B)).sum(axis=1)  # exact: 2(B − 1) <= 52 bits
     start = 3 * B
     layers, S = opt._extraction_layers(B, Expr({0: 1}), Expr({1: 1}), Expr({2: 1}))
     b = np.arange(B)

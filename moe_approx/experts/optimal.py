@@ -11,10 +11,10 @@ Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 
 2. Snake order (n ≥ 2): coordinate k runs backwards when i_1 + … + i_{k−1} is odd, so consecutive
    path positions s are face neighbours. The parities are alternating sums of the same steps.
 3. Blocks: s = a·B + b, A = ⌈N^n / B⌉ blocks of B cubes. Per block: its start value and one
-   dyadic y = Σ_m (d_m + 1)·4^(−m) encoding its B − 1 increments d_m ∈ {−1, 0, 1}. Selection by
+   dyadic y = Σ_m (d_m + 2)·4^(−m) encoding its B − 1 increments d_m ∈ {−1, 0, 1}. Selection by
    indicators [a = j] (a deep chain; one nonzero term per sum: exact); extraction of the base-4
-   digits of y, two layers per digit: D = [y ≥ 1/4] + [y ≥ 1/2] from the integer pre-activations
-   2^(K_m)(y − c), K_m = 2(B − m), then y ← 4y − D; the running sum adds [b ≥ m]·(D − 1) through
+   digits D ∈ {1, 2, 3} of y, two layers per digit: D = 1 + [y ≥ 1/2] + [y ≥ 3/4] from the integer
+   pre-activations 2^(K_m)(y − c), K_m = 2(B − m), then y ← 4y − D; the running sum adds [b ≥ m]·(D − 2) through
    u·d = σ(d + u − 1) − σ(−d + u − 1).
 4. Median: 3^n copies with offsets o ∈ {1/4, 1/2, 3/4} per coordinate, whose bands are disjoint;
    mid(a, b, c) = max(min(a, b), min(max(a, b), c)) nested over the coordinates
@@ -199,8 +199,9 @@ def _selection_layers(A, a, b, y_data, v_data, activation):
     for r in range(A + 3):
         layer = _Layer()
         y_expr, s_expr = (prev["y"], prev["S"]) if prev else (Expr(), Expr())
-        if r >= 3:
+        if r >= 3 and y_data is not None:
             y_expr = y_expr + prev["I"] * y_data[r - 3]
+        if r >= 3:
             s_expr = s_expr + prev["I"] * v_data[r - 3]
         cur = {"a": layer.add(a, "carry"), "b": layer.add(b, "carry"),
                "y": layer.add(y_expr, "carry"), "S": layer.add(s_expr, "carry")}
@@ -218,18 +219,19 @@ def _selection_layers(A, a, b, y_data, v_data, activation):
 
 
 def _extraction_layers(B, y, S, b):
-    """2(B − 1) layers: per base-4 digit m, D = [y ≥ 1/4] + [y ≥ 1/2] from integer
-    pre-activations 2^(2(B−m))(y − c); then y ← 4y − D and S ← S + [b ≥ m]·(D − 1)."""
+    """2(B − 1) layers: per base-4 digit m ∈ {1, 2, 3} (never 0, so no stored y is 0),
+    D = 1 + [y ≥ 1/2] + [y ≥ 3/4] from integer pre-activations 2^(2(B−m))(y − c); then y ← 4y − D
+    and S ← S + [b ≥ m]·(D − 2)."""
     layers = []
     for m in range(1, B):
         K = 2 * (B - m)
         odd, even = _Layer(), _Layer()
         y_odd, b_odd, s_odd = odd.add(y, "carry"), odd.add(b, "carry"), odd.add(S, "carry")
-        D = _int_step(odd, (2**K) * y - 2 ** (K - 2)) + _int_step(odd, (2**K) * y - 2 ** (K - 1))
+        D = 1 + _int_step(odd, (2**K) * y - 2 ** (K - 1)) + _int_step(odd, (2**K) * y - 3 * 2 ** (K - 2))
         u = _int_step(odd, b - m)
         y_even, b_even, s_even = even.add(y_odd, "carry"), even.add(b_odd, "carry"), even.add(s_odd, "carry")
         digit = even.add(D)
-        plus, minus = even.add(D - 1 + u - 1), even.add(-(D - 1) + u - 1)
+        plus, minus = even.add(D - 2 + u - 1), even.add(-(D - 2) + u - 1)
         layers += [odd, even]
         y, b, S = 4 * y_even - digit, b_even, s_even + plus - minus
     return layers, S
@@ -305,20 +307,20 @@ def _block_data(target, lo, hi, M, B, exact):
     steps[..., ~real] = 0
     v_all = np.stack(cumulative, axis=-1)
     vmin = np.where(real, v_all, np.iinfo(np.int64).max).min(axis=(0, 2, 3))  # (L,)
-    start = v_all[..., 0] - vmin[None, :, None]  # (copies, L, A)
+    start = v_all[..., 0] - vmin[None, :, None] + 1  # (copies, L, A), >= 1: no stored start is 0
     powers = [4 ** (B - 1 - m) for m in range(1, B)]
-    code = sum(((steps[..., m].astype(object) + 1) * powers[m - 1] for m in range(1, B)), np.zeros(start.shape, object))
+    code = sum(((steps[..., m].astype(object) + 2) * powers[m - 1] for m in range(1, B)), np.zeros(start.shape, object))
     if exact:
         scale = Fraction(1, 4 ** (B - 1))
         y = np.vectorize(lambda c: Fraction(int(c)) * scale, otypes=[object])(code)
         start = start.astype(object)
         q_out = np.array([Fraction(float(v)) for v in q], dtype=object)
-        const = np.array([Fraction(float(qq)) * (int(vm) + Fraction(1, 2)) + Fraction(float(g)) for qq, vm, g in zip(q, vmin, g0)],
+        const = np.array([Fraction(float(qq)) * (int(vm) - Fraction(1, 2)) + Fraction(float(g)) for qq, vm, g in zip(q, vmin, g0)],
                          dtype=object)
     else:
         y = code.astype(np.float64) * 0.25 ** (B - 1)  # code < 4^(B−1) <= 2^52: exact
         start = start.astype(np.float64)
-        q_out, const = q, q * (vmin + 0.5) + g0
+        q_out, const = q, q * (vmin - 0.5) + g0
     return y, start, q_out, const
 
 
@@ -338,7 +340,8 @@ def _network(target, lo, hi, activation, M, B, exact):
     for c, offsets in enumerate(_copy_offsets(n)):
         offsets = offsets if exact else tuple(float(o) for o in offsets)
         index, a, b = _index_layers(n, M, B, offsets, u)
-        select, y_sel, s_sel, b_sel = _selection_layers(A, a, b, list(y[c].T), list(start[c].T), activation)
+        y_data = list(y[c].T) if B > 1 else None  # B = 1: nothing to extract
+        select, y_sel, s_sel, b_sel = _selection_layers(A, a, b, y_data, list(start[c].T), activation)
         extract, value = _extraction_layers(B, y_sel, s_sel, b_sel)
         copies.append((index + select + extract, value))
     layers, values = _side_by_side(copies)
@@ -483,25 +486,43 @@ def _segments(n, activation, A, B):
     return segments + [(1, 1, 0, 0, 0)]
 
 
-def depth(n, activation="relu", A=4, B=4):
+def _blend(count):
+    """A closed form valid for every B >= 1: B = 1 (no extraction layers) is its own case, so a
+    symbolic B gets e·count(B) + (1 − e)·count(1) with e = min(B − 1, 1)."""
+
+    def closed_form(n, activation="relu", A=4, B=4):
+        if not isinstance(B, sp.Basic):
+            return count(n, activation, A, B)
+        e = sp.Min(B - 1, 1)
+        return e * count(n, activation, A, B) + (1 - e) * count(n, activation, A, 1)
+
+    closed_form.__name__, closed_form.__doc__ = count.__name__.lstrip("_"), count.__doc__
+    return closed_form
+
+
+@_blend
+def _depth(n, activation="relu", A=4, B=4):
     """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1."""
     return sum(s[3] for s in _segments(n, activation, A, B)) + 1
 
 
-def width(n, activation="relu", A=4, B=4):
+@_blend
+def _width(n, activation="relu", A=4, B=4):
     """Largest hidden layer (3^n copies side by side)."""
     widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in s[:2]]
     return sp.Max(*widths) if any(isinstance(w, sp.Basic) for w in widths) else max(widths)
 
 
-def num_params(n, activation="relu", A=4, B=4):
+@_blend
+def _num_params(n, activation="relu", A=4, B=4):
     """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU."""
     seg = _segments(n, activation, A, B)
     total = sum(s[2] for s in seg) + sum((a[1] + 1) * b[0] for a, b in zip(seg, seg[1:]))
     return total + (sum(s[4] for s in seg) if activation == "prelu" else 0)
 
 
-def num_nonzero(n, activation="relu", A=4, B=4):
+@_blend
+def _num_nonzero(n, activation="relu", A=4, B=4):
     """Structural nonzeros, layer by layer as :func:`_network` writes them (data values count as
     nonzero; a built expert can only have fewer)."""
     n, relu = _numeric_n(n), check_activation(activation) == "relu"
@@ -516,20 +537,25 @@ def num_nonzero(n, activation="relu", A=4, B=4):
         parity = 2 * n * M + 4 * M * (n - 1) * n * (2 * n - 1) // 6 + (n - 1) ** 2
         snake = 2 * n**2 + 2 * n - 3
         split = (3 * n - 2) + 2 * (A - 1) * (3 * n - 1)
-        if not isinstance(B, sp.Basic) and B == 1 and A > 1:
-            split -= 1  # the step σ(s − jB + 1) at j = 1 has bias 0
+        if not isinstance(B, sp.Basic) and B == 1:  # the step σ(s − jB + 1) at j = 1 has bias 0
+            split -= sp.Min(A - 1, 1) if isinstance(A, sp.Basic) else int(A > 1)
         index = steps + parity + snake + split
         first_select = 8 * (A - 1) + 1 if relu else 6 * (A - 1) + 1
         index_slopes = 2 * n + 1
     select = first_select + (26 + 15 * A if relu else 20 + 12 * A)  # layers 1, 2, then A with data
-    # digit 1: 14, digits 2..B−1: 22 (the last 21: its bias 2^(2−2) − 1 = 0); 20 per even layer
-    extract = 42 * B - 51 if isinstance(B, sp.Basic) or B > 1 else 0
+    if not isinstance(B, sp.Basic) and B == 1:
+        select -= A  # no encodings to select
+    # odd layers: digit 1: 14, digits 2..B−1: 22; even layers: 21
+    extract = 43 * B - 51 if isinstance(B, sp.Basic) or B > 1 else 0
     # level 1: 28 per triple (16 when B = 1: its inputs have 1 term, not 3), later levels 22, output 3
     median = 39 * 3 ** (n - 1) - 8 - (12 * 3 ** (n - 1) if extract == 0 else 0)
     total = c * (index + select + extract) + median
     if not relu:
         total += c * (index_slopes + 5 * (A + 3) + 6 * (B - 1)) + 5 * (3**n - 1) // 2
     return total
+
+
+depth, width, num_params, num_nonzero = _depth, _width, _num_params, _num_nonzero
 
 
 def error_bound(alpha, constant, side, n, A=4, B=4):
