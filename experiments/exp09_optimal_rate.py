@@ -7,7 +7,7 @@ the series continues in exact rational arithmetic (``moe_approx.exact``) on the 
 construction, and a third series keeps B = 27 and grows A only (error ≍ P^(−1/n): the float64 rate).
 
 The measured error is a brute-force lower bound: the largest |f − Φ| over a dense grid
-(``grid`` points per cube side; float64) or over uniformly random points (exact arithmetic).
+(``grid`` points per cube side, at most ``max_points`` in all; float64) or over uniformly random points (exact arithmetic).
 ``upper`` is the proven bound ``optimal.error_bound``, not a branch-and-bound certificate.
 """
 
@@ -25,21 +25,21 @@ from moe_approx.experts import optimal
 from _common import Results
 
 SETTINGS = {
-    "tiny": {"target": "linf_distance", "float": {1: [2, 3, 4, 6, 8], 2: [2, 3, 4, 6, 8]}, "exact": {1: [28], 2: [28]},
-             "capped": {1: [40], 2: []}, "grid": {1: 8, 2: 3}, "exact_points": {1: 60, 2: 20}},
-    "quick": {"target": "linf_distance", "float": {1: [2, 3, 5, 8, 12, 18, 27], 2: [2, 3, 5, 8, 12, 18, 27]},
-              "exact": {1: [32, 40], 2: [32, 40]}, "capped": {1: [40, 60, 90], 2: [40, 60]}, "grid": {1: 8, 2: 3},
-              "exact_points": {1: 300, 2: 120}},
-    "full": {"target": "linf_distance", "float": {1: [2, 3, 4, 6, 8, 12, 18, 27], 2: [2, 3, 4, 6, 8, 12, 18, 27]},
-             "exact": {1: [32, 40, 52], 2: [32, 40, 52]}, "capped": {1: [40, 60, 90, 135, 200], 2: [40, 60, 90]},
-             "grid": {1: 16, 2: 4}, "exact_points": {1: 1000, 2: 400}},
+    "tiny": {"target": "linf_distance", "float": {1: [3, 4, 6, 8, 12], 2: [4, 5, 6, 8, 10]}, "exact": {1: [28], 2: [28]},
+             "capped": {1: [40], 2: []}, "grid": {1: 8, 2: 3}, "max_points": 4 * 10**4, "exact_points": {1: 60, 2: 20}},
+    "quick": {"target": "linf_distance", "float": {1: [4, 6, 9, 13, 19, 27], 2: [8, 10, 12, 15, 18, 22, 27]},
+              "exact": {1: [32, 40], 2: [32, 40]}, "capped": {1: [40, 60, 90, 135], 2: [60, 90]},
+              "grid": {1: 16, 2: 8}, "max_points": 10**5, "exact_points": {1: 1000, 2: 800}},
+    "full": {"target": "linf_distance", "float": {1: [4, 6, 9, 13, 19, 27], 2: [8, 10, 12, 15, 18, 22, 27]},
+             "exact": {1: [32, 40, 52, 64], 2: [32, 40, 52]}, "capped": {1: [40, 60, 90, 135, 200, 300], 2: [60, 120, 240]},
+             "grid": {1: 32, 2: 12}, "max_points": 10**6, "exact_points": {1: 3000, 2: 1000}},
 }
 
 
 def _error(f, net, n, M, arithmetic, settings, rng):
     """Largest |f − Φ| over a dense grid (float64) or random points (exact); and the number of points."""
     if arithmetic == "float64":
-        side = np.linspace(0.0, 1.0, settings["grid"][n] * (M + 1) + 1)
+        side = np.linspace(0.0, 1.0, min(settings["grid"][n] * (M + 1), int(settings["max_points"] ** (1 / n))) + 1)
         x = np.stack(np.meshgrid(*[side] * n, indexing="ij"), -1).reshape(-1, n)
         chunks = [optimal.evaluate(net, x[i: i + 2**14][None])[0] for i in range(0, len(x), 2**14)]
         out = np.concatenate(chunks)
