@@ -12,6 +12,7 @@ from tqdm import tqdm
 HERE = Path(__file__).resolve().parent
 EXPERIMENTS = {
     1: "exp01_error_vs_experts",
+    3: "exp03_tradeoff_frontier",
     4: "exp04_params_vs_eps",
     5: "exp05_vc_dimension",
     6: "exp06_memory",

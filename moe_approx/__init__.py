@@ -5,6 +5,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
 from . import calculus, experts, rates, targets
+from .approximate import ApproximationError, Certificate, approximate
 from .mlp import MLP
 from .moe import MixtureOfExperts, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
@@ -21,7 +22,10 @@ __all__ = [
     "DyadicPartition",
     "PrototypePartition",
     "SupErrorReport",
+    "ApproximationError",
+    "Certificate",
     "build_moe",
+    "approximate",
     "sup_error",
     "calculus",
     "experts",

@@ -72,6 +72,22 @@ def identity(d: int, depth: int = 1, activation: str = "relu") -> MLP:
     return MLP(tuple(layers), tuple(slopes), activation)
 
 
+def rectifier(d: int, activation: str = "relu") -> MLP:
+    """σ(x) = max(x, 0) coordinatewise on R^d: depth 2, width d (PReLU slopes 0)."""
+    check_activation(activation)
+    eye = np.eye(d)
+    return MLP(((eye, np.zeros(d)), (eye, np.zeros(d))), (np.zeros(d),), activation)
+
+
+def absolute(d: int, activation: str = "relu") -> MLP:
+    """|x| coordinatewise on R^d (THEORY.md §2): PReLU slope a = −1, width d; ReLU |t| = σ(t) + σ(−t), width 2d."""
+    check_activation(activation)
+    eye = np.eye(d)
+    if activation == "prelu":
+        return MLP(((eye, np.zeros(d)), (eye, np.zeros(d))), (-np.ones(d),), activation)
+    return MLP(((np.hstack([eye, -eye]), np.zeros(2 * d)), (np.vstack([eye, eye]), np.zeros(d))), (np.zeros(2 * d),), activation)
+
+
 def extend(net: MLP, depth: int) -> MLP:
     """``net`` followed by an identity network so that the result has exactly ``depth`` layers."""
     if depth < net.depth:

@@ -49,6 +49,30 @@ def _rates(args) -> int:
     return 0
 
 
+def _approximate(args) -> int:
+    import json
+
+    from . import approximate, targets
+
+    f = targets.get(args.name, n=args.n)
+    moe = approximate(f, args.eps, expert=args.expert, max_experts=args.max_experts, activation=args.activation,
+                      rtol=args.rtol, max_evals=args.max_evals, progress=not args.json)
+    cert = moe.certificate
+    figures = {
+        "target": args.name, "n": args.n, "eps": args.eps, "expert": args.expert, "activation": args.activation,
+        "num_experts": moe.num_experts, "active_params": moe.active_params, "total_params": moe.total_params,
+        "expert_depth": moe.expert_depth, "expert_width": moe.expert_width, "bound": cert.bound,
+        "certified": bool(cert.bound <= args.eps), "evaluations": cert.evaluations, "rounds": cert.rounds,
+        "seconds": cert.seconds,
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:14s} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--latex", action="store_true", help="print a LaTeX table")
     rt.set_defaults(func=_rates)
 
+    ap = sub.add_parser("approximate", help="a mixture of experts with certified sup|f - moe| <= eps")
+    ap.add_argument("name", help="library target (see 'moe-approx targets')")
+    ap.add_argument("--n", type=int, default=2, help="dimension (default 2)")
+    ap.add_argument("--eps", type=float, required=True, help="certified uniform tolerance")
+    ap.add_argument("--expert", default="cpwl", help="expert family (default cpwl)")
+    ap.add_argument("--activation", default="relu", choices=("relu", "prelu"))
+    ap.add_argument("--max-experts", type=int, default=2**14, help="stop with an error beyond this many experts")
+    ap.add_argument("--max-evals", type=int, default=2**24, help="box evaluations of the certificate, at most")
+    ap.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of the per-cell brackets")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.set_defaults(func=_approximate)
+
     tg = sub.add_parser("targets", help="list the library's Hölder targets with their (alpha, C)")
     tg.add_argument("--n", type=int, default=2, help="dimension (default 2)")
     tg.set_defaults(func=_targets)
@@ -78,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .approximate import ApproximationError
+
     try:
         return args.func(args)
-    except (ValueError, TypeError, MemoryError) as err:
+    except (ValueError, TypeError, MemoryError, ApproximationError) as err:
         print(f"moe-approx: error: {err}", file=sys.stderr)
         return 2
 

@@ -173,3 +173,25 @@ def index_stack(net: MLP, index) -> MLP:
         tuple(take(a, 1) for a in net.slopes),
         net.activation,
     )
+
+
+def concat_stacks(first: MLP, second: MLP) -> MLP:
+    """The stack of ``first``'s networks followed by ``second``'s (one batch axis each, same architecture).
+
+    A layer shared (unbatched) by both stacks with equal values stays shared.
+    """
+    if first.widths != second.widths or first.activation != second.activation:
+        raise ValueError(f"stacks differ in architecture: {first} vs {second}")
+    sizes = (first.batch_shape[0], second.batch_shape[0])
+
+    def cat(a, b, core):
+        if np.ndim(a) == core and np.ndim(b) == core and np.array_equal(a, b):
+            return a
+        parts = [np.broadcast_to(np.asarray(x), (s,) + np.shape(x)[np.ndim(x) - core :]) for x, s in zip((a, b), sizes)]
+        return np.concatenate(parts)
+
+    return MLP(
+        tuple((cat(wa, wb, 2), cat(ba, bb, 1)) for (wa, ba), (wb, bb) in zip(first.layers, second.layers)),
+        tuple(cat(a, b, 1) for a, b in zip(first.slopes, second.slopes)),
+        first.activation,
+    )

@@ -71,6 +71,50 @@ class Dispatch:
     identity: bool  # slot s is cell s for every cell: no weights need gathering
 
 
+def group_by_cell(ids: np.ndarray, num_cells: int, lane_bytes: int, capacity: int | None = None,
+                  multiple: int | None = None) -> Dispatch:
+    """Group items with cell indices ``ids`` (N,) into slots of one cell each (host side).
+
+    Slot capacity and slot count are bucket sizes (few distinct shapes for ``jit``), unless a fixed
+    ``capacity`` is given and the slot count is padded to a multiple of ``multiple`` (the caller
+    then runs the slots in chunks of one fixed shape).
+    ``lane_bytes`` is the memory estimate per lane, checked before allocating.
+    """
+    N, L = ids.size, num_cells
+    if N == 0:
+        return Dispatch(np.zeros(multiple or 1, np.int64), np.zeros((multiple or 1, capacity or 8), np.int64),
+                        np.zeros(0, np.int64), False)
+    counts = np.bincount(ids, minlength=L)
+    occupied = np.nonzero(counts)[0]
+    capacity = capacity or _best_capacity(counts[occupied])
+    per_cell = -(-counts[occupied] // capacity)
+    S = int(per_cell.sum())
+    identity = S == L and multiple is None
+    S_pad = S if identity else (_bucket(S) if multiple is None else -(-S // multiple) * multiple)
+    check_memory(S_pad * capacity * lane_bytes, "cell-blocked evaluation slots")
+    slot_cell = np.zeros(S_pad, np.int64)
+    slot_cell[:S] = np.repeat(occupied, per_cell)
+    # a stable sort by cell; 16-bit keys take numpy's radix sort
+    order = np.argsort(ids.astype(np.uint16) if L <= 2**16 else ids, kind="stable")
+    first_slot = np.zeros(L, np.int64)
+    first_slot[occupied] = np.cumsum(per_cell) - per_cell
+    sorted_ids = ids[order]
+    position = np.arange(N) - (np.cumsum(counts) - counts)[sorted_ids]
+    lane = (first_slot[sorted_ids] + position // capacity) * capacity + position % capacity
+    slot_point = np.zeros(S_pad * capacity, np.int64)
+    slot_point[lane] = order
+    point_lane = np.empty(N, np.int64)
+    point_lane[order] = lane
+    return Dispatch(slot_cell, slot_point.reshape(S_pad, capacity), point_lane, identity)
+
+
+def _best_capacity(counts: np.ndarray) -> int:
+    """Slot capacity (a bucket size) minimising the padded work Σ ⌈c/cap⌉·cap."""
+    candidates = sorted({_bucket(int(c)) for c in np.quantile(counts, [0.5, 0.75, 0.9, 0.99, 1.0])})
+    work = [int(np.sum(-(-counts // c)) * c) for c in candidates]
+    return candidates[int(np.argmin(work))]
+
+
 class MixtureOfExperts:
     """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`."""
 
@@ -84,6 +128,7 @@ class MixtureOfExperts:
             )
         self.partition, self.experts, self.family, self.size = partition, experts, family, dict(size or {})
         self.n = partition.n
+        self.certificate = None  # set by approximate(): the proof that sup|f − Φ| <= eps
 
     # --- sizes (THEORY.md §2) ---------------------------------------------------------
     @property
@@ -135,38 +180,7 @@ class MixtureOfExperts:
         """Group concrete points (N, n) by cell into slots (host side; routing has zero gradient)."""
         x = check_points(x, self.n)
         ids = np.asarray(self.partition.locate(x)).ravel()
-        N, L = ids.size, self.num_experts
-        counts = np.bincount(ids, minlength=L)
-        occupied = np.nonzero(counts)[0]
-        if N == 0:
-            return Dispatch(np.zeros(1, np.int64), np.zeros((1, 8), np.int64), np.zeros(0, np.int64), False)
-        capacity = self._best_capacity(counts[occupied])
-        per_cell = -(-counts[occupied] // capacity)
-        S = int(per_cell.sum())
-        identity = S == L
-        S_pad = S if identity else _bucket(S)
-        check_memory(S_pad * capacity * (self.n + self.experts.width + 2) * 8 * 3, "MoE evaluation slots")
-        slot_cell = np.zeros(S_pad, np.int64)
-        slot_cell[:S] = np.repeat(occupied, per_cell)
-        # a stable sort by cell; 16-bit keys take numpy's radix sort
-        order = np.argsort(ids.astype(np.uint16) if L <= 2**16 else ids, kind="stable")
-        first_slot = np.zeros(L, np.int64)
-        first_slot[occupied] = np.cumsum(per_cell) - per_cell
-        sorted_ids = ids[order]
-        position = np.arange(N) - (np.cumsum(counts) - counts)[sorted_ids]
-        lane = (first_slot[sorted_ids] + position // capacity) * capacity + position % capacity
-        slot_point = np.zeros(S_pad * capacity, np.int64)
-        slot_point[lane] = order
-        point_lane = np.empty(N, np.int64)
-        point_lane[order] = lane
-        return Dispatch(slot_cell, slot_point.reshape(S_pad, capacity), point_lane, identity)
-
-    @staticmethod
-    def _best_capacity(counts: np.ndarray) -> int:
-        """Slot capacity (a bucket size) minimising the padded work Σ ⌈c/cap⌉·cap."""
-        candidates = sorted({_bucket(int(c)) for c in np.quantile(counts, [0.5, 0.75, 0.9, 0.99, 1.0])})
-        work = [int(np.sum(-(-counts // c)) * c) for c in candidates]
-        return candidates[int(np.argmin(work))]
+        return group_by_cell(ids, self.num_experts, (self.n + self.experts.width + 2) * 8 * 3)
 
     def apply_dispatched(self, x, dispatch: Dispatch):
         """Cell-blocked Φ(x) for points (N, n) grouped by ``dispatch``; jit- and grad-friendly in x."""

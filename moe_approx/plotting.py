@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 import numpy as np  # noqa: E402
 
 STYLE = {
@@ -63,6 +64,20 @@ def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="
         ax.set_xscale("log")
         ax.set_yscale("log")
     return fitted
+
+
+def cells(ax, partition, **style):
+    """Draw the cell boundaries of a partition with n <= 2: vertical lines at the interior faces
+    (n = 1) or one rectangle outline per cell (n = 2); ``style`` overrides the default thin grey."""
+    lo, hi = partition.all_bounds()
+    if partition.n == 1:
+        faces = np.unique(lo[:, 0])[1:]
+        return ax.vlines(faces, 0, 1, transform=ax.get_xaxis_transform(), **{"colors": "0.7", "linewidths": 0.4, **style})
+    if partition.n != 2:
+        raise ValueError(f"partition must have n = 1 or 2 to be drawn, got n={partition.n}")
+    corners = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], -1), hi, np.stack([lo[:, 0], hi[:, 1]], -1)], axis=1)
+    outline = {"facecolors": "none", "edgecolors": "0.7", "linewidths": 0.4, **style}
+    return ax.add_collection(PolyCollection(corners, **outline))
 
 
 def legend(ax, **kwargs):

@@ -7,11 +7,17 @@ not take symbols (then the result says ``method="numeric fit"``). No count formu
 
 MoE model (THEORY.md §2, §6): K cells per side, L = K^n experts of one architecture, side
 h = 1/K; MoE error = ``error_bound(alpha, C, 1/K, n, **size)``; active parameters = one expert's
-``num_params`` + the router thresholds on one root-to-leaf path; total = L·num_params + all
+parameter count + the router thresholds on one root-to-leaf path; total = L·(parameter count) + all
 router thresholds (:func:`router_params`).
 
+Parameter count: the family's ``num_nonzero`` (:data:`PARAM_COUNT`), the count of Petersen &
+Voigtlaender 2018 that THEORY.md §2 and §6 use (the constant expert has one parameter). Stored
+dense counts (``num_params``) of hat-sum experts grow like (k+1)^(n+1) or faster because their
+hidden layers are block-diagonal matrices; the nonzero count grows like (k+1)^n, the count the
+rates of §6 are about. ``MixtureOfExperts.total_nonzero`` measures the same count.
+
 Trade-off r (THEORY.md §6): the expert sizes grow along a path size_i = t^(w_i) chosen so that
-the error falls fastest per parameter; t is the largest integer with num_params ≤ ε^(−r), and K
+the error falls fastest per parameter; t is the largest integer with num_nonzero ≤ ε^(−r), and K
 the smallest integer with MoE error ≤ ε. Exponents are powers of 1/ε; logarithmic factors are
 dropped from exponents (they stay in the asymptotic expressions).
 """
@@ -44,6 +50,7 @@ K = sp.Symbol("K", positive=True, integer=True)
 _t = sp.Symbol("t", positive=True)
 
 BYTES_PER_PARAM = 8  # float64
+PARAM_COUNT = "num_nonzero"  # the family closed form the rates count as parameters
 _INTERFACE = ("SIZE_DEFAULTS", "depth", "width", "num_params", "num_nonzero", "error_bound")
 _RAY_WEIGHTS = (0, 1, 2)
 
@@ -109,6 +116,11 @@ def _family_list(family):
     if isinstance(family, (list, tuple)):
         return list(family)
     return [family]
+
+
+def _params(module, n_val, activation, **sizes):
+    """One expert's parameter count as the rates count it (:data:`PARAM_COUNT`)."""
+    return getattr(module, PARAM_COUNT)(n_val, activation, **sizes)
 
 
 # --- router -----------------------------------------------------------------------------------
@@ -224,6 +236,9 @@ def _power(expr, var, to_zero=False):
     point = (0, "+") if to_zero else (sp.oo,)
     if not expr.has(var):
         return sp.Integer(0), expr
+    if isinstance(expr, (sp.Max, sp.Min)):  # leads as its leading argument (largest or smallest power)
+        terms = sorted((_power(arg, var, to_zero) for arg in expr.args), key=lambda pc: (pc[0], pc[1]))
+        return terms[-1] if isinstance(expr, sp.Max) != to_zero else terms[0]
     p = sp.simplify(sp.limit(sp.log(expr) / sp.log(var), var, *point))
     c = sp.simplify(sp.limit(expr / var**p, var, *point))
     if p.has(sp.oo, sp.nan, sp.zoo) or c.has(sp.oo, sp.nan, sp.zoo) or c == 0:
@@ -289,7 +304,7 @@ def _choose_ray(module, n_num, alpha_num, activation):
         if not any(weights):
             continue
         try:
-            p, _ = _fit_power(lambda t: module.num_params(n_num, activation, **_ray_sizes(module, weights, t)))
+            p, _ = _fit_power(lambda t: _params(module, n_num, activation, **_ray_sizes(module, weights, t)))
             q, _ = _fit_power(lambda t: module.error_bound(fa, 1, mpmath.mpf(1), n_num, **_ray_sizes(module, weights, t)))
         except Exception:  # a path the family rejects (e.g. a size with an upper limit) is not a growth path
             continue
@@ -383,13 +398,13 @@ def _asymptotics(n_val, powers, growth, r_max):
 
 def _rate_symbolic(name, module, n_val, a_val, activation, growth, weights):
     sizes_t = _ray_sizes(module, weights, _t) if weights else dict(module.SIZE_DEFAULTS)
-    forms = {f: sp.sympify(getattr(module, f)(n_val, activation, **sizes_t)) for f in ("num_params", "depth", "width")}
+    forms = {f: sp.sympify(getattr(module, f)(n_val, activation, **sizes_t)) for f in (PARAM_COUNT, "depth", "width")}
     e_t = sp.sympify(module.error_bound(a_val, C, h, n_val, **sizes_t))
     a, g = _power(e_t, h, to_zero=True)
     if not a.is_positive:
         raise ValueError(f"error bound {e_t} does not vanish as the cell side h -> 0")
     powers = {"h in error": a}
-    for key, expr in (("params", forms["num_params"]), ("depth", forms["depth"]), ("width", forms["width"]), ("error", g)):
+    for key, expr in (("params", forms[PARAM_COUNT]), ("depth", forms["depth"]), ("width", forms["width"]), ("error", g)):
         powers[key] = _power(expr, _t) if growth else (sp.Integer(0), expr)
     q, c_e = powers["error"]
     powers["error"] = (-q, c_e)
@@ -401,17 +416,17 @@ def _rate_symbolic(name, module, n_val, a_val, activation, growth, weights):
     h_sol = sp.solve(sp.Eq(sp.sympify(module.error_bound(a_val, C, h, n_val, **syms)), eps), h)
     if len(h_sol) == 1:
         K_s = sp.ceiling(1 / h_sol[0])
-        P_s, J_s, W_s = (sp.sympify(getattr(module, f)(n_val, activation, **syms)) for f in ("num_params", "depth", "width"))
+        P_s, J_s, W_s = (sp.sympify(getattr(module, f)(n_val, activation, **syms)) for f in (PARAM_COUNT, "depth", "width"))
         exact_in_sizes = _assemble(n_val, P_s, J_s, W_s, K_s, exact=True)
         budget = sp.Symbol("B", positive=True)
-        t_sol = sp.solve(sp.Eq(forms["num_params"], budget), _t) if growth else [None]
+        t_sol = sp.solve(sp.Eq(forms[PARAM_COUNT], budget), _t) if growth else [None]
         if len(t_sol) == 1:
             t_ex = sp.Max(1, sp.floor(t_sol[0].subs(budget, eps**-r))) if growth else _t
             at = lambda e: e.subs(_t, t_ex)
             K_ex = K_s.subs({syms[s]: at(sp.sympify(v)) for s, v in sizes_t.items()})
-            exact = _assemble(n_val, at(forms["num_params"]), at(forms["depth"]), at(forms["width"]), K_ex, exact=True)
+            exact = _assemble(n_val, at(forms[PARAM_COUNT]), at(forms["depth"]), at(forms["width"]), K_ex, exact=True)
         else:
-            note = f"SymPy found {len(t_sol)} solutions t of num_params = B; exact sizes at r: use design()"
+            note = f"SymPy found {len(t_sol)} solutions t of num_nonzero = B; exact sizes at r: use design()"
     else:
         note = f"SymPy found {len(h_sol)} solutions h of error_bound = eps; exact K: use design()"
     return Rate(name, n_val, a_val, activation, "symbolic", growth, powers, r_max, asym, exponent, exact, exact_in_sizes, note)
@@ -430,9 +445,9 @@ def _rate_numeric(name, module, n_val, a_val, activation, growth, weights, reaso
     fa = mpmath.mpf(a_val.p) / a_val.q
     a, _ = _fit_power(lambda x: module.error_bound(fa, 1, x, n_val, **sizes(1)), to_zero=True)
     powers = {"h in error": a}
-    for key in ("num_params", "depth", "width"):
+    for key in (PARAM_COUNT, "depth", "width"):
         fn = getattr(module, key)
-        powers[{"num_params": "params"}.get(key, key)] = _fit_or_const(lambda t: fn(n_val, activation, **sizes(t)), growth)
+        powers[{PARAM_COUNT: "params"}.get(key, key)] = _fit_or_const(lambda t: fn(n_val, activation, **sizes(t)), growth)
     err = lambda t: module.error_bound(fa, 1, mpmath.mpf(1), n_val, **sizes(t))
     q, c_e = _fit_power(err) if growth else (sp.Integer(0), sp.Float(err(1), 15))
     powers["error"] = (-q, c_e * C)  # Hölder error bounds are linear in C
@@ -557,7 +572,7 @@ class Design:
 
 
 def _design(name, module, sizes, K_val, n_val, a_val, c_val, activation) -> Design:
-    P = int(module.num_params(n_val, activation, **sizes))
+    P = int(_params(module, n_val, activation, **sizes))
     J, W = int(module.depth(n_val, activation, **sizes)), int(module.width(n_val, activation, **sizes))
     router = router_params(n_val, K_val)
     L = K_val**n_val
@@ -578,7 +593,7 @@ def cells_for(family, eps_, n, alpha, C=1, **size) -> int:
 
 def design(family, eps_, r_, n, alpha, C=1, activation="relu") -> Design:
     """The integer design at trade-off r: sizes on the growth path with the largest t such that
-    num_params <= ε^(−r) (t = 1 if none), then the smallest K reaching ε (THEORY.md §6)."""
+    num_nonzero <= ε^(−r) (t = 1 if none), then the smallest K reaching ε (THEORY.md §6)."""
     name, module = _resolve(family)
     e, n_val, a_val, c_val = _check_eps(eps_), _check_n(n), _check_alpha(alpha), _check_constant(C)
     rt = rate(module, n_val, a_val, activation)
@@ -586,7 +601,7 @@ def design(family, eps_, r_, n, alpha, C=1, activation="relu") -> Design:
     weights = tuple(rt.growth.values()) if rt.growth else None
     sizes = lambda t: _ray_sizes(module, weights, t) if weights else dict(module.SIZE_DEFAULTS)
     budget = e**-rr
-    fits = lambda t: _le(sp.Integer(module.num_params(n_val, activation, **sizes(t))), budget)
+    fits = lambda t: _le(sp.Integer(_params(module, n_val, activation, **sizes(t))), budget)
     t_val = 1
     if weights and fits(2):
         hi = 2
@@ -625,9 +640,9 @@ class BudgetResult:
 
 
 def _size_grid(module, n_val, activation, budget, max_candidates):
-    """All size dicts with num_params <= budget (num_params is nondecreasing in every size)."""
+    """All size dicts with num_nonzero <= budget (nondecreasing in every size)."""
     names = list(module.SIZE_DEFAULTS)
-    fits = lambda values: module.num_params(n_val, activation, **dict(zip(names, values))) <= budget
+    fits = lambda values: _params(module, n_val, activation, **dict(zip(names, values))) <= budget
     out = []
 
     def walk(prefix):
@@ -651,7 +666,7 @@ def budget_solve(eps_, budget, *, n, alpha, C=1, unit="params", families="all", 
     """The family and sizes with error bound <= eps and loaded (active) parameters <= budget that
     minimise total parameters (``objective="total"``) or the paper's VC bound L·max{nL, JW}
     (``"vc"``). ``unit="bytes"`` reads the budget in bytes, 8 per float64 parameter.
-    Exhaustive over sizes with num_params <= budget; ties go to fewer active parameters."""
+    Exhaustive over sizes with num_nonzero <= budget; ties go to fewer active parameters."""
     e, n_val, a_val, c_val = _check_eps(eps_), _check_n(n), _check_alpha(alpha), _check_constant(C)
     if unit not in ("params", "bytes"):
         raise ValueError(f"unit must be 'params' or 'bytes', got {unit!r}")
@@ -667,11 +682,11 @@ def budget_solve(eps_, budget, *, n, alpha, C=1, unit="params", families="all", 
         grid = _size_grid(module, n_val, activation, cap, max_candidates)
         if not grid:
             smallest = {s: 1 for s in module.SIZE_DEFAULTS}
-            reasons[name] = f"the smallest expert {smallest} has {module.num_params(n_val, activation, **smallest)} parameters > budget {cap}"
+            reasons[name] = f"the smallest expert {smallest} has {_params(module, n_val, activation, **smallest)} parameters > budget {cap}"
             continue
         best, closest = None, None
         for sizes in grid:
-            P = int(module.num_params(n_val, activation, **sizes))
+            P = int(_params(module, n_val, activation, **sizes))
             K_val = _min_cells(module, e, n_val, a_val, c_val, sizes)
             if K_val is None:
                 continue

@@ -197,6 +197,16 @@ def affine(n: int) -> HolderTarget:
     return HolderTarget(lambda x: 0.25 + x @ w, n, 1.0, float(np.abs(w).sum()), "affine", 2.0, 0.0)
 
 
+@_register
+def kink(n: int) -> HolderTarget:
+    """|x₁ − 1/3|, depends on x₁ only. α = 1, C = 1: reverse triangle inequality.
+
+    Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
+    at 1/3 or 2/3 of a cell's width, so a piecewise-linear error scales exactly with h.
+    """
+    return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink")
+
+
 # --- Hölder targets with α < 1 -------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """The reproduction runner at tiny sizes: every table and figure is written, every measured error
 lies inside its certified bracket and below its proven bound, and the closed-form truths
-(constant experts on the cone: 1/(2K); Yarotsky's square: 2^(−2m−2)) lie inside the brackets."""
+(constant experts on |x₁ − 1/3|: 1/(2K); Yarotsky's square: 2^(−2m−2)) lie inside the brackets."""
 
 import csv
 import json
@@ -72,8 +72,10 @@ def test_closed_form_truths_lie_inside_brackets(tiny):
     out, _ = tiny
     truths = []
     for r in _rows(out / "exp01_error_vs_experts.csv"):
-        if r["family"] == "constant" and r["target"] == "cone":
-            truths.append((r, 1 / (2 * r["K"])))  # cone is 1-Lipschitz in the ∞-norm, tight at the apex cell
+        if r["family"] == "constant" and r["target"] == "kink":
+            # |x₁ − 1/3| changes by exactly h/2 from a cell's centre to the face farther from 1/3:
+            # the constant expert's error is h/2 = 1/(2K) in every cell.
+            truths.append((r, 1 / (2 * r["K"])))
     if (out / "exp07_yarotsky_square.csv").exists():
         truths += [(r, 2.0 ** (-2 * r["m"] - 2)) for r in _rows(out / "exp07_yarotsky_square.csv")]
     assert truths

@@ -10,6 +10,7 @@ import itertools
 import math
 from fractions import Fraction
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
@@ -168,7 +169,7 @@ def test_exact_expressions_equal_integer_designs(family, n, alpha):
                 bigger = {s: v + 1 if rt.growth[s] else v for s, v in d.sizes.items()}  # t + 1 (weights are 1)
                 budget = sp.Rational(e.numerator, e.denominator) ** -rr
                 assert d.expert_params <= budget or all(v == 1 for v in d.sizes.values())
-                assert family.num_params(n, "relu", **bigger) > budget
+                assert family.num_nonzero(n, "relu", **bigger) > budget
 
 
 @pytest.mark.parametrize("family", ["constant", fake_cpwl, fake_optimal])
@@ -197,11 +198,14 @@ def test_symbolic_counts_equal_built_networks(name, n, activation):
         forms = rates.closed_forms(module, n)
     syms = rates.size_symbols(module)
     variants = [dict(module.SIZE_DEFAULTS)] + [{**module.SIZE_DEFAULTS, s: v} for s in module.SIZE_DEFAULTS for v in (1, 2)]
-    target = targets.get("cone", n=n)  # values in [1/2, 1]: no accidental zero weights
-    K = 2
-    corners = np.stack(np.meshgrid(*[np.arange(K)] * n, indexing="ij"), -1).reshape(-1, n) / K
+    # generic position, so that no weight vanishes by accident: a smooth target with no affine
+    # piece and no zero value, and cells whose corners share no coordinate
+    w = np.array([0.7, -0.45, 0.6, -0.35][:n])
+    target = targets.HolderTarget(lambda x: jnp.exp(0.3 + jnp.sin(2.1 * x @ w)), n, 1.0, 3.0, "generic", 3.0, 20.0)
+    lo = np.random.default_rng(7).uniform(0.05, 0.5, (3, n))
+    hi = lo + np.random.default_rng(8).uniform(0.1, 0.45, (3, n))
     for sizes in variants:
-        net = module.build(target, corners, corners + 1 / K, activation=activation, **sizes)
+        net = module.build(target, lo, hi, activation=activation, **sizes)
         subs = {rates.n: n, **{syms[s]: v for s, v in sizes.items()}}
         want = {q: forms.forms[(q, activation)].subs(subs) for q in ("depth", "width", "num_params", "num_nonzero")}
         got = {"depth": net.depth, "width": net.width, "num_params": net.num_params, "num_nonzero": int(np.max(net.num_nonzero))}
@@ -227,7 +231,7 @@ def _brute_force(families, e, cap, n, objective="total"):
         keys = list(module.SIZE_DEFAULTS)
         for values in itertools.product(*[range(1, 41)] * len(keys)):
             sizes = dict(zip(keys, values))
-            P = module.num_params(n, "relu", **sizes)
+            P = module.num_nonzero(n, "relu", **sizes)  # rates count nonzero parameters
             if P > cap:
                 continue
             K = next(K for K in itertools.count(1) if _reaches(name, 1, 1, K, n, sizes, e))
@@ -272,10 +276,13 @@ def test_budget_solver_vc_objective_matches_brute_force(e, cap, n):
 def test_budget_solver_says_why_nothing_fits():
     res = rates.budget_solve(0.3, 2, n=2, alpha=1, families=["constant", fake_cpwl])
     assert not res.feasible and res.best is None
-    assert "smallest expert" in res.reasons["constant"] and "3 parameters > budget 2" in res.reasons["constant"]
-    # small experts fit, but the router for a fine grid does not: 3 + 2*ceil(log2 500) = 21 > 20
-    res = rates.budget_solve(1e-3, 20, n=2, alpha=1, families=["constant"])
-    assert not res.feasible and "21 loaded parameters > budget 20" in res.reason
+    # fake_cpwl at k = 1, n = 2: (n + 1)(k + 1)^n = 12 nonzero parameters
+    assert "smallest expert" in res.reasons["fake_cpwl"] and "12 parameters > budget 2" in res.reasons["fake_cpwl"]
+    # the constant expert (1 parameter) fits, but its router on K = 2 does not: 1 + 2*1 = 3 > 2
+    assert "3 loaded parameters > budget 2" in res.reasons["constant"]
+    # small experts fit, but the router for a fine grid does not: 1 + 2*ceil(log2 500) = 19 > 18
+    res = rates.budget_solve(1e-3, 18, n=2, alpha=1, families=["constant"])
+    assert not res.feasible and "19 loaded parameters > budget 18" in res.reason
 
 
 # --- bad input ---------------------------------------------------------------------------------

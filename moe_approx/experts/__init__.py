@@ -15,7 +15,7 @@ Every family module provides the same small interface, which ``build_moe`` and `
 
 from importlib import import_module
 
-FAMILY_NAMES = ("constant", "optimal")
+FAMILY_NAMES = ("constant", "cpwl", "optimal")
 
 
 def get(name: str):

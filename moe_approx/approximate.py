@@ -1,0 +1,104 @@
+"""A mixture of experts to a certified uniform tolerance (THEORY.md §5; DESIGN.md).
+
+Chebfun-style adaptivity: start from the coarsest :class:`DyadicPartition`, certify every new
+cell by branch and bound (:func:`moe_approx.supnorm.branch_and_bound`), split only the cells whose
+certified bound exceeds eps into their 2^n children, build experts for the children only, and
+repeat until every cell is certified. A rough spot (the cusp |x₁ − 1/3|^(1/2)) gets small cells,
+the rest stays coarse.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import experts as _experts
+from ._checks import check_int, check_positive
+from .mlp import check_activation, concat_stacks, index_stack
+from .moe import MixtureOfExperts
+from .partition import DyadicPartition
+from .supnorm import branch_and_bound
+
+
+class ApproximationError(RuntimeError):
+    """eps could not be certified within ``max_experts`` experts or ``max_evals`` evaluations."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Proof attached to ``approximate``'s result: sup_{[0,1]^n} |f − Φ| <= ``bound`` <= ``eps``.
+
+    ``cell_bounds[i]`` is the proven bound on cell i (THEORY.md §5); ``evaluations`` the boxes
+    evaluated over all ``rounds`` of refinement.
+    """
+
+    bound: float
+    eps: float
+    rtol: float
+    evaluations: int
+    rounds: int
+    seconds: float
+    cell_bounds: np.ndarray = field(repr=False)
+
+
+def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**14, activation: str = "relu", *,
+                rtol: float = 0.1, max_evals: int = 2**24, progress=None, **size) -> MixtureOfExperts:
+    """A MixtureOfExperts with sup |f − Φ| <= eps, proven; its ``certificate`` holds the proof.
+
+    A cell is split when its certified bound exceeds eps; its branch and bound stops early once a
+    point with error > eps/(1 + rtol) is found. Raises :class:`ApproximationError` (saying how far
+    it got) rather than return an uncertified result when more than ``max_experts`` experts or
+    ``max_evals`` box evaluations would be needed.
+    """
+    if not all(hasattr(target, a) for a in ("n", "alpha", "constant", "fn")):
+        raise TypeError(f"target must be a HolderTarget, got {type(target).__name__}")
+    eps = check_positive(eps, "eps")
+    rtol = check_positive(rtol, "rtol")
+    max_experts = check_int(max_experts, "max_experts")
+    max_evals = check_int(max_evals, "max_evals")
+    family = _experts.get(expert)
+    size = _experts.check_size(family, size)
+    check_activation(activation)
+    start = time.perf_counter()
+    n = target.n
+    partition = DyadicPartition(n, 0)
+    nets = family.build(target, *partition.all_bounds(), activation=activation, **size)
+    bounds = np.full(partition.num_cells, np.nan)
+    new = np.arange(partition.num_cells)
+    evaluations = rounds = 0
+
+    def threshold(state):  # a cell is done once certified <= eps or shown to exceed eps/(1 + rtol)
+        return np.where(state.cell_lower * (1 + rtol) > eps, np.inf, eps)
+
+    while True:
+        rounds += 1
+        lo, hi = partition.all_bounds()
+        state = branch_and_bound(target, lo[new], hi[new], index_stack(nets, new), threshold,
+                                 max(max_evals - evaluations, len(new)), progress)
+        evaluations += state.evaluations
+        bounds[new] = state.cell_upper_all()
+        failed = np.nonzero(~(bounds <= eps))[0]
+        if not failed.size:
+            break
+        grown = partition.num_cells + failed.size * (2**n - 1)
+        if grown > max_experts or evaluations >= max_evals:
+            limit = (f"max_experts={max_experts} (the next refinement needs {grown})" if grown > max_experts
+                     else f"max_evals={max_evals}")
+            raise ApproximationError(
+                f"eps={eps:g} not certified within {limit}: after {rounds} round(s), {partition.num_cells} experts, "
+                f"{partition.num_cells - failed.size} cells certified <= eps, {failed.size} not "
+                f"(largest cell bound {np.nanmax(bounds):.4g}, finest level {partition.max_level}, "
+                f"{evaluations} evaluations)"
+            )
+        keep = np.setdiff1d(np.arange(partition.num_cells), failed)
+        partition = partition.refine(failed)  # kept cells in order, then the children
+        lo, hi = partition.all_bounds()
+        children = family.build(target, lo[len(keep):], hi[len(keep):], activation=activation, **size)
+        nets = concat_stacks(index_stack(nets, keep), children) if keep.size else children
+        bounds = np.concatenate([bounds[keep], np.full(partition.num_cells - keep.size, np.nan)])
+        new = np.arange(keep.size, partition.num_cells)
+    moe = MixtureOfExperts(partition, nets, expert, size)
+    moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds)
+    return moe

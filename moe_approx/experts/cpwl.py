@@ -1,0 +1,197 @@
+"""Piecewise-linear interpolation on the Kuhn (Freudenthal) triangulation (THEORY.md §4.2).
+
+A cell [lo, hi] is mapped to [0, k]^n by z = k (x − lo)/(hi − lo); the expert is the interpolant
+I(z) = Σ_j f(x_j) φ(z − j) of the target on the (k+1)^n sub-grid nodes j ∈ {0, …, k}^n, with the
+nodal hat φ(u) = σ(1 + min(0, u) − max(0, u)). Exact forms, by dimension:
+
+- n = 1: I(z) = f_0 + Σ_{i<k} c_i σ(z − i) (c_0 = s_0, c_i = s_i − s_{i−1}, s_i the slope on
+  [i, i+1]); depth 2, width k.
+- n = 2: max − min of three numbers is half the sum of their pairwise distances, so
+  φ(u) = σ(1 − (|u_1| + |u_2| + |u_1 − u_2|)/2). The 4k + 3 distances |z_1 − i|, |z_2 − i|,
+  |z_1 − z_2 − d| are shared by all hats: depth 3.
+- n ≥ 3: φ(u) = σ(1 − σ(max u) − σ(−min u)) (max(0, u) = σ(max u): the 0 of THEORY's formula is
+  absorbed), max and min by pairwise trees (THEORY.md §3): depth ⌈log₂ n⌉ + 3.
+
+Hidden layers are shared by every cell (unbatched arrays); only the first layer (the cell map) and
+the last (the node values) are per cell. Counts: ``num_params`` is what the MLP stores (dense
+matrices; for n ≥ 2 it grows like (k+1)^(2n) or (k+1)^(n+1)); ``num_nonzero`` is the nonzero count
+for cells and targets in generic position (no coordinate of a cell map or node value combination
+vanishing), ~ (k+1)^n: the count of Petersen & Voigtlaender that ``rates`` uses.
+For n ≥ 3 the per-hat constants (independent of k) are counted on the unit hat network.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+import sympy as sp
+
+from .._checks import check_int, check_memory
+from ..calculus import (
+    absolute, affine, compose, maximum, minimum, parallel, post_affine, pre_affine, rectifier, tree_depth,
+)
+from ..mlp import MLP, check_activation
+
+SIZE_DEFAULTS: dict = {"k": 2}
+CHUNK_POINTS = 2**20  # target evaluations per call when sampling the nodes
+
+
+def nodes(n: int, k: int) -> np.ndarray:
+    """The sub-grid nodes j ∈ {0, …, k}^n, shape ((k+1)^n, n), last coordinate fastest."""
+    return np.stack(np.meshgrid(*[np.arange(k + 1.0)] * n, indexing="ij"), -1).reshape(-1, n)
+
+
+def _pair_distances(n: int) -> np.ndarray:
+    """Rows e_i (i < n) and e_i − e_l (i < l): u ↦ these · u are the terms of the n ≤ 2 hat."""
+    eye = np.eye(n)
+    return np.array([eye[i] for i in range(n)] + [eye[i] - eye[l] for i, l in itertools.combinations(range(n), 2)])
+
+
+def hat_network(n: int, activation: str = "relu") -> MLP:
+    """The nodal hat φ(u) = σ(1 + min(0, u) − max(0, u)) on R^n (THEORY.md §4.2), in the form used at n."""
+    n = check_int(n, "n")
+    check_activation(activation)
+    if n <= 2:  # max − min of {0, u} = (Σ pairwise distances)/n for n + 1 <= 3 numbers
+        rows = _pair_distances(n)
+        dist = pre_affine(absolute(len(rows), activation), rows.T, np.zeros(len(rows)))
+        inner = post_affine(dist, -np.ones((len(rows), 1)) / n, np.ones(1))
+    else:
+        trees = post_affine(parallel(maximum(n, activation), minimum(n, activation)), np.diag([1.0, -1.0]), np.zeros(2))
+        inner = post_affine(compose(rectifier(2, activation), trees), -np.ones((2, 1)), np.ones(1))
+    return compose(rectifier(1, activation), inner)
+
+
+def _ramps(k: int, activation: str) -> MLP:
+    """z ↦ (σ(z − i))_{i<k} on R (n = 1)."""
+    return pre_affine(rectifier(k, activation), np.ones((1, k)), -np.arange(k, dtype=np.float64))
+
+
+def _shared_hats(k: int, activation: str) -> MLP:
+    """z ↦ (φ(z − j))_j on R^2 from the 4k + 3 shared distances |z_1 − i|, |z_2 − i|, |z_1 − z_2 − d|."""
+    grid = nodes(2, k)
+    axis = np.arange(k + 1.0)
+    diffs = np.arange(-k, k + 1.0)
+    A = np.hstack([np.outer([1.0, 0.0], np.ones(k + 1)), np.outer([0.0, 1.0], np.ones(k + 1)), np.outer([1.0, -1.0], np.ones(2 * k + 1))])
+    b = -np.concatenate([axis, axis, diffs])
+    feats = pre_affine(absolute(A.shape[1], activation), A, b)
+    N = len(grid)
+    G = np.zeros((A.shape[1], N))
+    cols = np.arange(N)
+    G[grid[:, 0].astype(int), cols] = G[k + 1 + grid[:, 1].astype(int), cols] = -0.5
+    G[2 * (k + 1) + k + (grid[:, 0] - grid[:, 1]).astype(int), cols] = -0.5
+    return compose(rectifier(N, activation), post_affine(feats, G, np.ones(N)))
+
+
+def _unit_network(n: int, k: int, activation: str) -> MLP:
+    """Shared hidden layers on [0, k]^n: the ramps (n = 1) or the hats at every node (n >= 2)."""
+    if n == 1:
+        return _ramps(k, activation)
+    if n == 2:
+        return _shared_hats(k, activation)
+    hat = hat_network(n, activation)
+    return parallel(*[pre_affine(hat, np.eye(n), -j) for j in nodes(n, k)])
+
+
+def node_values(target, lo, hi, k: int) -> np.ndarray:
+    """f at the (k+1)^n sub-grid nodes of every cell, shape (L, (k+1)^n), in chunks of points."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    grid = nodes(target.n, k) / k
+    L, N = lo.shape[0], len(grid)
+    out = np.empty((L, N))
+    cells = max(1, CHUNK_POINTS // N)
+    for start in range(0, L, cells):  # chunks of cells, not one cell at a time
+        sl = slice(start, start + cells)
+        pts = lo[sl, None, :] + (hi - lo)[sl, None, :] * grid
+        out[sl] = np.asarray(target(pts), dtype=np.float64)
+    return out
+
+
+def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k"]) -> MLP:
+    """The Kuhn interpolant of ``target`` on the (k+1)^n sub-grid of every cell [lo[i], hi[i]]."""
+    k = check_int(k, "k")
+    check_activation(activation)
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    n = target.n
+    if lo.ndim != 2 or lo.shape[1] != n or hi.shape != lo.shape or np.any(hi <= lo):
+        raise ValueError(f"lo and hi must be (L, {n}) arrays with hi > lo, got {lo.shape}, {hi.shape}")
+    N, L = (k + 1) ** n, lo.shape[0]
+    check_memory(8.0 * L * (N * (n + 3) + (n + 1) * width(n, activation, k)) + 8.0 * num_params(n, activation, k),
+                 f"{L} cpwl experts with k={k} on n={n}")
+    values = node_values(target, lo, hi, k)
+    if n == 1:
+        slopes = np.diff(values, axis=1)
+        coeffs = np.concatenate([slopes[:, :1], np.diff(slopes, axis=1)], axis=1)
+        offset = values[:, :1]
+    else:
+        coeffs, offset = values, np.zeros((L, 1))
+    net = post_affine(_unit_network(n, k, activation), coeffs[..., None], offset)
+    scale = k / (hi - lo)
+    return pre_affine(net, scale[..., :, None] * np.eye(n), -lo * scale)
+
+
+# --- closed forms (one expert) -----------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _hat_stats(n: int, activation: str) -> tuple:
+    """(hidden widths, generic nonzeros except the last layer) of :func:`hat_network` (n >= 3).
+
+    Generic: every first-layer neuron with a nonzero incoming weight gets a nonzero bias once the
+    cell map and the node shift are applied."""
+    hat = hat_network(n, activation)
+    (w0, _), rest = hat.layers[0], hat.layers[1:-1]
+    nz = np.count_nonzero(w0) + np.count_nonzero(np.any(w0 != 0, axis=0))
+    nz += sum(np.count_nonzero(w) + np.count_nonzero(b) for w, b in rest)
+    if activation == "prelu":
+        nz += sum(np.count_nonzero(a) for a in hat.slopes)
+    return hat.widths[1:-1], int(nz)
+
+
+def _widths(n, activation, k):
+    """Hidden widths of one expert."""
+    if n == 1:
+        return [k]
+    if n == 2:
+        features = 4 * k + 3
+        return [features * (2 if activation == "relu" else 1), (k + 1) ** 2]
+    return [(k + 1) ** n * w for w in _hat_stats(n, activation)[0]]
+
+
+def depth(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    if n <= 2:
+        return n + 1
+    return tree_depth(n) + 2
+
+
+def width(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    if n == 2:  # the 4k + 3 distances (twice for ReLU) or the (k + 1)^2 hats
+        features, hats = _widths(n, activation, k)
+        return sp.Max(features, hats) if isinstance(k, sp.Basic) else max(features, hats)
+    if n == 1:
+        return k
+    return (k + 1) ** n * max(_hat_stats(n, activation)[0])
+
+
+def num_params(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    """Stored weights, biases (and PReLU slopes) of the dense layers of one expert."""
+    d = [n] + _widths(n, activation, k) + [1]
+    count = sum(d[l] * d[l + 1] + d[l + 1] for l in range(len(d) - 1))
+    return count + (sum(d[1:-1]) if activation == "prelu" else 0)
+
+
+def num_nonzero(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    """Nonzero parameters of one expert for a cell and target in generic position."""
+    N = (k + 1) ** n
+    if n == 1:  # W1, b1, W2 (k each) and the offset f_0; PReLU slopes are 0
+        return 3 * k + 1
+    if n == 2:  # first layer: weights 6k + 4 (x2 ReLU), biases 4k + 3 (x2 ReLU); hats: 3 (x2) + 1 each; output N
+        if activation == "relu":
+            return 20 * k + 14 + 8 * N
+        return (6 * k + 4) + 2 * (4 * k + 3) + 5 * N  # + the 4k + 3 slopes −1
+    return N * (_hat_stats(n, activation)[1] + 1)
+
+
+def error_bound(alpha, constant, side, n, k=SIZE_DEFAULTS["k"]):
+    """C (h/k)^α (THEORY.md §4.2): I(x) is a convex combination of f at the vertices of the
+    sub-simplex containing x, each within ∞-distance h/k of x."""
+    return constant * (side / k) ** alpha

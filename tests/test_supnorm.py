@@ -1,0 +1,135 @@
+"""Certified sup-norm evaluator (THEORY.md §5): brackets against closed forms and dense numpy grids."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import moe_approx as ma
+
+sys.path.insert(0, str(Path(__file__).parent))
+from nets import dense_grid, numpy_moe, random_moe  # noqa: E402
+
+
+def assert_bracket(report, truth, rtol):
+    """lower <= truth <= upper (lower up to float rounding of the evaluated point) and rtol met."""
+    assert report.lower <= truth * (1 + 1e-13) + 1e-15
+    assert report.upper >= truth
+    assert report.certified
+    assert report.upper - report.lower <= rtol * report.lower + report.atol
+
+
+@pytest.mark.parametrize("n, K", [(1, 5), (2, 4), (3, 2)])
+def test_constant_expert_on_cone(n, K):
+    """Constant experts on the cone 1 − ‖x − ½‖_∞: the error is exactly C·h/2 (THEORY.md §4.1)."""
+    f = ma.targets.get("cone", n=n)
+    moe = ma.build_moe(f, ma.GridPartition(n, K))
+    report = ma.sup_error(f, moe, rtol=1e-3)
+    assert_bracket(report, 1 / (2 * K), 1e-3)
+    assert report.cell_upper.shape == report.cell_lower.shape == (K**n,)
+    assert np.all(report.cell_lower <= report.cell_upper)
+    assert report.upper == report.cell_upper.max() and report.lower == report.cell_lower.max()
+
+
+def test_affine_expert_is_exact_on_affine_target():
+    """A one-cell MoE whose expert is the affine target itself: error 0, certified at the stated floor."""
+    f = ma.targets.get("affine", n=3)
+    w = np.array([1 / 3, -2 / 3, 1.0])
+    experts = ma.calculus.affine(w[:, None], np.array([0.25]))
+    net = ma.MLP(tuple((a[None], b[None]) for a, b in experts.layers), (), "relu")
+    report = ma.sup_error(f, ma.MixtureOfExperts(ma.GridPartition(3, 1), net), rtol=1e-3)
+    assert report.lower <= 1e-15 and report.certified
+    assert report.upper <= report.atol == ma.supnorm.DEFAULT_ATOL
+
+
+# Random Hölder targets A‖x − p‖_∞^α + B x₁: (α, A + |B|)-Hölder on the unit cube (d ≤ d^α for d ≤ 1).
+TARGETS = {
+    (n, alpha): ma.HolderTarget(
+        lambda x, alpha=alpha: 0.8 * jnp.max(jnp.abs(x - 0.37), axis=-1) ** alpha - 0.5 * x[..., 0], n, alpha, 1.3)
+    for n in (1, 2) for alpha in (0.5, 1.0)
+}
+
+
+def numpy_target(x, alpha):
+    return 0.8 * np.max(np.abs(x - 0.37), axis=-1) ** alpha - 0.5 * x[:, 0]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([1, 2]), alpha=st.sampled_from([0.5, 1.0]),
+       activation=st.sampled_from(["relu", "prelu"]), K=st.integers(1, 3))
+def test_upper_bound_is_sound_on_random_mlps(seed, n, alpha, activation, K):
+    """upper >= the maximum over a dense grid computed in plain numpy; lower <= upper."""
+    moe = random_moe(np.random.default_rng(seed), n, K, (5, 5), activation)
+    report = ma.sup_error(TARGETS[n, alpha], moe, rtol=1e-2, max_evals=2**15)
+    x = dense_grid(n, 6 * (300 if n == 1 else 40))
+    grid_max = np.abs(numpy_target(x, alpha) - numpy_moe(moe, x)).max()
+    assert report.lower <= report.upper
+    assert report.upper >= grid_max
+    assert np.all(report.cell_upper >= report.cell_lower)
+
+
+MULTI_DEVICE = """
+import json, sys
+import numpy as np, jax
+sys.path.insert(0, {tests!r})
+import moe_approx as ma
+from nets import random_moe
+moe = random_moe(np.random.default_rng(7), 2, 3, (6, 6), "prelu")
+r = ma.sup_error(ma.targets.get("gaussian_bump", 2), moe, rtol=1e-4)
+print(json.dumps([len(jax.devices()), r.lower, r.upper, r.evaluations, r.certified, r.cell_upper.tolist()]))
+"""
+
+
+def test_sharded_across_devices_gives_identical_results():
+    """XLA_FLAGS=--xla_force_host_platform_device_count=4: the slots are sharded over 4 CPU devices."""
+    script = MULTI_DEVICE.format(tests=str(Path(__file__).parent))
+    out = []
+    for count in (1, 4):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert out[0][0] == 1 and out[1][0] == 4
+    assert out[0][1:] == out[1][1:]
+
+
+def test_budget_exhausted_is_not_certified():
+    f = ma.targets.get("cusp", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 2))
+    report = ma.sup_error(f, moe, rtol=1e-9, max_evals=2000)
+    assert not report.certified and report.evaluations <= 2000
+    assert report.lower <= report.upper < np.inf
+
+
+def test_bad_inputs():
+    f = ma.targets.get("cone", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 2))
+    for rtol in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="rtol"):
+            ma.sup_error(f, moe, rtol=rtol)
+    with pytest.raises(ValueError, match="n=1"):
+        ma.sup_error(ma.targets.get("cone", n=1), moe)
+    with pytest.raises(ValueError, match="max_evals"):
+        ma.sup_error(f, moe, max_evals=2)
+    with pytest.raises(ValueError, match="atol"):
+        ma.sup_error(f, moe, atol=-1.0)
+    nan_target = ma.HolderTarget(lambda x: jnp.where(x[..., 0] > 0.6, jnp.nan, 0.0), 2, 1.0, 1.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        ma.sup_error(nan_target, moe)
+    bad = ma.MixtureOfExperts(moe.partition, ma.MLP(((np.zeros((4, 2, 1)), np.full((4, 1), np.inf)),), ()))
+    with pytest.raises(ValueError, match="non-finite"):
+        ma.sup_error(f, bad)
+
+
+def test_violated_holder_constant_is_reported():
+    """f = 10 x₁ declared (1, 1)-Hölder: a sampled pair exposes it; nothing is certified."""
+    liar = ma.HolderTarget(lambda x: 10.0 * x[..., 0], 2, 1.0, 1.0, "liar")
+    moe = ma.build_moe(liar, ma.GridPartition(2, 2))
+    with pytest.raises(ValueError, match="violates its declared"):
+        ma.sup_error(liar, moe)
