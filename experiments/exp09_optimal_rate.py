@@ -9,20 +9,24 @@ construction, and a third series keeps B = 27 and grows A only (error ≍ P^(−
 The measured error is a brute-force lower bound: the largest |f − Φ| over a dense grid
 (``grid`` points per cube side, at most ``max_points`` in all; float64) or over uniformly random points (exact arithmetic).
 ``upper`` is the proven bound ``optimal.error_bound``, not a branch-and-bound certificate.
+
+A second table (``exp09_optimal_compare``) sets the families side by side at equal ε: exact
+integer designs from ``rates.design`` (nonzero parameters, proven bounds), at r = 0, r_max/2, r_max.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
 
 import moe_approx as ma
-from moe_approx import plotting
+from moe_approx import plotting, rates
 from moe_approx.exact import evaluate_exact
 from moe_approx.experts import optimal
 
-from _common import Results
+from _common import Results, available_families, design_row
 
 SETTINGS = {
     "tiny": {"target": "linf_distance", "float": {1: [3, 4, 6, 8, 12], 2: [4, 5, 6, 8, 10]}, "exact": {1: [28], 2: [28]},
@@ -73,19 +77,53 @@ def run(out, size="quick", force=False):
                         proven_bound=bound, theory_slope=(-2 if name != "float64 B=27" else -1) * f.alpha / n,
                         seconds=round(time.perf_counter() - start, 3))
         res.finish(**slopes(res.rows))
-    return [res.csv, res.json] + figure(res.rows, out)
+    return [res.csv, res.json] + figure(res.rows, out) + compare(out, size, force)
 
 
 def slopes(rows) -> dict:
-    """Fitted log-log slopes of the measured error against parameters, per n and series."""
+    """Fitted log-log slopes of the measured error (and of the proven bound) against stored and
+    nonzero parameters, per n and series."""
     out = {}
     for n in sorted({r["n"] for r in rows}):
         for label, names in (("float64", ("float64",)), ("float64+exact", ("float64", "exact")),
                              ("float64 B=27", ("float64 B=27",))):
             sel = [r for r in rows if r["n"] == n and r["series"] in names]
             if len(sel) >= 2:
-                out[f"n={n} {label}"] = plotting.fit_slope([r["params"] for r in sel], [r["lower"] for r in sel])
+                for count in ("params", "nonzero"):
+                    for error in ("lower", "upper"):
+                        out[f"n={n} {label}: {error} vs {count}"] = plotting.fit_slope(
+                            [r[count] for r in sel], [r[error] for r in sel])
     return out
+
+
+COMPARE = {"tiny": {"n": 2, "eps": [1e-2, 1e-3]}, "quick": {"n": 2, "eps": [1e-2, 1e-3, 1e-4, 1e-5, 1e-6]},
+           "full": {"n": 2, "eps": [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]}}
+
+
+def compare(out, size="quick", force=False):
+    """Equal certified ε (proven bounds, exact integer designs from ``rates.design``): active and
+    total parameters of each family at r ∈ {0, r_max/2, r_max} (THEORY.md §6)."""
+    s = COMPARE[size] | {"alpha": 1, "families": available_families()}
+    res = Results(out, "exp09_optimal_compare", s, force)
+    if not res.done:
+        for family in s["families"]:
+            r_max = float(rates.r_range(family, s["n"], s["alpha"])[1])
+            for eps, r in itertools.product(s["eps"], sorted({0.0, r_max / 2, r_max})):
+                d = rates.design(family, eps, r, s["n"], s["alpha"])
+                res.add(**design_row(d, r=r, eps=eps, n=s["n"],
+                                     float64_buildable=family != "optimal" or d.sizes["B"] <= optimal.MAX_BLOCK_FLOAT64))
+        res.finish()
+    fig, axes = plotting.figure(2, sharey=True)
+    for family, r in sorted({(x["family"], x["r"]) for x in res.rows}):
+        sel = [x for x in res.rows if (x["family"], x["r"]) == (family, r)]
+        for ax, key in zip(axes, ("active_params", "total_params")):
+            plotting.rate_plot(ax, [1 / x["eps"] for x in sel], [x[key] for x in sel], label=f"{family} r={r:g}")
+    for ax, title in zip(axes, ("active (one expert + router path)", "total")):
+        ax.set_title(title)
+        ax.set_xlabel(r"$1/\varepsilon$ (proven bound, n = 2, Lipschitz)")
+        plotting.legend(ax, ncol=1)
+    axes[0].set_ylabel("nonzero parameters")
+    return [res.csv, res.json] + plotting.save(fig, out / "exp09_optimal_compare")
 
 
 def figure(rows, out):

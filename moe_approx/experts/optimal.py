@@ -10,12 +10,16 @@ Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 
    n ≥ 2 uses M steps per coordinate.
 2. Snake order (n ≥ 2): coordinate k runs backwards when i_1 + … + i_{k−1} is odd, so consecutive
    path positions s are face neighbours. The parities are alternating sums of the same steps.
-3. Blocks: s = a·B + b, A = ⌈N^n / B⌉ blocks of B cubes. Per block: its start value and one
+Sizes: A blocks of B cubes; :func:`grid_side` picks N = M + 1 = max(2, ⌊(A·B)^(1/n)⌋) cubes per
+side, so P ≍ A + B (plus O(M) index steps, ≤ A + B for n ≥ 2) and error ≍ 1/M ≍ (A·B)^(−1/n):
+with A ≍ B that is P^(−2/n).
+
+3. Blocks: s = a·B + b, ⌈N^n / B⌉ <= A blocks of B cubes. Per block: its start value and one
    dyadic y = Σ_m (d_m + 2)·4^(−m) encoding its B − 1 increments d_m ∈ {−1, 0, 1}. Selection by
    indicators [a = j] (a deep chain; one nonzero term per sum: exact); extraction of the base-4
    digits D ∈ {1, 2, 3} of y, two layers per digit: D = 1 + [y ≥ 1/2] + [y ≥ 3/4] from the integer
-   pre-activations 2^(K_m)(y − c), K_m = 2(B − m), then y ← 4y − D; the running sum adds [b ≥ m]·(D − 2) through
-   u·d = σ(d + u − 1) − σ(−d + u − 1).
+   pre-activations 2^(K_m)(y − c), K_m = 2(B − m), then y ← 4y − D; the running sum adds
+   [b ≥ m]·(D − 2) through u·d = σ(d + u − 1) − σ(−d + u − 1).
 4. Median: 3^n copies with offsets o ∈ {1/4, 1/2, 3/4} per coordinate, whose bands are disjoint;
    mid(a, b, c) = max(min(a, b), min(max(a, b), c)) nested over the coordinates
    (Shen–Yang–Zhang 2022) is exact everywhere: per coordinate at most one offset is in its band.
@@ -24,9 +28,11 @@ Values: v = ⌊(f(c) − f(cell centre))/q⌋ at the cube centres c with q = C (
 (h the cell's largest side), so snake neighbours differ by at most 1; the output is
 q·(v + 1/2) + const and the error is at most q·(1/2 + 2^−α) (:func:`error_bound`).
 
-Float64 limit (:data:`MAX_BLOCK_FLOAT64` = 27): y has K_1 = 2(B − 1) significant bits and the
-extraction's pre-activations are integers up to 2^(K_1); both are exact iff 2(B − 1) ≤ 53, so
-B ≤ 27. Larger blocks: :func:`build_exact` and :func:`moe_approx.exact.evaluate_exact`.
+Float64 limit (:data:`MAX_BLOCK_FLOAT64` = 27): y has K_1 = 2(B − 1) significant bits (its
+leading digit is nonzero), and the extraction's pre-activations 2^(K_m)·(4y_prev − D − c) and the
+update 4y − D are integers up to 2^(K_1) resp. dyadics with K_m bits; all are exact iff
+2(B − 1) ≤ 53, so B ≤ 27 (B = 28 needs 54 bits: the last digit is rounded away). Larger blocks:
+:func:`build_exact` and :func:`moe_approx.exact.evaluate_exact`.
 In exact arithmetic every stage is exact off the band. In float64 a step of a real argument,
 σ(z + 1) − σ(z), is 1 only up to rounding, so a, b and s are integers up to ~1e-12; the
 indicators have a dead zone, I = σ(1 − σ(4|a − j| − 1)), which makes them exactly 0 or 1, so the
