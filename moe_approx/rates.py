@@ -188,21 +188,28 @@ class ClosedForms:
     method: str
 
 
-def closed_forms(family, n=None) -> ClosedForms:
-    """The family's own closed forms as SymPy expressions (symbolic n where the family allows)."""
+def closed_forms(family, n=None, **fixed) -> ClosedForms:
+    """The family's own closed forms as SymPy expressions (symbolic n where the family allows).
+
+    ``fixed``: size keywords held at numbers; a family's optional ``NUMERIC_SIZES`` (sizes its
+    closed forms need as numbers, e.g. yarotsky's ``degree``) are held at their defaults unless
+    given. The other sizes are symbols."""
     name, module = _resolve(family)
     n_val = _check_n(n, allow_symbol=True)
-    syms = size_symbols(module)
+    fixed = {**{s: module.SIZE_DEFAULTS[s] for s in getattr(module, "NUMERIC_SIZES", ())}, **fixed}
+    syms = {s: v for s, v in size_symbols(module).items() if s not in fixed}
+    fixed = experts.check_size(module, fixed)
+    fixed = {s: fixed[s] for s in fixed if s not in syms}
     forms, method = {}, "symbolic"
     for activation in ("relu", "prelu"):
         for quantity in ("depth", "width", "num_params", "num_nonzero"):
             fn = getattr(module, quantity)
             try:
-                forms[(quantity, activation)] = sp.sympify(fn(n_val, activation, **syms))
+                forms[(quantity, activation)] = sp.sympify(fn(n_val, activation, **syms, **fixed))
             except Exception as exc:  # a family whose closed forms need numbers
                 if isinstance(n_val, sp.Basic):
                     raise ValueError(f"{name}.{quantity} does not accept a symbolic n ({exc}); pass a numeric n") from exc
-                forms[(quantity, activation)] = _interpolate(lambda **s: fn(n_val, activation, **s), list(syms))
+                forms[(quantity, activation)] = _interpolate(lambda **s: fn(n_val, activation, **s, **fixed), list(syms))
                 method = "interpolated"
     return ClosedForms(name, n_val, forms, method)
 

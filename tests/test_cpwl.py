@@ -2,31 +2,18 @@
 exact counts of the built weights, the sorted-coordinate Kuhn formula in numpy, exact affine
 reproduction, node interpolation, the Hölder bound on random targets, and convergence slopes."""
 
-import itertools
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import moe_approx as ma
 from moe_approx import targets
+from generic import evaluate, generic_cells, generic_target
 from moe_approx.experts import cpwl
 from moe_approx.mlp import index_stack
 
 ACTIVATIONS = ("relu", "prelu")
 SIZES = [(1, k) for k in (1, 2, 3, 5)] + [(2, k) for k in (1, 2, 3, 8)] + [(3, 1), (3, 2), (4, 1)]
-
-
-def generic_target(n):
-    """Smooth, no affine piece, no zero value: no weight vanishes by accident."""
-    w = np.array([0.7, -0.45, 0.6, -0.35][:n])
-    return targets.HolderTarget(lambda x: jnp.exp(0.3 + jnp.sin(2.1 * x @ w)), n, 1.0, 3.0, "generic")
-
-
-def generic_cells(n, L=3, seed=0):
-    rng = np.random.default_rng(seed)
-    lo = rng.uniform(0.05, 0.5, (L, n))
-    return lo, lo + rng.uniform(0.1, 0.45, (L, n))
 
 
 def kuhn_interpolant(values, k, z):
@@ -45,16 +32,6 @@ def kuhn_interpolant(values, k, z):
         vertex[rows, order[:, i]] += 1
         out = out + r[rows, order[:, i]] * (grid[tuple(vertex.T)] - prev)
     return out
-
-
-def evaluate(net, x):
-    """A stacked network in plain numpy (independent of MLP.__call__): (L, P, n) -> (L, P)."""
-    h = np.asarray(x, dtype=np.float64)
-    for l, (w, b) in enumerate(net.layers):
-        h = h @ np.asarray(w) + np.expand_dims(np.asarray(b), -2)
-        if l < len(net.slopes):
-            h = np.maximum(h, 0) + np.expand_dims(np.asarray(net.slopes[l]), -2) * np.minimum(h, 0)
-    return h[..., 0]
 
 
 def points_in_cells(lo, hi, P, seed=1):

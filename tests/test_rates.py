@@ -10,13 +10,13 @@ import itertools
 import math
 from fractions import Fraction
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
 
+from generic import generic_cells, generic_target
 from fake_families import fake_cpwl, fake_numeric, fake_optimal
-from moe_approx import experts, rates, targets
+from moe_approx import experts, rates
 from moe_approx.rates import C, eps, r
 
 NS = range(1, 7)
@@ -192,21 +192,17 @@ def test_design_counts_grow_at_the_derived_exponents(family):
 @pytest.mark.parametrize("activation", ["relu", "prelu"])
 def test_symbolic_counts_equal_built_networks(name, n, activation):
     module = real_family(name)
-    try:
-        forms = rates.closed_forms(module)  # symbolic n where the family allows
-    except ValueError:
-        forms = rates.closed_forms(module, n)
     syms = rates.size_symbols(module)
     variants = [dict(module.SIZE_DEFAULTS)] + [{**module.SIZE_DEFAULTS, s: v} for s in module.SIZE_DEFAULTS for v in (1, 2)]
-    # generic position, so that no weight vanishes by accident: a smooth target with no affine
-    # piece and no zero value, and cells whose corners share no coordinate
-    w = np.array([0.7, -0.45, 0.6, -0.35][:n])
-    target = targets.HolderTarget(lambda x: jnp.exp(0.3 + jnp.sin(2.1 * x @ w)), n, 1.0, 3.0, "generic", 3.0, 20.0)
-    lo = np.random.default_rng(7).uniform(0.05, 0.5, (3, n))
-    hi = lo + np.random.default_rng(8).uniform(0.1, 0.45, (3, n))
+    target, (lo, hi) = generic_target(n), generic_cells(n)  # generic position: no weight vanishes by accident
     for sizes in variants:
+        fixed = {s: sizes[s] for s in ("degree",) if s in sizes}  # yarotsky's closed forms need a numeric degree
+        try:
+            forms = rates.closed_forms(module, **fixed)  # symbolic n where the family allows
+        except ValueError:
+            forms = rates.closed_forms(module, n, **fixed)
         net = module.build(target, lo, hi, activation=activation, **sizes)
-        subs = {rates.n: n, **{syms[s]: v for s, v in sizes.items()}}
+        subs = {rates.n: n, **{syms[s]: v for s, v in sizes.items() if s not in fixed}}
         want = {q: forms.forms[(q, activation)].subs(subs) for q in ("depth", "width", "num_params", "num_nonzero")}
         got = {"depth": net.depth, "width": net.width, "num_params": net.num_params, "num_nonzero": int(np.max(net.num_nonzero))}
         assert got == want, (name, sizes)

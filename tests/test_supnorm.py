@@ -36,6 +36,8 @@ def test_constant_expert_on_cone(n, K):
     assert report.cell_upper.shape == report.cell_lower.shape == (K**n,)
     assert np.all(report.cell_lower <= report.cell_upper)
     assert report.upper == report.cell_upper.max() and report.lower == report.cell_lower.max()
+    splits = (report.evaluations - K**n) // 2**n  # cubes split into 2^n children
+    assert report.boxes == K**n + (2**n - 1) * splits
 
 
 def test_affine_expert_is_exact_on_affine_target():
@@ -47,6 +49,21 @@ def test_affine_expert_is_exact_on_affine_target():
     report = ma.sup_error(f, ma.MixtureOfExperts(ma.GridPartition(3, 1), net), rtol=1e-3)
     assert report.lower <= 1e-15 and report.certified
     assert report.upper <= report.atol == ma.supnorm.DEFAULT_ATOL
+
+
+@pytest.mark.parametrize("n, atol", [(1, None), (2, 1e-3)])
+def test_cpwl_on_affine_target_is_zero_up_to_the_stated_floor(n, atol):
+    """CPwL reproduces affine functions: the true error is 0 (up to float rounding).
+
+    n = 1: the default floor (DEFAULT_ATOL) is met. n = 2: boxes crossing the Kuhn kink lines keep
+    an O(radius) relaxation remainder, so the floor is stated explicitly (atol = 1e-3) and met.
+    """
+    f = ma.targets.get("affine", n=n)
+    moe = ma.build_moe(f, ma.GridPartition(n, 2), expert="cpwl")
+    report = ma.sup_error(f, moe, rtol=1e-3, atol=atol, max_evals=2**18)
+    assert report.lower <= 1e-14
+    assert report.certified and report.upper <= report.lower * 1.001 + report.atol
+    assert report.atol == (ma.supnorm.DEFAULT_ATOL if atol is None else atol)
 
 
 # Random Hölder targets A‖x − p‖_∞^α + B x₁: (α, A + |B|)-Hölder on the unit cube (d ≤ d^α for d ≤ 1).

@@ -11,11 +11,15 @@ Every family module provides the same small interface, which ``build_moe`` and `
   (the single source of truth for ``rates``).
 - ``error_bound(alpha, constant, side, n, **size)``: the proven uniform error on a cell of
   ∞-diameter ``side`` for an (alpha, constant)-Hölder target, with its source.
+- optional ``NUMERIC_SIZES``: size keywords the closed forms need as numbers (``rates`` holds
+  them at their defaults when it derives expressions).
 """
 
 from importlib import import_module
 
-FAMILY_NAMES = ("constant", "cpwl", "optimal")
+import numpy as np
+
+FAMILY_NAMES = ("constant", "cpwl", "yarotsky", "optimal")
 
 
 def get(name: str):
@@ -35,3 +39,26 @@ def check_size(family, size: dict) -> dict:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"size {key} must be an integer >= 1, got {value!r}")
     return full
+
+
+def check_cells(lo, hi, n: int):
+    """``lo``, ``hi`` as float arrays (L, n) with hi > lo, else ``ValueError``."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    if lo.ndim != 2 or lo.shape[1] != n or hi.shape != lo.shape or np.any(hi <= lo):
+        raise ValueError(f"lo and hi must be (L, {n}) arrays with hi > lo, got {lo.shape}, {hi.shape}")
+    return lo, hi
+
+
+def generic_nonzero(net) -> int:
+    """Nonzeros of the expert made from the unit network ``net`` on a cell in generic position:
+    the cell map gives every first-layer neuron with a weight a nonzero bias, and the per-cell output
+    coefficients give one nonzero weight per neuron feeding the output, plus the output bias."""
+    count = int(np.count_nonzero(np.any(net.layers[-1][0] != 0, axis=1))) + 1
+    if net.depth == 1:
+        return count
+    w0 = net.layers[0][0]
+    count += np.count_nonzero(w0) + np.count_nonzero(np.any(w0 != 0, axis=0))
+    count += sum(np.count_nonzero(w) + np.count_nonzero(b) for w, b in net.layers[1:-1])
+    if net.activation == "prelu":
+        count += sum(np.count_nonzero(a) for a in net.slopes)
+    return int(count)

@@ -30,9 +30,10 @@ import sympy as sp
 
 from .._checks import check_int, check_memory
 from ..calculus import (
-    absolute, affine, compose, maximum, minimum, parallel, post_affine, pre_affine, rectifier, tree_depth,
+    absolute, compose, maximum, minimum, parallel, post_affine, pre_affine, rectifier, tree_depth,
 )
 from ..mlp import MLP, check_activation
+from . import check_cells, generic_nonzero
 
 SIZE_DEFAULTS: dict = {"k": 2}
 CHUNK_POINTS = 2**20  # target evaluations per call when sampling the nodes
@@ -112,10 +113,8 @@ def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k
     """The Kuhn interpolant of ``target`` on the (k+1)^n sub-grid of every cell [lo[i], hi[i]]."""
     k = check_int(k, "k")
     check_activation(activation)
-    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     n = target.n
-    if lo.ndim != 2 or lo.shape[1] != n or hi.shape != lo.shape or np.any(hi <= lo):
-        raise ValueError(f"lo and hi must be (L, {n}) arrays with hi > lo, got {lo.shape}, {hi.shape}")
+    lo, hi = check_cells(lo, hi, n)
     N, L = (k + 1) ** n, lo.shape[0]
     check_memory(8.0 * L * (N * (n + 3) + (n + 1) * width(n, activation, k)) + 8.0 * num_params(n, activation, k),
                  f"{L} cpwl experts with k={k} on n={n}")
@@ -134,17 +133,10 @@ def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k
 # --- closed forms (one expert) -----------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _hat_stats(n: int, activation: str) -> tuple:
-    """(hidden widths, generic nonzeros except the last layer) of :func:`hat_network` (n >= 3).
-
-    Generic: every first-layer neuron with a nonzero incoming weight gets a nonzero bias once the
-    cell map and the node shift are applied."""
+    """(hidden widths, generic nonzeros with its output weight but no output bias) of
+    :func:`hat_network` (n >= 3); in the expert, f_j multiplies that output weight."""
     hat = hat_network(n, activation)
-    (w0, _), rest = hat.layers[0], hat.layers[1:-1]
-    nz = np.count_nonzero(w0) + np.count_nonzero(np.any(w0 != 0, axis=0))
-    nz += sum(np.count_nonzero(w) + np.count_nonzero(b) for w, b in rest)
-    if activation == "prelu":
-        nz += sum(np.count_nonzero(a) for a in hat.slopes)
-    return hat.widths[1:-1], int(nz)
+    return hat.widths[1:-1], generic_nonzero(hat) - 1
 
 
 def _widths(n, activation, k):
@@ -188,7 +180,7 @@ def num_nonzero(n, activation="relu", k=SIZE_DEFAULTS["k"]):
         if activation == "relu":
             return 20 * k + 14 + 8 * N
         return (6 * k + 4) + 2 * (4 * k + 3) + 5 * N  # + the 4k + 3 slopes −1
-    return N * (_hat_stats(n, activation)[1] + 1)
+    return N * _hat_stats(n, activation)[1]
 
 
 def error_bound(alpha, constant, side, n, k=SIZE_DEFAULTS["k"]):

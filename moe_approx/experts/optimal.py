@@ -54,6 +54,7 @@ import sympy as sp
 
 from .._checks import check_int
 from ..mlp import MLP, check_activation
+from . import check_cells
 
 SIZE_DEFAULTS = {"A": 4, "B": 4}
 MAX_BLOCK_FLOAT64 = 27
@@ -409,9 +410,7 @@ def _check_build(target, lo, hi, activation, A, B):
     activation = check_activation(activation)
     check_int(A, "A")
     check_int(B, "B")
-    lo, hi = np.atleast_2d(np.asarray(lo, dtype=np.float64)), np.atleast_2d(np.asarray(hi, dtype=np.float64))
-    if lo.shape != hi.shape or lo.shape[-1] != target.n or not np.all(hi > lo):
-        raise ValueError(f"lo and hi must be (L, {target.n}) arrays with hi > lo, got {lo.shape} and {hi.shape}")
+    lo, hi = check_cells(lo, hi, target.n)
     return activation, lo, hi
 
 
