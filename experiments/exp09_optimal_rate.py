@@ -31,12 +31,12 @@ from _common import Results, available_families, design_row
 SETTINGS = {
     "tiny": {"target": "linf_distance", "float": {1: [3, 4, 6, 8, 12], 2: [4, 5, 6, 8, 10]}, "exact": {1: [28], 2: [28]},
              "capped": {1: [40], 2: []}, "grid": {1: 8, 2: 3}, "max_points": 4 * 10**4, "exact_points": {1: 60, 2: 20}},
-    "quick": {"target": "linf_distance", "float": {1: [4, 6, 9, 13, 19, 27], 2: [8, 10, 12, 15, 18, 22, 27]},
-              "exact": {1: [32, 40], 2: [32, 40]}, "capped": {1: [40, 60, 90, 135], 2: [60, 90]},
-              "grid": {1: 16, 2: 8}, "max_points": 10**5, "exact_points": {1: 1000, 2: 800}},
+    "quick": {"target": "linf_distance", "float": {1: [4, 6, 9, 13, 19, 27], 2: [8, 10, 12, 15, 18, 22]},
+              "exact": {1: [32, 40], 2: []}, "capped": {1: [40, 60], 2: []},
+              "grid": {1: 16, 2: 8}, "max_points": 10**5, "exact_points": {1: 300, 2: 0}},
     "full": {"target": "linf_distance", "float": {1: [4, 6, 9, 13, 19, 27], 2: [8, 10, 12, 15, 18, 22, 27]},
-             "exact": {1: [32, 40, 52, 64], 2: [32, 40, 52]}, "capped": {1: [40, 60, 90, 135, 200, 300], 2: [60, 120, 240]},
-             "grid": {1: 32, 2: 12}, "max_points": 10**6, "exact_points": {1: 3000, 2: 1000}},
+             "exact": {1: [32, 40, 52], 2: [32, 40]}, "capped": {1: [40, 60, 90, 135], 2: [60, 90]},
+             "grid": {1: 16, 2: 8}, "max_points": 10**5, "exact_points": {1: 1000, 2: 800}},
 }
 
 

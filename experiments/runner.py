@@ -19,6 +19,7 @@ EXPERIMENTS = {
     6: "exp06_memory",
     7: "exp07_yarotsky_square",
     8: "exp08_adaptive_vs_uniform",
+    9: "exp09_optimal_rate",
 }
 
 
