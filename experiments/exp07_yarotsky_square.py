@@ -15,8 +15,12 @@ from moe_approx.mlp import MLP
 
 from _common import Results
 
-SETTINGS = {"tiny": {"m": [1, 2, 3]}, "quick": {"m": list(range(1, 13))}, "full": {"m": list(range(1, 21))}}
-SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square")  # |x² − y²| ≤ 2|x − y| on [0,1]
+# Past m ≈ 9 the stated float64 margin of the enclosure (≈ 1e-11 here) exceeds rtol·2^(−2m−2):
+# the bracket stays valid but no longer meets rtol.
+SETTINGS = {"tiny": {"m": [1, 2, 3]}, "quick": {"m": list(range(1, 10))}, "full": {"m": list(range(1, 17))}}
+# |x² − y²| ≤ 2|x − y| on [0, 1]; s = 2 with D = 2 ((x²)' = 2x is 2-Lipschitz): the evaluator's
+# first-order bound then needs boxes of width ∝ 2^(−m), not 4^(−m) (THEORY.md §5).
+SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2.0)
 
 
 def stack(net: MLP) -> MLP:
@@ -25,14 +29,14 @@ def stack(net: MLP) -> MLP:
 
 
 def run(out, size="quick", force=False):
-    s = SETTINGS[size] | {"rtol": 1e-6}
+    s = SETTINGS[size] | {"rtol": 1e-4, "max_evals": 2**20}
     res = Results(out, "exp07_yarotsky_square", s, force)
     if not res.done:
         for activation in ("relu", "prelu"):
             for m in s["m"]:
                 net = square_network(m, activation)
                 moe = ma.MixtureOfExperts(ma.GridPartition(1, 1), stack(net))
-                report = ma.sup_error(SQUARE, moe, rtol=s["rtol"])
+                report = ma.sup_error(SQUARE, moe, rtol=s["rtol"], max_evals=s["max_evals"])
                 res.add(activation=activation, m=m, depth=net.depth, width=net.width, params=net.num_params,
                         lower=report.lower, upper=report.upper, certified=report.certified,
                         exact=2.0 ** (-2 * m - 2), evaluations=report.evaluations)

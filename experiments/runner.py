@@ -12,10 +12,14 @@ from tqdm import tqdm
 HERE = Path(__file__).resolve().parent
 EXPERIMENTS = {
     1: "exp01_error_vs_experts",
+    2: "exp02_error_vs_expert_size",
     3: "exp03_tradeoff_frontier",
     4: "exp04_params_vs_eps",
     5: "exp05_vc_dimension",
     6: "exp06_memory",
+    7: "exp07_yarotsky_square",
+    8: "exp08_adaptive_vs_uniform",
+    9: "exp09_optimal_rate",
 }
 
 

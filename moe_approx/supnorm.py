@@ -18,9 +18,11 @@ radius r (∞-radius ρ = max r):
       sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|∂_i f(c) r_i − g_i| + ρ_Φ + T(ρ)  (first-order bound).
 
   The smaller of the two is used.
-- floating-point margin (stated): every affine layer adds the standard dot-product rounding
-  bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds the layer input's magnitude on B),
-  propagated through later layers by |W|ᵀ and the activation's Lipschitz constant; plus
+- floating-point margin (stated): every affine layer adds three times the standard dot-product
+  rounding bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds |layer input| on B by the
+  enclosure; once each for the centre row, the generator rows together, and the remainder) to
+  each neuron, carried to the output by the linearised network (chords, a backward pass), or by
+  |W|ᵀ and the activations' Lipschitz constants where that is smaller; plus
   ``TARGET_RTOL``·(|f(c)| + |g₀| + Σ|g_i| + ρ_Φ + ω(ρ) + Σ|∂_i f(c)| r_i), which covers the target's
   own evaluation error (assumed below ``TARGET_RTOL`` relative) and the final sums.
 
@@ -41,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int, check_positive
+from ._checks import check_int, check_memory, check_positive
 from .mlp import index_stack
 from .moe import group_by_cell
 
@@ -52,13 +54,17 @@ HOLDER_SLACK = 1e-9  # relative slack when checking sampled pairs against the de
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
 CAPACITY = 16  # boxes per slot (all of one cell)
-SLOTS = 2**10  # slots per kernel call
+MAX_SLOTS = 2**10  # slots per kernel call, at most
+KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
+BUCKETS = 3  # kernel shapes per architecture
 
 
 @dataclass(frozen=True)
 class SupErrorReport:
     """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``.
 
+    ``evaluations``: boxes evaluated (one f and one Φ evaluation plus one expert enclosure each);
+    ``boxes``: the final boxes (leaves of the splitting tree) that cover the cube.
     ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are proven for every
     cell; the bracket meets rtol only for the cells that decide the global maximum).
     """
@@ -118,7 +124,7 @@ def _lift(v, extra: int):
 
 @jax.jit
 def _expert_kernel(nets, centre, radius):
-    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``err``.
+    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``margin``.
 
     ``nets``: one expert per slot (stack (S,), or shared layers), boxes (S, P, n).
     Returns arrays (S, P) except g (S, P, n).
@@ -128,22 +134,33 @@ def _expert_kernel(nets, centre, radius):
     h = jnp.concatenate([centre[:, :, None, :], centre[:, :, None, :], radius[..., None] * jnp.eye(n)], axis=2)
     bias_rows = jnp.zeros(n + 2).at[:2].set(1.0)[:, None]
     rem = jnp.zeros((S, P, n))  # interval remainder of the form
-    mag = jnp.abs(centre) + radius  # bound of |input| on the box
-    err = jnp.zeros((S, P, n))  # bound of the accumulated rounding error
+    mag = jnp.abs(centre) + radius  # bound of |layer input| on the box
+    err = jnp.zeros((S, P, n))  # crude bound of the accumulated rounding error (widens the intervals)
+    rounding, chords, slacks = [], [], []
     for l, (w, b) in enumerate(nets.layers):
-        wa, ba = jnp.abs(w), jnp.abs(b)
+        wa = jnp.abs(w)
         spec = "spkd,sde->spke" if w.ndim == 3 else "spkd,de->spke"
         h = jnp.einsum(spec, h, w) + bias_rows * _lift(b, 1)
         mat = (lambda v: jnp.einsum("spd,sde->spe", v, wa)) if w.ndim == 3 else (lambda v: v @ wa)
         rem = mat(rem)
-        mag = mat(mag) + _lift(ba, 0)
-        err = mat(err) + _gamma(w.shape[-2] + 2) * mag
+        # rounding of this layer: centre row, generator rows, remainder, each <= γ (|W|ᵀ|y| + |b|)
+        rounding.append(3 * _gamma(w.shape[-2] + 2) * (mat(mag) + _lift(jnp.abs(b), 0)))
+        err = mat(err) + rounding[-1]
         if l < len(nets.slopes):
-            a = nets.slopes[l]
-            h, rem, err = _activation(h, rem, err, _lift(a, 0))
-            lip = jnp.maximum(1.0, jnp.abs(_lift(a, 0)))
-            mag, err = lip * mag, lip * err
-    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], err[..., 0]
+            a = _lift(nets.slopes[l], 0)
+            h, rem, err, mag, chord, slack = _activation(h, rem, err, a)
+            chords.append(chord)
+            slacks.append(slack)
+            err = jnp.maximum(1.0, jnp.abs(a)) * err
+    # the rounding errors reach the output through the linearised network (chords): backward pass
+    v = jnp.ones((S, P, 1))
+    margin = jnp.sum(jnp.abs(v) * rounding[-1], -1)
+    for l in range(len(nets.slopes) - 1, -1, -1):
+        w = nets.layers[l + 1][0]
+        vy = jnp.einsum("spe,sde->spd", v, w) if w.ndim == 3 else v @ w.T
+        v = chords[l] * vy
+        margin = margin + jnp.sum(jnp.abs(vy) * slacks[l] + jnp.abs(v) * rounding[l], -1)
+    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], jnp.minimum(margin, err[..., 0])
 
 
 @partial(jax.jit, static_argnums=0)
@@ -170,7 +187,10 @@ def _box_upper(target, fc, grad, g0, g, rem, err, radius):
 
 
 def _activation(h, rem, err, a):
-    """σ_a on the point row and the chord relaxation of σ_a on the affine form (THEORY.md §5)."""
+    """σ_a on the point row and the chord relaxation of σ_a on the affine form (THEORY.md §5).
+
+    Also returns the bound of |σ_a| on the box, the chord slopes and the relaxation's rounding slack.
+    """
     centre, gens = h[:, :, 1], h[:, :, 2:]
     radius = jnp.sum(jnp.abs(gens), axis=2) + rem + err
     lo, hi = centre - radius, centre + radius
@@ -190,7 +210,8 @@ def _activation(h, rem, err, a):
     form = form.at[:, :, 0].add(0.5 * (low + high))
     rem = jnp.abs(chord) * rem + 0.5 * (high - low)
     slack = jnp.where(crossing, _gamma(4) * (jnp.abs(s_lo) + jnp.abs(s_hi) + jnp.abs(chord) * (hi - lo)), 0.0)
-    return jnp.concatenate([point[:, :, None], form], axis=2), rem, err + slack
+    mag = jnp.maximum(jnp.abs(s_lo), jnp.abs(s_hi))  # σ_a is piecewise linear with σ_a(0) = 0
+    return jnp.concatenate([point[:, :, None], form], axis=2), rem, err + slack, mag, chord, slack
 
 
 # --- evaluation of a batch of boxes ---------------------------------------------------------------
@@ -199,9 +220,10 @@ def _activation(h, rem, err, a):
 class _Evaluator:
     """Evaluates boxes (cell, centre, radius) cell-blocked, sharded across the JAX devices.
 
-    Every call of the expert kernel has one shape, SLOTS slots of CAPACITY boxes, with the slots'
-    expert weights gathered on the host: a whole run, whatever the number of cells, compiles the
-    expert kernel once per architecture and the target kernel once per target.
+    The expert kernel runs on ``slots`` slots of CAPACITY boxes, ``slots`` one of BUCKETS sizes
+    (a memory-bounded maximum divided by powers of 8), with the slots' expert weights gathered on the host: a whole run,
+    whatever the number of cells, compiles the expert kernel at most a few times per architecture
+    and the target kernel once per shape and target.
     """
 
     def __init__(self, target, experts, n: int):
@@ -209,10 +231,14 @@ class _Evaluator:
         self.devices = jax.devices()
         self.num_cells = experts.batch_shape[0]
         self.experts = jax.tree_util.tree_map(np.asarray, experts)
-        self.lane_bytes = 8 * (n + 4) * (max(experts.widths[1:]) + n) * 3
-        self.slots = -(-SLOTS // len(self.devices)) * len(self.devices)
+        lane_bytes = 8 * 4 * (n + 4) * (max(experts.widths[1:]) + n)  # activations, forms, temporaries
+        most = max(1, min(MAX_SLOTS, KERNEL_BYTES // (CAPACITY * lane_bytes)))
+        self.buckets = sorted({max(1, most >> 3 * j) for j in range(BUCKETS)})
+        check_memory(self.buckets[-1] * CAPACITY * lane_bytes, "sup_error kernel")
+        ndev = len(self.devices)
+        self.buckets = [-(-b // ndev) * ndev for b in self.buckets]
         self.sharding = None
-        if len(self.devices) > 1:
+        if ndev > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
 
@@ -223,26 +249,32 @@ class _Evaluator:
 
     def __call__(self, cell, centre, radius):
         """(f(c), Φ(c), upper) for boxes given as arrays (N,), (N, n), (N, n)."""
-        d = group_by_cell(cell, self.num_cells, self.lane_bytes, CAPACITY, self.slots)
-        parts = []
-        for start in range(0, len(d.slot_cell), self.slots):
-            nets = index_stack(self.experts, d.slot_cell[start : start + self.slots])
-            lanes = d.slot_point[start : start + self.slots]
-            parts.append(_expert_kernel(*self._put((nets, centre[lanes], radius[lanes]))))
-        phi, g0, g, rem, err = (np.concatenate([np.asarray(p[k]).reshape(-1, *p[k].shape[2:]) for p in parts])[d.point_lane]
+        d = group_by_cell(cell, self.num_cells, 8, CAPACITY, self.buckets[0])
+        parts, start, total = [], 0, len(d.slot_cell)
+        while start < total:
+            size = next((b for b in self.buckets if b >= total - start), self.buckets[-1])
+            take = np.arange(start, start + size) % total  # the last chunk repeats slots as padding
+            nets = index_stack(self.experts, d.slot_cell[take])
+            lanes = d.slot_point[take]
+            out = _expert_kernel(*self._put((nets, centre[lanes], radius[lanes])))
+            parts.append([np.asarray(o)[: min(size, total - start)] for o in out])
+            start += size
+        phi, g0, g, rem, err = (np.concatenate([p[k].reshape(-1, *p[k].shape[2:]) for p in parts])[d.point_lane]
                                 for k in range(5))
         fc, grad = self._target(centre)
         return fc, phi, _box_upper(self.target, fc, grad, g0, g, rem, err, radius)
 
     def _target(self, x):
-        """f and ∇f at the points (N, n), in chunks of one shape."""
-        size = self.slots * CAPACITY
-        pad = -len(x) % size
-        xp = np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) if pad else x
-        parts = [_target_kernel(self.target, self._put(xp[i : i + size])) for i in range(0, len(xp), size)]
-        fc = np.concatenate([np.asarray(p[0]) for p in parts])[: len(x)]
-        grad = None if parts[0][1] is None else np.concatenate([np.asarray(p[1]) for p in parts])[: len(x)]
-        return fc, grad
+        """f and ∇f at the points (N, n), in chunks of bucket shapes."""
+        parts, start, sizes = [], 0, [b * CAPACITY for b in self.buckets]
+        while start < len(x):
+            size = next((b for b in sizes if b >= len(x) - start), sizes[-1])
+            take = np.arange(start, start + size) % len(x)
+            out = _target_kernel(self.target, self._put(x[take]))
+            parts.append([None if o is None else np.asarray(o)[: min(size, len(x) - start)] for o in out])
+            start += size
+        fc = np.concatenate([p[0] for p in parts])
+        return fc, None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
 
 
 def _split(centre, radius):
@@ -321,7 +353,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             if err[i] > st.lower:
                 st.lower, st.argmax = float(err[i]), centre[i].copy()
             st.evaluations += len(cell)
-            st.boxes += len(cell)
+            st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
             st.add_open(cell, centre, radius, upper, fc)
             closed = st.open_upper <= threshold(st)[st.open_cell]
             np.maximum.at(st.cell_upper, st.open_cell[closed], st.open_upper[closed])
@@ -341,6 +373,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
             cell = st.open_cell[pick][parent]
             parent_fc, parent_centre = st.open_fc[pick][parent], st.open_centre[pick][parent]
+            st.boxes -= len(pick)
             closed[pick] = True
             st.keep_open(~closed)
     finally:

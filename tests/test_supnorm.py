@@ -36,6 +36,8 @@ def test_constant_expert_on_cone(n, K):
     assert report.cell_upper.shape == report.cell_lower.shape == (K**n,)
     assert np.all(report.cell_lower <= report.cell_upper)
     assert report.upper == report.cell_upper.max() and report.lower == report.cell_lower.max()
+    splits = (report.evaluations - K**n) // 2**n  # cubes split into 2^n children
+    assert report.boxes == K**n + (2**n - 1) * splits
 
 
 def test_affine_expert_is_exact_on_affine_target():
@@ -47,6 +49,46 @@ def test_affine_expert_is_exact_on_affine_target():
     report = ma.sup_error(f, ma.MixtureOfExperts(ma.GridPartition(3, 1), net), rtol=1e-3)
     assert report.lower <= 1e-15 and report.certified
     assert report.upper <= report.atol == ma.supnorm.DEFAULT_ATOL
+
+
+def one_expert(net, n):
+    """A single network as the MoE of the one-cell grid."""
+    stacked = ma.MLP(tuple((np.asarray(w)[None], np.asarray(b)[None]) for w, b in net.layers),
+                     tuple(np.asarray(a)[None] for a in net.slopes), net.activation)
+    return ma.MixtureOfExperts(ma.GridPartition(n, 1), stacked)
+
+
+# x² and xy on the unit cube: (1, 2)-Hölder; gradients (2x) and (y, x) are 2- and 1-Lipschitz (s = 2)
+SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2.0)
+PRODUCT = ma.HolderTarget(lambda x: x[..., 0] * x[..., 1], 2, 1.0, 2.0, "product", 2.0, 1.0)
+
+
+@pytest.mark.parametrize("activation", ["relu", pytest.param("prelu", marks=pytest.mark.slow)])
+def test_yarotsky_square_and_product(activation):
+    """‖f_m − x²‖ = 2^(−2m−2) and sup|P_m − xy| = 2^(−2m−1) (THEORY.md §4.3) lie in certified brackets."""
+    from moe_approx.experts.yarotsky import product_network, square_network
+
+    for m in (1, 10):
+        report = ma.sup_error(SQUARE, one_expert(square_network(m, activation), 1), rtol=1e-6)
+        assert_bracket(report, 2.0 ** (-2 * m - 2), 1e-6)
+    for m in (2,):
+        report = ma.sup_error(PRODUCT, one_expert(product_network(m, activation), 2), rtol=1e-3)
+        assert_bracket(report, 2.0 ** (-2 * m - 1), 1e-3)
+
+
+@pytest.mark.parametrize("n, atol", [(1, None), (2, 1e-3)])
+def test_cpwl_on_affine_target_is_zero_up_to_the_stated_floor(n, atol):
+    """CPwL reproduces affine functions: the true error is 0 (up to float rounding).
+
+    n = 1: the default floor (DEFAULT_ATOL) is met. n = 2: boxes crossing the Kuhn kink lines keep
+    an O(radius) relaxation remainder, so the floor is stated explicitly (atol = 1e-3) and met.
+    """
+    f = ma.targets.get("affine", n=n)
+    moe = ma.build_moe(f, ma.GridPartition(n, 2), expert="cpwl")
+    report = ma.sup_error(f, moe, rtol=1e-3, atol=atol, max_evals=2**18)
+    assert report.lower <= 1e-14
+    assert report.certified and report.upper <= report.lower * 1.001 + report.atol
+    assert report.atol == (ma.supnorm.DEFAULT_ATOL if atol is None else atol)
 
 
 # Random Hölder targets A‖x − p‖_∞^α + B x₁: (α, A + |B|)-Hölder on the unit cube (d ≤ d^α for d ≤ 1).

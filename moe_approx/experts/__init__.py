@@ -21,7 +21,7 @@ from importlib import import_module
 
 import numpy as np
 
-FAMILY_NAMES = ("constant", "cpwl", "yarotsky")
+FAMILY_NAMES = ("constant", "cpwl", "yarotsky", "optimal")
 
 
 def get(name: str):
