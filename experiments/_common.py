@@ -68,11 +68,14 @@ def _parse(value: str):
     return value
 
 
-def available_families() -> list[str]:
-    """Expert families registered in this checkout, in the order of THEORY.md §4."""
-    from moe_approx.experts import FAMILY_NAMES
+def available_families(smooth: bool = False) -> list[str]:
+    """Expert families registered in this checkout, in the order of THEORY.md §4: those for
+    (α, C)-Hölder targets, and with ``smooth=True`` also those that need a smooth target (their
+    module sets ``NEEDS_SMOOTHNESS``, e.g. yarotsky's Taylor experts)."""
+    from moe_approx import experts
 
-    return [f for f in ("constant", "cpwl", "yarotsky", "optimal") if f in FAMILY_NAMES]
+    names = [f for f in ("constant", "cpwl", "yarotsky", "optimal") if f in experts.FAMILY_NAMES]
+    return [f for f in names if smooth or not getattr(experts.get(f), "NEEDS_SMOOTHNESS", False)]
 
 
 def design_row(d, **extra) -> dict:

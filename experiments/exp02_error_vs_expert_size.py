@@ -26,7 +26,7 @@ SETTINGS = {
 def run(out, size="quick", force=False):
     s = SETTINGS[size] | {"rtol": 1e-2, "max_evals": 2**20}
     res = Results(out, "exp02_error_vs_expert_size", s, force)
-    families = available_families()
+    families = available_families(smooth=True)
     if not res.done:
         for n, ks in s["cpwl"].items() if "cpwl" in families else ():
             cpwl = ma.experts.get("cpwl")
