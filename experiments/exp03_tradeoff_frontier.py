@@ -36,8 +36,7 @@ def _r_grid(family, n, alpha, activation, points):
 
 def run(out, size="quick", force=False):
     f = ma.targets.get(SETTINGS[size]["target"], n=SETTINGS[size]["n"])
-    # Taylor (yarotsky) experts approximate targets with Hölder derivatives, not a plain Hölder class.
-    families = [x for x in available_families() if x != "yarotsky" or f.derivative_order is not None]
+    families = available_families(smooth=f.derivative_order is not None)
     s = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**20}
     res = Results(out, "exp03_tradeoff_frontier", s, force)
     if not res.done:
