@@ -6,24 +6,14 @@ Goal (issue 2): MoE >= 0.8 x (a) and >= 5 x (b). Ratios come from one run on one
 """
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import moe_approx as ma
+from _timing import best_time
 from moe_approx.moe import MixtureOfExperts, _apply_stack
-
-
-def best_time(fn, repeats=5):
-    fn()  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():
@@ -46,7 +36,7 @@ def main():
     naive = jax.jit(lambda z: moe.apply_per_point(z))
     grouped = ma.supnorm.cell_grid(*part.all_bounds(), int(np.sqrt(args.points // L)))
 
-    t_moe = best_time(lambda: moe(x))
+    t_moe = best_time(lambda: moe(x), repeats=5)
     t_grouped = best_time(lambda: moe.apply_blocked(grouped))
     t_one_plain = best_time(lambda: one(single, xj))
     P = grouped.shape[1]

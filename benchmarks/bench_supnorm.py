@@ -11,24 +11,14 @@ Goal: >= 10x fewer evaluations than the uniform grid.
 """
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import moe_approx as ma
+from _timing import best_time
 from moe_approx.supnorm import _expert_kernel, cell_grid
-
-
-def best_time(fn, repeats=3):
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def matmul_rate(size=2048):

@@ -46,15 +46,14 @@ def run(out, size="quick", force=False):
 
 
 def figure(rows, out):
-    dims = sorted({r["n"] for r in rows})
-    fig, axes = plotting.figure(len(dims), squeeze=False)
-    for ax, n in zip(axes[0], dims):
-        for family, name in sorted({(r["family"], r["target"]) for r in rows if r["n"] == n}):
-            sel = [r for r in rows if (r["family"], r["n"], r["target"]) == (family, n, name)]
+    fig, axes, groups = plotting.panels(rows, "n")
+    for ax, n, in_panel in groups:
+        for family, name in sorted({(r["family"], r["target"]) for r in in_panel}):
+            sel = [r for r in in_panel if (r["family"], r["target"]) == (family, name)]
             plotting.rate_plot(ax, [r["experts"] for r in sel], [r["lower"] for r in sel],
                                [r["upper"] for r in sel], sel[0]["theory_slope"], label=f"{family} {name}")
         ax.set_title(f"n = {n}")
         ax.set_xlabel("number of experts L")
         plotting.legend(ax, ncol=1)
-    axes[0][0].set_ylabel(r"certified $\|f-\Phi\|_\infty$")
+    axes[0].set_ylabel(r"certified $\|f-\Phi\|_\infty$")
     return plotting.save(fig, out / "exp01_error_vs_experts")

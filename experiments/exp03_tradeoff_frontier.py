@@ -74,11 +74,10 @@ def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):
 def figure(rows, out):
     """One panel per ε: designs (solid ReLU, dotted PReLU), certified designs (squares), the
     leading-order curve (dashed, drawn where it asks for at least the smallest expert built)."""
-    eps_values = sorted({x["eps"] for x in rows}, reverse=True)
-    fig, axes = plotting.figure(len(eps_values), sharey=False, squeeze=False)
-    for ax, eps in zip(axes[0], eps_values):
-        for family, activation in sorted({(x["family"], x["activation"]) for x in rows if x["eps"] == eps}):
-            sel = [x for x in rows if (x["family"], x["activation"], x["eps"]) == (family, activation, eps)]
+    fig, axes, groups = plotting.panels(rows, "eps", reverse=True)
+    for ax, eps, in_panel in groups:
+        for family, activation in sorted({(x["family"], x["activation"]) for x in in_panel}):
+            sel = [x for x in in_panel if (x["family"], x["activation"]) == (family, activation)]
             style = "-" if activation == "relu" else ":"
             line, = ax.plot([x["active_params"] for x in sel], [x["experts"] for x in sel], "o" + style, ms=3,
                             label=f"{family} {activation}")
@@ -98,5 +97,5 @@ def figure(rows, out):
         ax.set_title(rf"$\varepsilon={eps:g}$")
         ax.set_xlabel("active parameters per input")
         plotting.legend(ax, ncol=1)
-    axes[0][0].set_ylabel("experts L")
+    axes[0].set_ylabel("experts L")
     return plotting.save(fig, out / "exp03_tradeoff_frontier")

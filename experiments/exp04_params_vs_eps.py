@@ -52,5 +52,5 @@ def figure(rows, out):
     axes[1].set_title("total")
     for ax in axes:
         ax.set_xlabel(r"$1/\varepsilon$")
-        plotting.legend(ax, ncol=1)
+        plotting.legend(ax, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     return plotting.save(fig, out / "exp04_params_vs_eps")

@@ -69,11 +69,10 @@ def run(out, size="quick", force=False):
 
 
 def figure(rows, out):
-    dims = sorted({r["n"] for r in rows})
-    fig, axes = plotting.figure(len(dims), squeeze=False)
-    for ax, n in zip(axes[0], dims):
-        for family in sorted({r["family"] for r in rows if r["n"] == n}):
-            sel = [r for r in rows if (r["family"], r["n"]) == (family, n)]
+    fig, axes, groups = plotting.panels(rows, "n")
+    for ax, n, in_panel in groups:
+        for family in sorted({r["family"] for r in in_panel}):
+            sel = [r for r in in_panel if r["family"] == family]
             eps = [r["eps"] for r in sel]
             plotting.rate_plot(ax, eps, [r["adaptive_experts"] for r in sel], theory_slope=sel[0]["theory_adaptive"],
                                label=f"{family} adaptive")
@@ -83,5 +82,5 @@ def figure(rows, out):
         ax.set_title(f"cusp, n = {n}")
         ax.set_xlabel(r"certified $\varepsilon$")
         plotting.legend(ax, ncol=1)
-    axes[0][0].set_ylabel("experts L")
+    axes[0].set_ylabel("experts L")
     return plotting.save(fig, out / "exp08_adaptive_vs_uniform")

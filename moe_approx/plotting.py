@@ -39,6 +39,13 @@ def figure(ncols: int = 1, **kwargs):
         return plt.subplots(1, ncols, figsize=(width, STYLE["figure.figsize"][1]), **kwargs)
 
 
+def panels(rows, key, reverse=False):
+    """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel."""
+    values = sorted({r[key] for r in rows}, reverse=reverse)
+    fig, axes = figure(len(values), squeeze=False)
+    return fig, axes[0], [(ax, v, [r for r in rows if r[key] == v]) for ax, v in zip(axes[0], values)]
+
+
 def fit_slope(x, y) -> float:
     """Least-squares slope of log y against log x."""
     x, y = np.asarray(x, float), np.asarray(y, float)
