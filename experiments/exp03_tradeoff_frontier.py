@@ -36,8 +36,7 @@ def _r_grid(family, n, alpha, activation, points):
 
 def run(out, size="quick", force=False):
     f = ma.targets.get(SETTINGS[size]["target"], n=SETTINGS[size]["n"])
-    # Taylor (yarotsky) experts approximate targets with Hölder derivatives, not a plain Hölder class.
-    families = [x for x in available_families() if x != "yarotsky" or f.derivative_order is not None]
+    families = available_families(smooth=f.derivative_order is not None)
     s = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**20}
     res = Results(out, "exp03_tradeoff_frontier", s, force)
     if not res.done:
@@ -73,6 +72,8 @@ def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):
 
 
 def figure(rows, out):
+    """One panel per ε: designs (solid ReLU, dotted PReLU), certified designs (squares), the
+    leading-order curve (dashed, drawn where it asks for at least the smallest expert built)."""
     eps_values = sorted({x["eps"] for x in rows}, reverse=True)
     fig, axes = plotting.figure(len(eps_values), sharey=False, squeeze=False)
     for ax, eps in zip(axes[0], eps_values):
@@ -81,21 +82,21 @@ def figure(rows, out):
             style = "-" if activation == "relu" else ":"
             line, = ax.plot([x["active_params"] for x in sel], [x["experts"] for x in sel], "o" + style, ms=3,
                             label=f"{family} {activation}")
-            for x in sel[:: max(1, len(sel) // 3)]:
-                ax.annotate(f"r={x['r']:g}", (x["active_params"], x["experts"]), fontsize=5, xytext=(2, 2),
-                            textcoords="offset points")
             measured = [x for x in sel if x["upper"] == x["upper"]]
             ax.plot([x["active_params"] for x in measured], [x["experts"] for x in measured], "s", mfc="none", ms=6,
                     color=line.get_color())
             if activation == "relu":
+                for x in (sel[0], sel[-1]) if len(sel) > 1 else sel[:1]:
+                    ax.annotate(f"r={x['r']:.2g}", (x["active_params"], x["experts"]), fontsize=5, xytext=(2, 2),
+                                textcoords="offset points")
                 t = ma.targets.get(sel[0]["target"], n=sel[0]["n"])
                 a, L = theory_curve(family, t.n, t.alpha, t.constant, activation, eps, max(x["r"] for x in sel))
-                ax.plot(a, L, "--", color=line.get_color(), alpha=0.5, lw=0.8)
+                keep = a >= min(x["active_params"] for x in sel)
+                ax.plot(a[keep], L[keep], "--", color=line.get_color(), alpha=0.5, lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(rf"$\varepsilon={eps:g}$ (squares: certified, dashed: leading order)")
+        ax.set_title(rf"$\varepsilon={eps:g}$")
         ax.set_xlabel("active parameters per input")
         plotting.legend(ax, ncol=1)
     axes[0][0].set_ylabel("experts L")
     return plotting.save(fig, out / "exp03_tradeoff_frontier")
-

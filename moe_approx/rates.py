@@ -649,9 +649,15 @@ class BudgetResult:
 
 
 def _size_grid(module, n_val, activation, budget, max_candidates):
-    """All size dicts with num_nonzero <= budget (nondecreasing in every size)."""
-    names = list(module.SIZE_DEFAULTS)
-    fits = lambda values: _params(module, n_val, activation, **dict(zip(names, values))) <= budget
+    """All size dicts with num_nonzero <= budget (nondecreasing in every size).
+
+    The first size keyword varies fastest; it stops growing once one more step changes neither the
+    count nor the error bound (a size the construction does not use at the others, such as the
+    sawtooth depth m of a degree-1 Taylor expert, which has no products)."""
+    names = list(module.SIZE_DEFAULTS)[::-1]
+    count = lambda values: _params(module, n_val, activation, **dict(zip(names, values)))
+    error = lambda values: float(module.error_bound(1.0, 1.0, 0.5, n_val, **dict(zip(names, values))))
+    fits = lambda values: count(values) <= budget
     out = []
 
     def walk(prefix):
@@ -660,9 +666,12 @@ def _size_grid(module, n_val, activation, budget, max_candidates):
             if len(out) > max_candidates:
                 raise ValueError(f"more than {max_candidates} size candidates fit the budget; lower the budget or raise max_candidates")
             return
+        last = len(prefix) == len(names) - 1
         v = 1
         while fits(prefix + [v] + [1] * (len(names) - len(prefix) - 1)):
             walk(prefix + [v])
+            if last and count(prefix + [v + 1]) == count(prefix + [v]) and error(prefix + [v + 1]) == error(prefix + [v]):
+                break
             v += 1
 
     if fits([1] * len(names)):

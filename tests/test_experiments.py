@@ -107,7 +107,7 @@ def test_quick_slopes_match_theory(tmp_path):
     RUNNER.run(tmp_path, size="quick", only=[n for n in (1, 2) if n in RUNNER.EXPERIMENTS])
     checked = 0
     for stem, x, group in (("exp01_error_vs_experts", "experts", ("family", "n", "target")),
-                           ("exp02_error_vs_expert_size", "expert_params", ("family", "n", "target"))):
+                           ("exp02_error_vs_expert_size", "expert_nonzero", ("family", "n", "target"))):
         if not (tmp_path / f"{stem}.csv").exists():
             continue
         for key, sizes, err, theory in slope_groups(_rows(tmp_path / f"{stem}.csv"), x, group):

@@ -51,6 +51,8 @@ def reference_fn(name, x):
         return 0.25 + x @ (signs(n) * i / n)
     if name == "cusp":
         return np.abs(x[..., 0] - 1 / 3) ** 0.5
+    if name == "kink":
+        return np.abs(x[..., 0] - 1 / 3)
     if name == "ridge":
         return np.abs((x - 1 / 3) @ (signs(n) / i)) ** 0.75
     if name == "weierstrass":
@@ -78,6 +80,7 @@ def expected_constant(name, n):
         "l2_distance": math.sqrt(n),
         "affine": (n + 1) / 2,
         "cusp": 1.0,
+        "kink": 1.0,
         "ridge": harmonic(n) ** 0.75,
         "sine_product": math.pi * math.sqrt(n),
         "oscillatory": OMEGA,
@@ -93,6 +96,7 @@ def anchors(name, n):
         "linf_distance": [np.full(n, GOLDEN)],
         "l2_distance": [np.full(n, 0.5)],
         "cusp": [np.r_[1 / 3, np.full(n - 1, 0.7)]],
+        "kink": [np.r_[1 / 3, np.full(n - 1, 0.7)]],
         "ridge": [np.full(n, 1 / 3)],
         "weierstrass": [np.full(n, 8.0**-m) for m in range(6)],
         "gaussian_bump": [0.5 + 0.25 / math.sqrt(n) * np.ones(n)],
@@ -206,13 +210,14 @@ def witness(name, n):
         "l2_distance": (0.5 * one, 0.5 * one + 0.3 * one),
         "affine": (0.5 * one, 0.5 * one + 0.2 * signs(n)),
         "cusp": (one / 3, one / 3 + 0.4 * np.eye(n)[0]),
+        "kink": (one / 3, one / 3 + 0.4 * np.eye(n)[0]),
         "ridge": (one / 3, one / 3 + 0.1 * signs(n)),
         "oscillatory": (np.zeros(n), t * one),
         "gaussian_bump": (0.5 + 0.25 / math.sqrt(n) * one - t * one, 0.5 + 0.25 / math.sqrt(n) * one + t * one),
     }[name]
 
 
-@pytest.mark.parametrize("name", ["cone", "linf_distance", "l2_distance", "affine", "cusp", "ridge", "oscillatory", "gaussian_bump"])
+@pytest.mark.parametrize("name", ["cone", "linf_distance", "l2_distance", "affine", "cusp", "kink", "ridge", "oscillatory", "gaussian_bump"])
 @pytest.mark.parametrize("n", NS)
 def test_constant_is_attained(name, n):
     f = target(name, n)
