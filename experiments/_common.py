@@ -74,8 +74,8 @@ def available_families(smooth: bool = False) -> list[str]:
     module sets ``NEEDS_SMOOTHNESS``, e.g. yarotsky's Taylor experts)."""
     from moe_approx import experts
 
-    names = [f for f in ("constant", "cpwl", "yarotsky", "optimal") if f in experts.FAMILY_NAMES]
-    return [f for f in names if smooth or not getattr(experts.get(f), "NEEDS_SMOOTHNESS", False)]
+    names = experts.FAMILY_NAMES if smooth else experts.holder_families()
+    return [f for f in ("constant", "cpwl", "yarotsky", "optimal") if f in names]
 
 
 def design_row(d, **extra) -> dict:

@@ -114,7 +114,7 @@ def _family_list(family):
     """``"all"``: every family for (α, C)-Hölder targets (families with ``NEEDS_SMOOTHNESS`` read
     (α, C) as their top derivatives' and are left out; name them to include them)."""
     if isinstance(family, str) and family == "all":
-        return [f for f in experts.FAMILY_NAMES if not getattr(experts.get(f), "NEEDS_SMOOTHNESS", False)]
+        return experts.holder_families()
     if isinstance(family, (list, tuple)):
         return list(family)
     return [family]

@@ -31,6 +31,11 @@ def get(name: str):
     return import_module(f"{__name__}.{name}")
 
 
+def holder_families() -> list[str]:
+    """The families for (α, C)-Hölder targets: all but those with ``NEEDS_SMOOTHNESS``."""
+    return [name for name in FAMILY_NAMES if not getattr(get(name), "NEEDS_SMOOTHNESS", False)]
+
+
 def check_size(family, size: dict) -> dict:
     """Size keywords of ``family`` with defaults filled in; each an integer >= 1."""
     unknown = set(size) - set(family.SIZE_DEFAULTS)
