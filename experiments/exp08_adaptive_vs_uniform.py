@@ -20,10 +20,12 @@ from moe_approx import plotting, rates
 
 from _common import Results, available_families
 
+# n = 2 stops at eps = 0.1: at 0.07 the Hölder-½ certificate of the cusp column needs more than
+# 2^21 evaluations (boxes of width ~eps² along the whole singular line).
 SETTINGS = {
     "tiny": {"dims": [1], "eps": {1: [0.3, 0.2, 0.1]}},
     "quick": {"dims": [1, 2], "eps": {1: [0.2, 0.1, 0.05, 0.025], 2: [0.3, 0.2, 0.14, 0.1]}},
-    "full": {"dims": [1, 2], "eps": {1: [0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625], 2: [0.3, 0.2, 0.14, 0.1, 0.07]}},
+    "full": {"dims": [1, 2], "eps": {1: [0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625], 2: [0.3, 0.2, 0.14, 0.1]}},
 }
 FAMILIES = ("constant", "cpwl")
 ADAPTIVE_EXPONENT = {("constant", 1): 1.0, ("cpwl", 1): 0.5, ("constant", 2): 2.0, ("cpwl", 2): 2.0}
