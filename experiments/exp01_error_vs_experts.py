@@ -26,7 +26,8 @@ FAMILIES = ("constant", "cpwl")
 
 def run(out, size="quick", force=False):
     families = [f for f in available_families() if f in FAMILIES]
-    settings = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21}
+    # the evaluation budget grows with L: certifying cpwl on 64^2 cells needs ~8e6 evaluations
+    settings = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21, "evals_per_expert": 2**11}
     res = Results(out, "exp01_error_vs_experts", settings, force)
     if not res.done:
         for family, n, name in itertools.product(families, settings["dims"], settings["targets"]):
@@ -35,7 +36,8 @@ def run(out, size="quick", force=False):
             target = ma.targets.get(name, n=n)
             for K in settings["K"][n]:
                 moe = ma.build_moe(target, ma.GridPartition(n, K), expert=family)
-                report = ma.sup_error(target, moe, rtol=settings["rtol"], max_evals=settings["max_evals"])
+                budget = max(settings["max_evals"], settings["evals_per_expert"] * moe.num_experts)
+                report = ma.sup_error(target, moe, rtol=settings["rtol"], max_evals=budget)
                 bound = ma.experts.get(family).error_bound(target.alpha, target.constant, 1.0 / K, n, **moe.size)
                 res.add(family=family, n=n, target=name, alpha=target.alpha, K=K, experts=moe.num_experts,
                         active_params=moe.active_params, total_params=moe.total_params, lower=report.lower,
