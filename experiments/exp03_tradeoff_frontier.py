@@ -11,6 +11,7 @@ point shows that the design really reaches ε.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import sympy as sp
@@ -30,8 +31,7 @@ ACTIVATIONS = ("relu", "prelu")
 
 def _r_grid(family, n, alpha, activation, points):
     r_max = float(rates.r_range(family, n, alpha, activation)[1])
-    return [0.0] if r_max == 0 else [float(sp.Rational(round(i * r_max * 1000 / (points - 1)), 1000))
-                                     for i in range(points)]
+    return [0.0] if r_max == 0 else [math.floor(1000 * i * r_max / (points - 1)) / 1000 for i in range(points)]  # never past r_max
 
 
 def run(out, size="quick", force=False):
