@@ -1,95 +1,139 @@
-"""Certified sup-norm: branch and bound against the uniform Hölder grid (issue 4).
+"""Certified sup-norm: the library's branch and bound against a plain numpy Lipschitz branch and bound
+and the uniform Hölder grid, measured in one run (issue 11).
 
-A CPwL MoE (n = 2, 1024 experts) of a Lipschitz target, certified to rtol = 1e-3. Baseline: the
-uniform grid that the plain Hölder argument needs for the same certificate: with box radius δ/2
-around each grid point, sup|f − Φ| <= max sampled + (C + Lip Φ_l)·δ/2, so δ = 2·rtol·lower/(C + Lip Φ)
-per cell. Lip Φ_l = max ‖∇Φ_l‖_1 is estimated from sampled gradients (an underestimate, which
-favours the baseline). Its time is its point count over the grid evaluation throughput measured
-here (evaluating ~1e10 points is out of reach, which is the point). Also printed: evaluator
-throughput (boxes/s) and its float64 flop rate against a dense float64 matmul timed in this run.
-Goal: >= 10x fewer evaluations than the uniform grid.
+Cases:
+1. n = 2, 32^2 cpwl experts of ``linf_distance``, rtol 1e-3 (the historical case).
+2. n = 2, 64^2 cpwl experts of a smooth-plus-kink target, rtol 1e-3 (goal: <= 10 s on 2 cores).
+3. n = 3, 8^3 cpwl experts (k = 2) of ``gaussian_bump``, rtol 1e-3 (goal: <= 60 s).
+4. n = 4, 8^4 constant experts of ``cone``, rtol 1e-3 (goal: <= 60 s).
+5. ``approximate(..., expert="cpwl")``: cusp n = 2 at eps 0.01 and cone n = 2 at eps 1e-3 (goal <= 60 s each).
+
+Baseline (the skeptic's): numpy, breadth first. Every open box is evaluated at its centre and bounded
+by |f(c) − Φ(c)| + C ρ^α + Λ_l ρ with the same per-cell Lipschitz constants Λ_l; boxes whose bound is
+within rtol of the best lower bound are closed, the rest split into 2^n children. Φ(c) is a plain
+numpy forward pass with the cell's weights gathered per box. Printed: evaluations and seconds of both
+(library: first call with compilation, then compiled), their ratios, and the uniform Hölder grid's count.
 """
 
 import argparse
+import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 import moe_approx as ma
-from _timing import best_time
-from moe_approx.supnorm import _expert_kernel, cell_grid
+from moe_approx.lipschitz import cell_constants
+from moe_approx.supnorm import family_of
 
 
-def matmul_rate(size=2048):
-    a = jnp.asarray(np.random.default_rng(0).standard_normal((size, size)))
-    mm = jax.jit(lambda x: x @ x)
-    return 2 * size**3 / best_time(lambda: mm(a))
+def numpy_forward(experts, cell, x):
+    """Φ_cell(x) for boxes (N,) and points (N, n), plain numpy (weights gathered per box)."""
+    h = x
+    for l, (w, b) in enumerate(experts.layers):
+        w, b = np.asarray(w), np.asarray(b)
+        h = (np.einsum("pd,pde->pe", h, w[cell]) if w.ndim == 3 else h @ w) + (b[cell] if b.ndim == 2 else b)
+        if l < len(experts.slopes):
+            a = np.asarray(experts.slopes[l])
+            a = a[cell] if a.ndim == 2 else a
+            h = np.maximum(h, 0.0) + a * np.minimum(h, 0.0)
+    return h[:, 0]
 
 
-def expert_lipschitz(moe, per_side=16):
-    """max over cells and sampled points of ‖∇Φ_l‖_1 (a lower estimate of each expert's ∞-norm Lipschitz constant)."""
+NUMPY_TARGETS = {  # the skeptic writes the targets in numpy too
+    "linf_distance": lambda x: np.max(np.abs(x - ma.targets.LINF_POINT), axis=-1),
+    "smooth_plus_kink": lambda x: 0.5 * np.sin(3 * x[:, 0] + 2 * x[:, 1]) + np.abs(x[:, 0] - 1 / 3),
+    "gaussian_bump": lambda x: np.exp(-np.sum((x - 0.5) ** 2, axis=-1) / (2.0 * ma.targets.BUMP_WIDTH**2)),
+    "cone": lambda x: 1.0 - np.max(np.abs(x - 0.5), axis=-1),
+}
+
+
+def baseline(target, moe, rtol):
+    """The plain numpy Lipschitz branch and bound (module docstring): (lower, upper, evaluations, seconds)."""
+    f = NUMPY_TARGETS[target.name]
+    start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
-    x = jnp.asarray(cell_grid(lo, hi, per_side))
-    grad = jax.grad(lambda z: jnp.sum(moe.apply_blocked(z)))(x)
-    return np.asarray(jnp.max(jnp.sum(jnp.abs(grad), -1), axis=1))  # (L,)
+    lip = cell_constants(moe.experts, lo, hi, family_of(moe), moe.size)[0]
+    cell, centre, radius = np.arange(len(lo)), (lo + hi) / 2, (hi - lo) / 2
+    lower, upper, evaluations, n = 0.0, 0.0, 0, lo.shape[1]
+    signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * n, indexing="ij")).reshape(n, -1).T  # (2^n, n)
+    while len(cell):
+        err = np.abs(f(centre) - numpy_forward(moe.experts, cell, centre))
+        evaluations += len(cell)
+        lower = max(lower, float(err.max()))
+        rho = radius.max(axis=1)
+        bound = err + target.constant * rho**target.alpha + lip[cell] * rho
+        done = bound <= lower * (1 + rtol)
+        upper = max(upper, float(bound[done].max(initial=0.0)))
+        cell, centre, radius = cell[~done], centre[~done], radius[~done] / 2
+        centre = (centre[:, None, :] + signs[None] * radius[:, None, :]).reshape(-1, n)
+        cell, radius = np.repeat(cell, len(signs)), np.repeat(radius, len(signs), axis=0)
+    return lower, upper, evaluations, time.perf_counter() - start
 
 
-def kernel_flops_per_box(moe):
-    """Multiply-adds x 2 of the expert kernel per box: n + 2 rows through W, 3 through |W|, 1 backward."""
-    d = moe.experts.widths
-    return sum(2 * a * b * (moe.n + 6) for a, b in zip(d[:-1], d[1:]))
+SMOOTH_PLUS_KINK = ma.HolderTarget(  # ‖∇‖_1 <= 0.5 (3 + 2) + 1 = 3.5 away from the kink
+    lambda x: 0.5 * jnp.sin(3 * x[..., 0] + 2 * x[..., 1]) + jnp.abs(x[..., 0] - 1 / 3), 2, 1.0, 3.5, "smooth_plus_kink")
+
+
+def compare(name, target, moe, rtol, args, goal=None):
+    t0 = time.perf_counter()
+    first = ma.sup_error(target, moe, rtol=rtol, max_evals=args.max_evals)
+    first_s = time.perf_counter() - t0
+    report = ma.sup_error(target, moe, rtol=rtol, max_evals=args.max_evals)
+    print(f"\n[{name}] {moe.num_experts} {moe.family} experts (width {moe.expert_width}, depth {moe.expert_depth}), "
+          f"target {target.name} (alpha={target.alpha}, C={target.constant:.4g}), rtol {rtol}")
+    print(f"  library : [{report.lower:.10g}, {report.upper:.10g}] certified={report.certified} "
+          f"evaluations={report.evaluations} (affine {report.affine_evaluations}) "
+          f"time {report.seconds:.3f} s compiled, {first_s:.3f} s first call"
+          + (f" (goal <= {goal} s)" if goal else ""))
+    if args.skip_baseline:
+        return report
+    b_lower, b_upper, b_evals, b_s = baseline(target, moe, rtol)
+    print(f"  baseline: [{b_lower:.10g}, {b_upper:.10g}] evaluations={b_evals} time {b_s:.3f} s")
+    print(f"  ratios  : evaluations library/baseline = {report.evaluations / b_evals:.3g} (goal <= 1), "
+          f"time library/baseline = {report.seconds / b_s:.3g} compiled (goal <= 3), {first_s / b_s:.3g} first call")
+    return report
+
+
+def uniform_grid(target, moe, report, rtol):
+    """Points of the uniform grid that the plain Hölder argument needs for the same certificate."""
+    lo, hi = moe.partition.all_bounds()
+    lip = cell_constants(moe.experts, lo, hi, family_of(moe), moe.size)[0]
+    delta = 2 * rtol * report.lower / (target.constant + lip)
+    return float(np.sum(np.prod(np.ceil((hi - lo) / delta[:, None]), axis=1)))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--target", default="linf_distance")
-    parser.add_argument("--cells-per-side", type=int, default=32)
-    parser.add_argument("--rtol", type=float, default=1e-3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-evals", type=int, default=2**24)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5])
     args = parser.parse_args()
-    f = ma.targets.get(args.target, n=2)
-    moe = ma.build_moe(f, ma.GridPartition(2, args.cells_per_side), expert="cpwl")
-    print(f"device {jax.devices()[0].platform} x{jax.device_count()}, target {args.target} (alpha={f.alpha}, C={f.constant:.4g}), "
-          f"{moe.num_experts} cpwl experts of width {moe.expert_width}, depth {moe.expert_depth}, rtol {args.rtol}")
-
-    ma.sup_error(f, moe, rtol=args.rtol, max_evals=args.max_evals)  # compile
-    report = ma.sup_error(f, moe, rtol=args.rtol, max_evals=args.max_evals)
-    print(f"branch and bound: [{report.lower:.10g}, {report.upper:.10g}] certified={report.certified} "
-          f"evaluations={report.evaluations} time={report.seconds:.3f} s")
-
-    # the uniform grid of the plain Hölder argument for the same certificate
-    lip = expert_lipschitz(moe)
-    h = 1.0 / args.cells_per_side
-    delta = 2 * args.rtol * report.lower / (f.constant + lip)
-    uniform = int(np.sum(np.ceil(h / delta) ** 2))
-    uniform_target_only = int(moe.num_experts * np.ceil(h / (2 * args.rtol * report.lower / f.constant)) ** 2)
-    lo, hi = moe.partition.all_bounds()
-    pts = cell_grid(lo, hi, 64)
-    grid_eval = jax.jit(lambda p: jnp.max(jnp.abs(f.fn(p) - moe.apply_blocked(p))))
-    grid_rate = pts.shape[0] * pts.shape[1] / best_time(lambda: grid_eval(pts))
-    print(f"uniform Hölder grid: {uniform:.4g} points (Lip Φ up to {lip.max():.4g}; {uniform_target_only:.4g} even with Lip Φ = 0), "
-          f"time {uniform / grid_rate:.4g} s extrapolated at {grid_rate:.4g} points/s")
-    print(f"ratio: {uniform / report.evaluations:.4g}x fewer evaluations (goal >= 10x); "
-          f"{uniform / grid_rate / report.seconds:.4g}x less time")
-
-    # throughput: whole branch and bound, and the expert kernel alone, against dense float64 matmul
-    from moe_approx.supnorm import CAPACITY, MAX_SLOTS
-    from moe_approx.mlp import index_stack
-    rng = np.random.default_rng(0)
-    slots = MAX_SLOTS
-    cells = rng.integers(0, moe.num_experts, slots)
-    nets = jax.tree_util.tree_map(jnp.asarray, index_stack(jax.tree_util.tree_map(np.asarray, moe.experts), cells))
-    centre = jnp.asarray((lo[cells][:, None, :] + hi[cells][:, None, :]) / 2 + np.zeros((1, CAPACITY, 2)))
-    radius = jnp.full(centre.shape, h / 64)
-    kernel_rate = slots * CAPACITY / best_time(lambda: _expert_kernel(nets, centre, radius))
-    flops = kernel_flops_per_box(moe)
-    peak = matmul_rate()
-    bb_rate = report.evaluations / report.seconds
-    print(f"throughput: branch and bound {bb_rate:.4g} boxes/s, expert kernel alone {kernel_rate:.4g} boxes/s "
-          f"({flops} flop/box)")
-    print(f"dense float64 matmul: {peak / 1e9:.4g} GFLOP/s; evaluator reaches {bb_rate * flops / 1e9:.4g} GFLOP/s "
-          f"= {bb_rate * flops / peak:.3%} (kernel alone {kernel_rate * flops / peak:.3%})")
+    if 1 in args.only:
+        f = ma.targets.get("linf_distance", n=2)
+        moe = ma.build_moe(f, ma.GridPartition(2, 32), expert="cpwl")
+        report = compare("1: n=2, 32^2 cpwl", f, moe, 1e-3, args)
+        grid = uniform_grid(f, moe, report, 1e-3)
+        print(f"  uniform Hölder grid: {grid:.4g} points = {grid / report.evaluations:.4g}x the library's evaluations "
+              f"(goal >= 1e5x)")
+    if 2 in args.only:
+        moe = ma.build_moe(SMOOTH_PLUS_KINK, ma.GridPartition(2, 64), expert="cpwl")
+        compare("2: n=2, 64^2 cpwl, smooth plus kink", SMOOTH_PLUS_KINK, moe, 1e-3, args, goal=10)
+    if 3 in args.only:
+        f = ma.targets.get("gaussian_bump", n=3)
+        moe = ma.build_moe(f, ma.GridPartition(3, 8), expert="cpwl", k=2)
+        compare("3: n=3, 8^3 cpwl k=2", f, moe, 1e-3, args, goal=60)
+    if 4 in args.only:
+        f = ma.targets.get("cone", n=4)
+        moe = ma.build_moe(f, ma.GridPartition(4, 8), expert="constant")
+        compare("4: n=4, 8^4 constant", f, moe, 1e-3, args, goal=60)
+    if 5 in args.only:
+        for name, eps in (("cusp", 0.01), ("cone", 1e-3)):
+            f = ma.targets.get(name, n=2)
+            t0 = time.perf_counter()
+            moe = ma.approximate(f, eps, expert="cpwl")
+            c = moe.certificate
+            print(f"\n[5: approximate {name} n=2 eps={eps} cpwl] {moe.num_experts} experts, bound {c.bound:.4g}, "
+                  f"{c.evaluations} evaluations, {c.rounds} rounds, {time.perf_counter() - t0:.2f} s (goal <= 60 s)")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,33 @@ class Certificate:
     cell_bounds: np.ndarray = field(repr=False)
 
 
+class _ProgressBar:
+    """One tqdm bar for the whole refinement: cells certified <= eps out of the current cells."""
+
+    def __init__(self, eps: float):
+        from tqdm.auto import tqdm
+
+        self.eps = eps
+        self.bar = tqdm(total=1, unit="cell", desc=f"approximate (cells certified <= {eps:g})")
+
+    def step(self, cells: int, certified: int, evaluations: int, rounds: int):
+        """Show the state between rounds; returns the callback for the round's branch and bound."""
+
+        def update(state=None):
+            done = certified + (int(np.sum(state.cell_upper_all() <= self.eps)) if state is not None else 0)
+            self.bar.total, self.bar.n = cells, min(done, cells)
+            self.bar.set_postfix(round=rounds, evals=evaluations + (state.evaluations if state is not None else 0))
+            self.bar.refresh()
+
+        update()
+        return update
+
+    def close(self):
+        self.bar.close()
+
+
 def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**14, activation: str = "relu", *,
-                rtol: float = 0.1, max_evals: int = 2**24, progress=None, **size) -> MixtureOfExperts:
+                rtol: float = 0.1, max_evals: int = 2**24, cell_evals: int = 2**12, progress=None, **size) -> MixtureOfExperts:
     """A MixtureOfExperts with sup |f − Φ| <= eps, proven; its ``certificate`` holds the proof.
 
     A cell is split when its certified bound exceeds eps; its branch and bound stops early once a
@@ -58,6 +83,7 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     rtol = check_positive(rtol, "rtol")
     max_experts = check_int(max_experts, "max_experts")
     max_evals = check_int(max_evals, "max_evals")
+    cell_evals = check_int(cell_evals, "cell_evals")
     family = _experts.get(expert)
     size = _experts.check_size(family, size)
     check_activation(activation)
@@ -72,11 +98,14 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     def threshold(state):  # a cell is done once certified <= eps or shown to exceed eps/(1 + rtol)
         return np.where(state.cell_lower * (1 + rtol) > eps, np.inf, eps)
 
+    bar = _ProgressBar(eps) if progress else None
     while True:
         rounds += 1
         lo, hi = partition.all_bounds()
+        step = None if bar is None else bar.step(partition.num_cells, int(np.sum(bounds <= eps)), evaluations, rounds)
         state = branch_and_bound(target, lo[new], hi[new], index_stack(nets, new), threshold,
-                                 max(max_evals - evaluations, len(new)), progress)
+                                 max(max_evals - evaluations, len(new)), step, family=family, size=size,
+                                 cell_evals=cell_evals)
         evaluations += state.evaluations
         bounds[new] = state.cell_upper_all()
         failed = np.nonzero(~(bounds <= eps))[0]
@@ -84,6 +113,8 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
             break
         grown = partition.num_cells + failed.size * (2**n - 1)
         if grown > max_experts or evaluations >= max_evals:
+            if bar is not None:
+                bar.close()
             limit = (f"max_experts={max_experts} (the next refinement needs {grown})" if grown > max_experts
                      else f"max_evals={max_evals}")
             raise ApproximationError(
@@ -99,6 +130,9 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
         nets = concat_stacks(index_stack(nets, keep), children) if keep.size else children
         bounds = np.concatenate([bounds[keep], np.full(partition.num_cells - keep.size, np.nan)])
         new = np.arange(keep.size, partition.num_cells)
+    if bar is not None:
+        bar.step(partition.num_cells, partition.num_cells, evaluations, rounds)
+        bar.close()
     moe = MixtureOfExperts(partition, nets, expert, size)
     moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds)
     return moe

@@ -1,35 +1,38 @@
-"""Certified uniform error ‖f − Φ‖_∞ of a mixture of experts (THEORY.md §5).
+"""Certified uniform error ‖f − Φ‖_∞ of a mixture of experts (docs/theory.md §5).
 
 Branch and bound over boxes, each inside one cell (expert Φ_l), with centre c and per-axis
-radius r (∞-radius ρ = max r):
+radius r (∞-radius ρ = max r). Every evaluated box gives
 
-- lower bound: |f(c) − Φ(c)| at every evaluated centre;
-- upper bound on sup_B |f − Φ|: Φ_l is enclosed by an affine form with interval remainder,
-  Φ_l(c + r∘u) ∈ g₀ + g·u + [−ρ_Φ, ρ_Φ] for u ∈ [−1, 1]^n, propagated through the explicit
-  weights (DeepZ-style: a pre-activation that keeps its sign on B passes through exactly, one
-  that changes sign is replaced by its chord plus an interval). Where no pre-activation changes
-  sign ρ_Φ = 0 and the form is Φ_l itself. With f(B) ⊆ f(c) ± ω(ρ), ω(ρ) = C ρ^α,
+- a lower bound: |f(c) − Φ(c)| minus its rounding margin;
+- the **Lipschitz bound** (one point evaluation): with Λ_l the expert's Lipschitz constant on its
+  cell (:mod:`moe_approx.lipschitz`, computed once per cell),
 
-      sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|g_i| + ρ_Φ + ω(ρ)                 (Hölder bound),
+      sup_B |f − Φ| ≤ |f(c) − Φ(c)| + ω(ρ) + Λ_l ρ,      ω(ρ) = C ρ^α,
 
-  and, for a target of smoothness s ∈ (1, 2] (∇f (s−1, D)-Hölder), with the first-order
-  Taylor remainder T(ρ) = D n ρ^s Γ(s)/Γ(s+1) (HolderTarget.taylor_remainder_bound),
+  and for a target of smoothness s ∈ (1, 2] (∇f (s−1, D)-Hölder; T(ρ) = D n ρ^s Γ(s)/Γ(s+1) is
+  ``HolderTarget.taylor_remainder_bound``) ω(ρ) is replaced by min(C ρ^α, Σ|∂_i f(c)| r_i + T(ρ));
+- where it can win, the **affine-form bound**: Φ_l is enclosed by g₀ + g·u ± ρ_Φ for u ∈ [−1, 1]^n,
+  propagated through the explicit weights (DeepZ-style chords; exact, ρ_Φ = 0, where no
+  pre-activation changes sign on B), and
 
-      sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|∂_i f(c) r_i − g_i| + ρ_Φ + T(ρ)  (first-order bound).
+      sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|g_i| + ρ_Φ + ω(ρ)                  (Hölder),
+      sup_B |f − Φ| ≤ |f(c) − g₀| + Σ|∂_i f(c) r_i − g_i| + ρ_Φ + T(ρ)   (first order, s ∈ (1, 2]).
 
-  The smaller of the two is used.
-- floating-point margin (stated): every affine layer adds three times the standard dot-product
-  rounding bound γ_{d+2}·(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds |layer input| on B by the
-  enclosure; once each for the centre row, the generator rows together, and the remainder) to
-  each neuron, carried to the output by the linearised network (chords, a backward pass), or by
-  |W|ᵀ and the activations' Lipschitz constants where that is smaller; plus
-  ``TARGET_RTOL``·(|f(c)| + |g₀| + Σ|g_i| + ρ_Φ + ω(ρ) + Σ|∂_i f(c)| r_i), which covers the target's
-  own evaluation error (assumed below ``TARGET_RTOL`` relative) and the final sums.
+  It is computed for boxes not closed by the Lipschitz bound whose Lipschitz term Λ_l ρ exceeds the
+  target's ω(ρ) (the expert's variation dominates, e.g. deep experts whose Λ_l is loose), and on every
+  such box of a first-order target (its remainder is O(ρ²)). The box's bound is the smaller of the two.
 
-The box with the largest upper bound is split (a batch of the largest at each step, halving every
-long axis) until ``upper − lower ≤ rtol·lower + atol``. Boxes of one step are grouped by cell
-into slots and every expert runs as dense batched matmuls over its own boxes (jitted, float64,
-bucketed shapes); with several JAX devices the slots are sharded across them.
+Floating point (stated margins): the Lipschitz bound adds the per-cell rounding bound δ_l of Φ's
+evaluation (:mod:`moe_approx.lipschitz`); the affine bound adds three times the dot-product rounding
+bound per layer carried to the output by the linearised network (a backward pass through the chords);
+both add ``TARGET_RTOL``·(the magnitudes summed), which covers the target's own evaluation error
+(assumed below ``TARGET_RTOL`` relative) and the final sums.
+
+The open boxes with the largest upper bounds are split (a batch at each step, halving the longest
+axes, at most ``MAX_SPLIT_AXES`` of them) until ``upper − lower ≤ rtol·lower + atol``. Boxes are grouped
+by cell into slots (a counting sort on the host); the experts' weights stay on the device and each
+slot's weights are gathered inside the jitted kernel, which runs the experts as batched matmuls and
+evaluates f, ∇f and both bounds in the same call. With several JAX devices the slots are sharded.
 """
 
 from __future__ import annotations
@@ -43,30 +46,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import experts as _experts
 from ._checks import check_int, check_memory, check_positive
+from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
 from .mlp import index_stack
-from .moe import group_by_cell
 
-UNIT_ROUNDOFF = 2.0**-53
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation
-DEFAULT_ATOL = 1e-12  # absolute floor of the bracket width, times max(1, max|f(c)|) when atol is None
+ATOL_FACTOR = 4.0  # default atol = this times the largest float64 margin of f − Φ at the cell centres
 HOLDER_SLACK = 1e-9  # relative slack when checking sampled pairs against the declared (alpha, C)
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
-CAPACITY = 16  # boxes per slot (all of one cell)
-MAX_SLOTS = 2**10  # slots per kernel call, at most
+MAX_SPLIT_AXES = 4  # a box is split along at most this many (longest) axes: at most 16 children
+CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gathering a cell's weights is costly
+MAX_LANES = 2**15  # boxes per kernel call, at most
+BUCKETS = 3  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8, 64
+AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
-BUCKETS = 3  # kernel shapes per architecture
 
 
 @dataclass(frozen=True)
 class SupErrorReport:
     """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``.
 
-    ``evaluations``: boxes evaluated (one f and one Φ evaluation plus one expert enclosure each);
-    ``boxes``: the final boxes (leaves of the splitting tree) that cover the cube.
-    ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are proven for every
-    cell; the bracket meets rtol only for the cells that decide the global maximum).
+    ``evaluations``: boxes evaluated (f, Φ and the Lipschitz bound at each; ``affine_evaluations`` of
+    them also got the affine-form enclosure); ``boxes``: the final boxes (leaves of the splitting tree)
+    that cover the cube. ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are
+    proven for every cell; the bracket meets rtol only for the cells that decide the global maximum).
+    ``lipschitz``: the experts' Lipschitz bounds Λ_l used.
     """
 
     lower: float
@@ -78,8 +84,10 @@ class SupErrorReport:
     boxes: int = 0
     rtol: float = math.nan
     atol: float = math.nan
+    affine_evaluations: int = 0
     cell_lower: np.ndarray = field(default=None, repr=False)
     cell_upper: np.ndarray = field(default=None, repr=False)
+    lipschitz: np.ndarray = field(default=None, repr=False)
 
 
 def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
@@ -91,28 +99,37 @@ def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
     return lo[:, None, :] + local[None] * (hi - lo)[:, None, :]
 
 
-def sampled_error(target, moe, points_per_side: int, chunk_points: int = 2**20):
-    """max |f − Φ| over the cell grid of ``points_per_side``^n points per cell, and its argmax."""
-    lo, hi = moe.partition.all_bounds()
-    per_cell = points_per_side**moe.n
-    cells_per_chunk = max(1, chunk_points // per_cell)
-    best, where = -np.inf, None
-    for start in range(0, moe.num_experts, cells_per_chunk):
-        sl = slice(start, start + cells_per_chunk)
-        pts = cell_grid(lo[sl], hi[sl], points_per_side)
-        err = np.asarray(jnp.abs(target(pts) - moe.apply_blocked(pts, sl)))
-        i = np.unravel_index(np.argmax(err), err.shape)
-        if err[i] > best:
-            best, where = float(err[i]), pts[i]
-    return best, where
+# --- the kernels ----------------------------------------------------------------------------------
 
 
-# --- the bound of one box ------------------------------------------------------------------------
+def _target_terms(target, fc, grad, radius):
+    """ω(ρ) (or its first-order replacement), the Taylor remainder T(ρ) and ρ, for boxes (N, n)."""
+    rho = jnp.max(radius, axis=-1)
+    omega = target.constant * rho**target.alpha
+    taylor = None
+    if grad is not None:
+        taylor = float(target.taylor_remainder_bound(1.0)) * rho**target.smoothness
+        omega = jnp.minimum(omega, jnp.sum(jnp.abs(grad) * radius, -1) + taylor)
+    return omega, taylor, rho
 
 
-def _gamma(k: int) -> float:
-    """γ_k = k u / (1 − k u): relative rounding bound of a k-term float64 dot product."""
-    return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
+def _target_values(target, x):
+    """f(x) and, for smoothness s in (1, 2], ∇f(x), for points (N, n)."""
+    if target.derivative_order == 1:
+        return target.fn(x), jax.grad(lambda z: jnp.sum(target.fn(z)))(x)
+    return target.fn(x), None
+
+
+@partial(jax.jit, static_argnums=0)
+def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta):
+    """f(c), Φ(c), the Lipschitz upper bound and the lower bound of boxes (N, n), and ∇f(c) (or None)."""
+    phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
+    fc, grad = _target_values(target, centre)
+    omega, _, rho = _target_terms(target, fc, grad, radius)
+    gap, variation = jnp.abs(fc - phi), lip[cell] * rho
+    rounding = delta[cell] + TARGET_RTOL * (jnp.abs(fc) + jnp.abs(phi))
+    upper = gap + omega + variation + rounding + TARGET_RTOL * (omega + variation)
+    return fc, phi, upper, jnp.maximum(gap - rounding, 0.0), grad
 
 
 def _lift(v, extra: int):
@@ -122,30 +139,28 @@ def _lift(v, extra: int):
     return v.reshape(v.shape[:1] + (1,) * (extra + 1) + v.shape[1:])
 
 
-@jax.jit
-def _expert_kernel(nets, centre, radius):
-    """Φ(c) and the affine form g₀ + g·u ± rem of Φ on each box, plus the rounding bound ``margin``.
+def _affine_form(nets, centre, radius):
+    """Φ's affine form g₀ + g·u ± rem on each box and its rounding bound (module docstring).
 
-    ``nets``: one expert per slot (stack (S,), or shared layers), boxes (S, P, n).
-    Returns arrays (S, P) except g (S, P, n).
+    ``nets``: one expert per slot (stack (S,), or shared layers), boxes (S, P, n). Returns (S, P) arrays
+    g₀, rem, margin and g (S, P, n).
     """
     S, P, n = centre.shape
-    # rows: 0 = Φ at the centre, 1 = centre of the affine form, 2.. = its generators r_i e_i
-    h = jnp.concatenate([centre[:, :, None, :], centre[:, :, None, :], radius[..., None] * jnp.eye(n)], axis=2)
-    bias_rows = jnp.zeros(n + 2).at[:2].set(1.0)[:, None]
+    h = jnp.concatenate([centre[:, :, None, :], radius[..., None] * jnp.eye(n)], axis=2)  # centre row, generators
+    bias_rows = jnp.zeros(n + 1).at[0].set(1.0)[:, None]
     rem = jnp.zeros((S, P, n))  # interval remainder of the form
     mag = jnp.abs(centre) + radius  # bound of |layer input| on the box
     err = jnp.zeros((S, P, n))  # crude bound of the accumulated rounding error (widens the intervals)
     rounding, chords, slacks = [], [], []
     for l, (w, b) in enumerate(nets.layers):
-        wa = jnp.abs(w)
-        spec = "spkd,sde->spke" if w.ndim == 3 else "spkd,de->spke"
-        h = jnp.einsum(spec, h, w) + bias_rows * _lift(b, 1)
-        mat = (lambda v: jnp.einsum("spd,sde->spe", v, wa)) if w.ndim == 3 else (lambda v: v @ wa)
-        rem = mat(rem)
+        batched = w.ndim == 3
+        h = jnp.einsum("spkd,sde->spke" if batched else "spkd,de->spke", h, w) + bias_rows * _lift(b, 1)
+        # |W| times the remainder, the magnitude and the rounding error: one stacked product
+        stacked = jnp.einsum("spkd,sde->spke" if batched else "spkd,de->spke", jnp.stack([rem, mag, err], 2), jnp.abs(w))
+        rem, mag_w, err_w = stacked[:, :, 0], stacked[:, :, 1], stacked[:, :, 2]
         # rounding of this layer: centre row, generator rows, remainder, each <= γ (|W|ᵀ|y| + |b|)
-        rounding.append(3 * _gamma(w.shape[-2] + 2) * (mat(mag) + _lift(jnp.abs(b), 0)))
-        err = mat(err) + rounding[-1]
+        rounding.append(3 * gamma(w.shape[-2] + 2) * (mag_w + _lift(jnp.abs(b), 0)))
+        err = err_w + rounding[-1]
         if l < len(nets.slopes):
             a = _lift(nets.slopes[l], 0)
             h, rem, err, mag, chord, slack = _activation(h, rem, err, a)
@@ -160,38 +175,15 @@ def _expert_kernel(nets, centre, radius):
         vy = jnp.einsum("spe,sde->spd", v, w) if w.ndim == 3 else v @ w.T
         v = chords[l] * vy
         margin = margin + jnp.sum(jnp.abs(vy) * slacks[l] + jnp.abs(v) * rounding[l], -1)
-    return h[:, :, 0, 0], h[:, :, 1, 0], h[:, :, 2:, 0], rem[..., 0], jnp.minimum(margin, err[..., 0])
-
-
-@partial(jax.jit, static_argnums=0)
-def _target_kernel(target, x):
-    """f(x) and, for smoothness s in (1, 2], ∇f(x), for points (N, n)."""
-    if target.derivative_order == 1:
-        return target.fn(x), jax.grad(lambda z: jnp.sum(target.fn(z)))(x)
-    return target.fn(x), None
-
-
-def _box_upper(target, fc, grad, g0, g, rem, err, radius):
-    """The proven upper bound of sup_B |f − Φ| (module docstring: Hölder and first-order bounds, margin)."""
-    rho = np.max(radius, axis=-1)
-    omega = target.modulus(rho)
-    gap = np.abs(fc - g0) + rem
-    g_abs = np.sum(np.abs(g), -1)
-    upper = gap + g_abs + omega
-    scale = np.abs(fc) + np.abs(g0) + g_abs + rem + omega
-    if grad is not None:
-        taylor = target.taylor_remainder_bound(rho)
-        upper = np.minimum(upper, gap + np.sum(np.abs(grad * radius - g), -1) + taylor)
-        scale = scale + np.sum(np.abs(grad) * radius, -1) + taylor
-    return upper + err + TARGET_RTOL * scale
+    return h[:, :, 0, 0], h[:, :, 1:, 0], rem[..., 0], jnp.minimum(margin, err[..., 0])
 
 
 def _activation(h, rem, err, a):
-    """σ_a on the point row and the chord relaxation of σ_a on the affine form (THEORY.md §5).
+    """The chord relaxation of σ_a on the affine form (docs/theory.md §5).
 
     Also returns the bound of |σ_a| on the box, the chord slopes and the relaxation's rounding slack.
     """
-    centre, gens = h[:, :, 1], h[:, :, 2:]
+    centre, gens = h[:, :, 0], h[:, :, 1:]
     radius = jnp.sum(jnp.abs(gens), axis=2) + rem + err
     lo, hi = centre - radius, centre + radius
 
@@ -205,89 +197,160 @@ def _activation(h, rem, err, a):
     v_lo, v_hi = s_lo - chord * lo, s_hi - chord * hi
     low = jnp.where(crossing, jnp.minimum(0.0, jnp.minimum(v_lo, v_hi)), 0.0)
     high = jnp.where(crossing, jnp.maximum(0.0, jnp.maximum(v_lo, v_hi)), 0.0)
-    point = sigma(h[:, :, 0])
-    form = chord[:, :, None] * h[:, :, 1:]
+    form = chord[:, :, None] * h
     form = form.at[:, :, 0].add(0.5 * (low + high))
     rem = jnp.abs(chord) * rem + 0.5 * (high - low)
-    slack = jnp.where(crossing, _gamma(4) * (jnp.abs(s_lo) + jnp.abs(s_hi) + jnp.abs(chord) * (hi - lo)), 0.0)
+    slack = jnp.where(crossing, gamma(4) * (jnp.abs(s_lo) + jnp.abs(s_hi) + jnp.abs(chord) * (hi - lo)), 0.0)
     mag = jnp.maximum(jnp.abs(s_lo), jnp.abs(s_hi))  # σ_a is piecewise linear with σ_a(0) = 0
-    return jnp.concatenate([point[:, :, None], form], axis=2), rem, err + slack, mag, chord, slack
+    return form, rem, err + slack, mag, chord, slack
+
+
+@partial(jax.jit, static_argnums=0)
+def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad):
+    """The affine-form upper bound of boxes (N, n) with known f(c) (and ∇f(c) for first-order targets)."""
+    lanes = point_lane
+    g0, g, rem, err = (o.reshape((-1,) + o.shape[2:])[lanes] for o in
+                       _affine_form(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point]))
+    omega = target.constant * jnp.max(radius, axis=-1) ** target.alpha
+    gap, g_abs = jnp.abs(fc - g0), jnp.sum(jnp.abs(g), -1)
+    upper = gap + g_abs + omega
+    scale = jnp.abs(fc) + jnp.abs(g0) + g_abs + rem + omega
+    if grad is not None:
+        _, taylor, _ = _target_terms(target, fc, grad, radius)
+        upper = jnp.minimum(upper, gap + jnp.sum(jnp.abs(grad * radius - g), -1) + taylor)
+        scale = scale + jnp.sum(jnp.abs(grad) * radius, -1) + taylor
+    return (upper + rem + err + TARGET_RTOL * scale,)
 
 
 # --- evaluation of a batch of boxes ---------------------------------------------------------------
 
 
-class _Evaluator:
-    """Evaluates boxes (cell, centre, radius) cell-blocked, sharded across the JAX devices.
+@dataclass(frozen=True)
+class _Slots:
+    """N boxes grouped into S slots of ``capacity`` boxes of one cell each (a counting sort by cell)."""
 
-    The expert kernel runs on ``slots`` slots of CAPACITY boxes, ``slots`` one of BUCKETS sizes
-    (a memory-bounded maximum divided by powers of 8), with the slots' expert weights gathered on the host: a whole run,
-    whatever the number of cells, compiles the expert kernel at most a few times per architecture
-    and the target kernel once per shape and target.
+    slot_cell: np.ndarray  # (S,)
+    slot_point: np.ndarray  # (S, capacity): the box in each lane (empty lanes repeat a box of the slot's cell)
+    point_lane: np.ndarray  # (N,): the flat lane of each box
+
+
+def _group(cell: np.ndarray, num_cells: int, lanes: int, multiple: int, capacities=CAPACITIES) -> _Slots:
+    """Slots of one cell each for ``lanes`` boxes (cells ``cell``, padded entries included).
+
+    The capacity is the largest of ``capacities`` whose slots fit in 2·lanes/capacity (capacity 1
+    always fits, in ``lanes`` slots), so a run compiles one slot shape per capacity and lane bucket.
     """
+    counts = np.bincount(cell, minlength=num_cells)
+    for capacity in capacities[::-1]:
+        per_cell = -(-counts // capacity)
+        S_pad = lanes if capacity == 1 else 2 * lanes // capacity
+        S_pad = -(-S_pad // multiple) * multiple
+        if per_cell.sum() <= S_pad:
+            break
+    S = int(per_cell.sum())
+    starts = np.cumsum(counts) - counts
+    order = np.argsort(cell, kind="stable")
+    sorted_cell = cell[order]
+    position = np.arange(len(cell)) - starts[sorted_cell]
+    first_slot = np.cumsum(per_cell) - per_cell
+    lane = (first_slot[sorted_cell] + position // capacity) * capacity + position % capacity
+    slot_cell = np.zeros(S_pad, np.int64)
+    slot_cell[:S] = np.repeat(np.arange(num_cells), per_cell)
+    slot_point = np.full((S_pad, capacity), order[0])
+    slot_point[:S] = order[starts[slot_cell[:S]]][:, None]  # empty lanes repeat a box of the slot's cell
+    slot_point.reshape(-1)[lane] = order
+    point_lane = np.empty(len(cell), np.int64)
+    point_lane[order] = lane
+    return _Slots(slot_cell, slot_point, point_lane)
 
-    def __init__(self, target, experts, n: int):
-        self.target, self.n = target, n
+
+class _Evaluator:
+    """Evaluates boxes (cell, centre, radius): both bounds, cell-blocked, weights resident on the device."""
+
+    def __init__(self, target, experts, lo, hi, family=None, size=None, bound="auto"):
+        self.target, self.n, self.bound = target, lo.shape[1], bound
+        self.num_cells = lo.shape[0]
+        self.lip, self.delta = cell_constants(experts, lo, hi, family, size)
+        if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
+            bad = int(np.argmax(~np.isfinite(self.lip) | ~np.isfinite(self.delta)))
+            raise ValueError(f"the expert of cell {bad} has non-finite weights or overflows float64 on its cell")
         self.devices = jax.devices()
-        self.num_cells = experts.batch_shape[0]
-        self.experts = jax.tree_util.tree_map(np.asarray, experts)
-        lane_bytes = 8 * 4 * (n + 4) * (max(experts.widths[1:]) + n)  # activations, forms, temporaries
-        most = max(1, min(MAX_SLOTS, KERNEL_BYTES // (CAPACITY * lane_bytes)))
-        self.buckets = sorted({max(1, most >> 3 * j) for j in range(BUCKETS)})
-        check_memory(self.buckets[-1] * CAPACITY * lane_bytes, "sup_error kernel")
-        ndev = len(self.devices)
-        self.buckets = [-(-b // ndev) * ndev for b in self.buckets]
+        widest = max(experts.widths[1:]) + self.n
+        self.point_bytes = 8 * 4 * widest + 64
+        self.affine_bytes = 8 * 4 * (self.n + 4) * widest
+        check_memory(KERNEL_BYTES, "sup_error kernel")
+        host = jax.tree_util.tree_map(np.asarray, experts)
+        gathered = sum(np.size(a) for a in jax.tree_util.tree_leaves(host) if np.ndim(a) >= 2 and
+                       np.shape(a)[0] == self.num_cells) / self.num_cells  # per-cell floats gathered per slot
+        self.capacities = CAPACITIES if gathered > 4 * sum(experts.widths) else CAPACITIES[:1]
         self.sharding = None
-        if ndev > 1:
+        if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
+        self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
+        self.lip_dev, self.delta_dev = jnp.asarray(self.lip), jnp.asarray(self.delta)
 
-    def _put(self, tree):
-        if self.sharding is None:
-            return jax.tree_util.tree_map(jnp.asarray, tree)
-        return jax.tree_util.tree_map(lambda a: jax.device_put(a, self.sharding), tree)
+    def _run(self, kernel, lane_bytes, cell, *per_box):
+        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
+        N, start, outs = len(cell), 0, []
+        top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
+        buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
+        while start < N:
+            size = next((b for b in buckets if b >= N - start), top)
+            stop = min(N, start + size)
+            take = np.arange(start, start + size)
+            take = np.where(take < stop, take, start)  # padding repeats the chunk's first box
+            slots = _group(cell[take], self.num_cells, size, len(self.devices), self.capacities)
+            index = [slots.slot_cell, slots.slot_point]
+            if self.sharding is not None:
+                index = [jax.device_put(a, self.sharding) for a in index]
+            args = [None if a is None else a[take] for a in per_box]
+            out = kernel(self.experts, *index, slots.point_lane, *args)
+            outs.append([None if o is None else np.asarray(o)[: stop - start] for o in out])
+            start = stop
+        return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
 
-    def __call__(self, cell, centre, radius):
-        """(f(c), Φ(c), upper) for boxes given as arrays (N,), (N, n), (N, n)."""
-        d = group_by_cell(cell, self.num_cells, 8, CAPACITY, self.buckets[0])
-        parts, start, total = [], 0, len(d.slot_cell)
-        while start < total:
-            size = next((b for b in self.buckets if b >= total - start), self.buckets[-1])
-            take = np.arange(start, start + size) % total  # the last chunk repeats slots as padding
-            nets = index_stack(self.experts, d.slot_cell[take])
-            lanes = d.slot_point[take]
-            out = _expert_kernel(*self._put((nets, centre[lanes], radius[lanes])))
-            parts.append([np.asarray(o)[: min(size, total - start)] for o in out])
-            start += size
-        phi, g0, g, rem, err = (np.concatenate([p[k].reshape(-1, *p[k].shape[2:]) for p in parts])[d.point_lane]
-                                for k in range(5))
-        fc, grad = self._target(centre)
-        return fc, phi, _box_upper(self.target, fc, grad, g0, g, rem, err, radius)
+    def points(self, cell, centre, radius):
+        """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None) for boxes (N,), (N, n), (N, n)."""
+        kernel = partial(_point_kernel, self.target)
+        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev),
+                         self.point_bytes, cell, centre, radius, cell)
 
-    def _target(self, x):
-        """f and ∇f at the points (N, n), in chunks of bucket shapes."""
-        parts, start, sizes = [], 0, [b * CAPACITY for b in self.buckets]
-        while start < len(x):
-            size = next((b for b in sizes if b >= len(x) - start), sizes[-1])
-            take = np.arange(start, start + size) % len(x)
-            out = _target_kernel(self.target, self._put(x[take]))
-            parts.append([None if o is None else np.asarray(o)[: min(size, len(x) - start)] for o in out])
-            start += size
-        fc = np.concatenate([p[0] for p in parts])
-        return fc, None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+    def affine(self, cell, centre, radius, fc, grad):
+        """The affine-form upper bound of boxes with known f(c), ∇f(c)."""
+        return self._run(partial(_affine_kernel, self.target), self.affine_bytes, cell, centre, radius, fc, grad)[0]
+
+    def wants_affine(self, cell, radius):
+        """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
+        exceeds AFFINE_GAIN·ω(ρ) (only then can the affine form, which keeps ω(ρ), gain much), or any
+        box of a first-order target; all with "affine", none with "lipschitz"."""
+        if self.bound != "auto" or self.target.derivative_order == 1:
+            return np.full(len(cell), self.bound != "lipschitz")
+        rho = np.max(radius, axis=1)
+        return self.lip[cell] * rho > AFFINE_GAIN * self.target.constant * rho**self.target.alpha
 
 
 def _split(centre, radius):
-    """Children of boxes: every axis at least half as long as the longest is halved."""
-    n = centre.shape[1]
-    bits = np.stack(np.unravel_index(np.arange(2**n), (2,) * n), axis=-1).astype(bool)  # (2^n, n)
-    long = radius >= 0.5 * radius.max(axis=1, keepdims=True)  # (B, n)
-    valid = ~np.any(bits[None] & ~long[:, None], axis=2)  # (B, 2^n): children of unsplit axes dropped
+    """Children of boxes: the longest axes (those at least half as long as the longest, at most
+    MAX_SPLIT_AXES of them, longest first) are halved."""
+    N, n = centre.shape
+    rank = np.argsort(-radius, axis=1, kind="stable")  # axes by decreasing radius
+    k = min(n, MAX_SPLIT_AXES)
+    top = rank[:, :k]
+    top_radius = np.take_along_axis(radius, top, 1)
+    use = top_radius >= 0.5 * radius.max(axis=1, keepdims=True)  # (N, k)
+    bits = np.stack(np.unravel_index(np.arange(2**k), (2,) * k), axis=-1).astype(bool)  # (2^k, k)
+    valid = ~np.any(bits[None] & ~use[:, None], axis=2)  # children along unsplit axes dropped
     parent, child = np.nonzero(valid)
-    half = np.where(long, 0.5 * radius, radius)[parent]
+    axes, split = top[parent], use[parent]
     sign = np.where(bits[child], 1.0, -1.0)
-    offset = np.where(long[parent], sign * half, 0.0)
-    return parent, centre[parent] + offset, half
+    new_radius = radius[parent].copy()
+    rows = np.arange(len(parent))[:, None]
+    half = np.take_along_axis(new_radius, axes, 1) * np.where(split, 0.5, 1.0)
+    new_centre = centre[parent].copy()
+    new_centre[rows, axes] += np.where(split, sign * half, 0.0)
+    new_radius[rows, axes] = half
+    return parent, new_centre, new_radius
 
 
 @dataclass
@@ -296,15 +359,19 @@ class _State:
 
     cell_lower: np.ndarray
     cell_upper: np.ndarray  # max upper over closed boxes of each cell
-    lower: float = -np.inf
+    cell_evals: np.ndarray
+    lower: float = 0.0
     argmax: np.ndarray = None
     evaluations: int = 0
+    affine_evaluations: int = 0
     boxes: int = 0
     open_cell: np.ndarray = None
     open_centre: np.ndarray = None
     open_radius: np.ndarray = None
     open_upper: np.ndarray = None
     open_fc: np.ndarray = None
+    lipschitz: np.ndarray = None  # Λ_l of every cell
+    centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
 
     OPEN = ("open_cell", "open_centre", "open_radius", "open_upper", "open_fc")
 
@@ -315,9 +382,11 @@ class _State:
             for name, a in zip(self.OPEN, arrays):
                 setattr(self, name, np.concatenate([getattr(self, name), a]))
 
-    def keep_open(self, mask):
+    def close(self, mask):
+        """Close the open boxes in ``mask``: their upper bounds go to their cells."""
+        np.maximum.at(self.cell_upper, self.open_cell[mask], self.open_upper[mask])
         for name in self.OPEN:
-            setattr(self, name, getattr(self, name)[mask])
+            setattr(self, name, getattr(self, name)[~mask])
 
     def cell_upper_all(self) -> np.ndarray:
         out = self.cell_upper.copy()
@@ -325,60 +394,89 @@ class _State:
         return out
 
 
-def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progress=None) -> _State:
+def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progress=None, *, family=None, size=None,
+                     cell_evals: int | None = None, bound: str = "auto") -> _State:
     """Branch and bound over the cells [lo_i, hi_i] with experts ``experts`` (stack (L,)).
 
-    ``threshold(state) -> (L,)``: a box of cell i stays open while its upper bound exceeds
-    threshold[i]. Stops when no box is open or ``max_evals`` boxes have been evaluated.
+    ``progress``: True for a tqdm bar of the cells decided, or a callable ``progress(state)`` called
+    after every step. ``threshold(state) -> (L,)``: a box of cell i stays open while its upper bound exceeds
+    threshold[i]. Stops when no box is open or ``max_evals`` boxes have been evaluated. A cell that has
+    used ``cell_evals`` evaluations is given up: its open boxes are closed at their upper bounds
+    (``approximate`` then splits the cell). ``family``/``size``: the experts' family module and sizes
+    (for exact Lipschitz constants). ``bound``: "auto", "lipschitz" or "affine" (see :func:`sup_error`).
     """
     L, n = lo.shape
-    evaluate = _Evaluator(target, experts, n)
-    st = _State(np.full(L, -np.inf), np.full(L, -np.inf))
+    evaluate = _Evaluator(target, experts, lo, hi, family, size, bound)
+    st = _State(np.zeros(L), np.full(L, -np.inf), np.zeros(L, np.int64))
+    st.lipschitz = evaluate.lip
     cell, centre, radius = np.arange(L), 0.5 * (lo + hi), 0.5 * (hi - lo)
     parent_fc, parent_centre = None, None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=max_evals, unit="box", desc="sup_error")
+    report = progress if callable(progress) else None
+    bar = _progress_bar(L) if progress and report is None else None
     try:
         while True:
-            fc, phi, upper = evaluate(cell, centre, radius)
+            fc, phi, upper, low, grad = evaluate.points(cell, centre, radius)
             _check_finite(fc, phi, upper, centre)
             if parent_fc is not None:
                 _check_holder(target, fc, parent_fc, centre, parent_centre)
-            err = np.abs(fc - phi)
-            np.maximum.at(st.cell_lower, cell, err)
-            i = int(np.argmax(err))
-            if err[i] > st.lower:
-                st.lower, st.argmax = float(err[i]), centre[i].copy()
+            if st.centre_margin is None:
+                st.centre_margin = evaluate.delta + TARGET_RTOL * (np.abs(fc) + np.abs(phi))
             st.evaluations += len(cell)
             st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
+            np.add.at(st.cell_evals, cell, 1)
+            np.maximum.at(st.cell_lower, cell, low)
+            i = int(np.argmax(low))
+            if low[i] > st.lower or st.argmax is None:
+                st.lower, st.argmax = float(low[i]), centre[i].copy()
+            limit = threshold(st)
+            todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius))[0]
+            if todo.size:
+                affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
+                                         None if grad is None else grad[todo])
+                upper[todo] = np.minimum(upper[todo], affine)
+                st.affine_evaluations += todo.size
             st.add_open(cell, centre, radius, upper, fc)
             closed = st.open_upper <= threshold(st)[st.open_cell]
-            np.maximum.at(st.cell_upper, st.open_cell[closed], st.open_upper[closed])
+            if cell_evals is not None:
+                closed |= st.cell_evals[st.open_cell] >= cell_evals
+            st.close(closed)
             if bar is not None:
-                bar.update(len(cell))
-                bar.set_postfix(lower=f"{st.lower:.6g}", upper=f"{max(st.cell_upper.max(), st.open_upper.max(initial=-np.inf)):.6g}",
-                                open=len(st.open_cell))
+                _update_bar(bar, st, L)
+            if report is not None:
+                report(st)
             budget = max_evals - st.evaluations
-            open_count = len(st.open_cell) - int(closed.sum())
-            if not open_count or budget < 2**n:
-                st.keep_open(~closed)
+            if not len(st.open_cell) or budget < 2 ** min(n, MAX_SPLIT_AXES):
                 return st
             # split the open boxes with the largest upper bounds (a quarter of them when there are many)
-            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // 2**n, budget // 2**n)
-            score = np.where(closed, -np.inf, st.open_upper)
-            pick = np.argpartition(-score, count - 1)[:count] if count < len(score) else np.nonzero(~closed)[0]
+            open_count = len(st.open_cell)
+            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // 2 ** min(n, MAX_SPLIT_AXES),
+                        budget // 2 ** min(n, MAX_SPLIT_AXES))
+            pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
             parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
             cell = st.open_cell[pick][parent]
             parent_fc, parent_centre = st.open_fc[pick][parent], st.open_centre[pick][parent]
             st.boxes -= len(pick)
-            closed[pick] = True
-            st.keep_open(~closed)
+            keep = np.ones(open_count, bool)
+            keep[pick] = False
+            for name in st.OPEN:
+                setattr(st, name, getattr(st, name)[keep])
     finally:
         if bar is not None:
             bar.close()
+
+
+def _progress_bar(cells: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cells, unit="cell", desc="sup_error (cells decided)")
+
+
+def _update_bar(bar, st, cells):
+    open_cells = np.unique(st.open_cell).size
+    bar.n = cells - open_cells
+    upper = max(st.cell_upper.max(), st.open_upper.max(initial=-np.inf))
+    bar.set_postfix(evals=st.evaluations, lower=f"{st.lower:.6g}", upper=f"{upper:.6g}", open=len(st.open_cell))
+    bar.refresh()
 
 
 def _check_finite(fc, phi, upper, centre):
@@ -404,13 +502,24 @@ def _check_holder(target, fc, parent_fc, centre, parent_centre):
         )
 
 
+def family_of(moe):
+    """The family module of a mixture's experts (for exact Lipschitz constants), or None."""
+    return _experts.get(moe.family) if moe.family in _experts.FAMILY_NAMES else None
+
+
+BOUNDS = ("auto", "lipschitz", "affine")
+
+
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
-              progress=None) -> SupErrorReport:
-    """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (THEORY.md §5).
+              bound: str = "auto", progress=None) -> SupErrorReport:
+    """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
 
     Stops when ``upper − lower <= rtol·lower + atol`` (``certified``) or after ``max_evals`` box
     evaluations (``certified = False``; ``upper`` is still a proven bound). ``atol`` defaults to
-    ``DEFAULT_ATOL``·max(1, max|f(c)| over the cell centres). ``progress=True`` shows a tqdm bar.
+    ATOL_FACTOR times the largest float64 margin of f − Φ at the cell centres (about 1e-14 for
+    |f| ~ 1; it does not grow with the bracket). ``bound``: "auto" (the Lipschitz bound on every box,
+    the affine-form bound where it can win; module docstring), "lipschitz" or "affine" (that bound
+    alone on every box, for comparisons). ``progress=True`` shows a tqdm bar of the cells decided, with evaluations and the bracket.
     """
     if target.n != moe.n:
         raise ValueError(f"target is defined on n={target.n} but the MoE on n={moe.n}")
@@ -418,6 +527,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     max_evals = check_int(max_evals, "max_evals")
     if max_evals < moe.num_experts:
         raise ValueError(f"max_evals must be at least the number of experts ({moe.num_experts}), got {max_evals}")
+    if bound not in BOUNDS:
+        raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
     start = time.perf_counter()
@@ -426,14 +537,16 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
 
     def threshold(st):
         if floor[0] is None:
-            floor[0] = DEFAULT_ATOL * max(1.0, float(np.max(np.abs(st.open_fc))))
+            floor[0] = ATOL_FACTOR * float(np.max(st.centre_margin))
         return np.full(len(lo), st.lower * (1 + rtol) + floor[0])
 
-    st = branch_and_bound(target, lo, hi, moe.experts, threshold, max_evals, progress)
+    st = branch_and_bound(target, lo, hi, moe.experts, threshold, max_evals, progress, family=family_of(moe),
+                          size=moe.size, bound=bound)
     cell_upper = st.cell_upper_all()
     upper = float(cell_upper.max())
     return SupErrorReport(
         lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations,
         certified=upper - st.lower <= rtol * st.lower + floor[0], seconds=time.perf_counter() - start,
-        boxes=st.boxes, rtol=rtol, atol=floor[0], cell_lower=st.cell_lower, cell_upper=cell_upper,
+        boxes=st.boxes, rtol=rtol, atol=floor[0], affine_evaluations=st.affine_evaluations,
+        cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz,
     )

@@ -130,6 +130,35 @@ def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k
     return pre_affine(net, scale[..., :, None] * np.eye(n), -lo * scale)
 
 
+def lipschitz(net, lo, hi, k: int = SIZE_DEFAULTS["k"]):
+    """Exact ‖·‖_∞-Lipschitz constant of each cell's interpolant (docs/theory.md §4.2, §5), or None for n > 6.
+
+    On the Kuhn simplex of the path v_0, v_0 + e_π(1), …, the gradient has components
+    (f(v_i) − f(v_{i−1}))·s_π(i), s = k/(hi − lo) the cell map's scale, so the constant is the
+    largest Σ_i |f(v_i) − f(v_{i−1})| s_π(i) over sub-cubes and paths: a dynamic programme over the
+    subsets of axes. The node values are read from the expert's last layer (n = 1: the ramp
+    coefficients, whose partial sums are the slopes). Inflated by the rounding of the sums.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    L, n = lo.shape
+    if n > 6:
+        return None
+    scale = k / (hi - lo)
+    coeffs = np.asarray(net.layers[-1][0])[..., 0]  # (L, k) ramps or (L, (k+1)^n) node values
+    if n == 1:
+        return np.max(np.abs(np.cumsum(coeffs, axis=1)), axis=1) * scale[:, 0] * (1 + 4 * k * 2.0**-53)
+    values = coeffs.reshape((L,) + (k + 1,) * n)
+    corner = {}
+    for mask in range(2**n):  # f at the corner v_0 + e_S of every sub-cube, S = the bits of mask
+        corner[mask] = values[(slice(None),) + tuple(slice(1, None) if mask >> i & 1 else slice(0, k) for i in range(n))]
+    best = {0: np.zeros_like(corner[0])}
+    for mask in range(1, 2**n):
+        steps = [best[mask ^ 1 << i] + np.abs(corner[mask] - corner[mask ^ 1 << i]) * scale[(slice(None), i) + (None,) * n]
+                 for i in range(n) if mask >> i & 1]
+        best[mask] = functools.reduce(np.maximum, steps)
+    return best[2**n - 1].reshape(L, -1).max(axis=1) * (1 + 8 * n * 2.0**-53)
+
+
 # --- closed forms (one expert) -----------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _hat_stats(n: int, activation: str) -> tuple:
