@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -131,12 +132,19 @@ def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k
 
 
 # --- closed forms (one expert) -----------------------------------------------------------------
+class HatStats(NamedTuple):
+    """Counts of one :func:`hat_network` (n >= 3): its hidden ``widths`` and its generic
+    ``nonzero`` count with its output weight but without the output bias (in the expert, the node
+    value f_j multiplies that output weight)."""
+
+    widths: tuple
+    nonzero: int
+
+
 @functools.lru_cache(maxsize=None)
-def _hat_stats(n: int, activation: str) -> tuple:
-    """(hidden widths, generic nonzeros with its output weight but no output bias) of
-    :func:`hat_network` (n >= 3); in the expert, f_j multiplies that output weight."""
+def _hat_stats(n: int, activation: str) -> HatStats:
     hat = hat_network(n, activation)
-    return hat.widths[1:-1], generic_nonzero(hat) - 1
+    return HatStats(hat.widths[1:-1], generic_nonzero(hat) - 1)
 
 
 def _widths(n, activation, k):
@@ -146,7 +154,7 @@ def _widths(n, activation, k):
     if n == 2:
         features = 4 * k + 3
         return [features * (2 if activation == "relu" else 1), (k + 1) ** 2]
-    return [(k + 1) ** n * w for w in _hat_stats(n, activation)[0]]
+    return [(k + 1) ** n * w for w in _hat_stats(n, activation).widths]
 
 
 def depth(n, activation="relu", k=SIZE_DEFAULTS["k"]):
@@ -161,7 +169,7 @@ def width(n, activation="relu", k=SIZE_DEFAULTS["k"]):
         return sp.Max(features, hats) if isinstance(k, sp.Basic) else max(features, hats)
     if n == 1:
         return k
-    return (k + 1) ** n * max(_hat_stats(n, activation)[0])
+    return (k + 1) ** n * max(_hat_stats(n, activation).widths)
 
 
 def num_params(n, activation="relu", k=SIZE_DEFAULTS["k"]):
@@ -180,7 +188,7 @@ def num_nonzero(n, activation="relu", k=SIZE_DEFAULTS["k"]):
         if activation == "relu":
             return 20 * k + 14 + 8 * N
         return (6 * k + 4) + 2 * (4 * k + 3) + 5 * N  # + the 4k + 3 slopes −1
-    return N * _hat_stats(n, activation)[1]
+    return N * _hat_stats(n, activation).nonzero
 
 
 def error_bound(alpha, constant, side, n, k=SIZE_DEFAULTS["k"]):

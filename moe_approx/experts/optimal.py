@@ -1,4 +1,4 @@
-"""Optimal-rate deep experts by bit extraction (THEORY.md §4.4).
+"""Optimal-rate deep experts by bit extraction (docs/theory.md §4.4).
 
 Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 2022
 (arXiv:2103.00502). On the unit cube of a cell (coordinates u = (x − lo)/(hi − lo)):
@@ -10,6 +10,7 @@ Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 
    n ≥ 2 uses M steps per coordinate.
 2. Snake order (n ≥ 2): coordinate k runs backwards when i_1 + … + i_{k−1} is odd, so consecutive
    path positions s are face neighbours. The parities are alternating sums of the same steps.
+
 Sizes: A blocks of B cubes; :func:`grid_side` picks N = M + 1 = max(2, ⌊(A·B)^(1/n)⌋) cubes per
 side, so P ≍ A + B (plus O(M) index steps, ≤ A + B for n ≥ 2) and error ≍ 1/M ≍ (A·B)^(−1/n):
 with A ≍ B that is P^(−2/n).
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -130,6 +132,43 @@ def _int_step(layer: _Layer, t: Expr) -> Expr:
     return layer.add(t + 1) - layer.add(t)
 
 
+class Segment(NamedTuple):
+    """A run of hidden layers in the closed-form counts: widths of its ``first`` and ``last``
+    layers, the ``inner_params`` (weights and biases) between its own layers, its number of
+    ``layers`` and of ``neurons``."""
+
+    first: object
+    last: object
+    inner_params: object
+    layers: object
+    neurons: object
+
+
+class IndexLayers(NamedTuple):
+    """The index stage of one copy: its ``layers``, the block ``a`` and the position ``b`` in the block."""
+
+    layers: list
+    a: Expr
+    b: Expr
+
+
+class Copy(NamedTuple):
+    """One shifted copy of the expert: its hidden ``layers`` and its output expression ``value``."""
+
+    layers: list
+    value: Expr
+
+
+class BlockData(NamedTuple):
+    """Data of every copy and cell: block encodings ``y`` and ``start`` values (copies, L, A), the
+    quantum ``q`` and the output constant ``const`` (L,)."""
+
+    y: np.ndarray
+    start: np.ndarray
+    q: np.ndarray
+    const: np.ndarray
+
+
 # --- one copy: index, selection, extraction ------------------------------------------------------
 def _iroot(x: int, n: int) -> int:
     """⌊x^(1/n)⌋ for integers, exactly (Newton's method on Python ints)."""
@@ -170,7 +209,7 @@ def _index_layers(n, M, B, offsets, u):
         a_carried = fine.add(a, "carry")
         tau = t_plus_1 - 1 - B * a
         b = sum((_step_pair(fine, tau - (m - 1)) for m in range(1, B)), Expr())
-        return [coarse, narrow, fine], a_carried, b
+        return IndexLayers([coarse, narrow, fine], a_carried, b)
     steps, parity_steps, snake, split = _Layer(), _Layer(), _Layer(), _Layer()
     index, parity = [], []
     for k in range(n):
@@ -191,7 +230,7 @@ def _index_layers(n, M, B, offsets, u):
     s = sum((digits[k] * (M + 1) ** (n - 1 - k) for k in range(n)), Expr())
     s_carried = split.add(s, "carry")
     a = sum((_int_step(split, s - j * B) for j in range(1, A)), Expr())
-    return [steps, parity_steps, snake, split], a, s_carried - B * a
+    return IndexLayers([steps, parity_steps, snake, split], a, s_carried - B * a)
 
 
 def _selection_layers(A, a, b, y_data, v_data, activation):
@@ -328,14 +367,14 @@ def _block_data(target, lo, hi, M, B, exact):
         y = code.astype(np.float64) * 0.25 ** (B - 1)  # code < 4^(B−1) <= 2^52: exact
         start = start.astype(np.float64)
         q_out, const = q, q * (vmin - 0.5) + g0
-    return y, start, q_out, const
+    return BlockData(y, start, q_out, const)
 
 
 def _network(target, lo, hi, activation, M, B, exact):
     """The expert of every cell [lo[i], hi[i]] as (hidden layers, output expression)."""
     n = target.n
     A = num_blocks(n, M, B)
-    y, start, q, const = _block_data(target, lo, hi, M, B, exact)
+    data = _block_data(target, lo, hi, M, B, exact)
     if exact:
         lo_q = np.array([[Fraction(float(v)) for v in row] for row in lo], dtype=object)
         inv_side = np.array([[1 / (Fraction(float(b)) - Fraction(float(a))) for a, b in zip(r0, r1)] for r0, r1 in zip(lo, hi)],
@@ -346,29 +385,29 @@ def _network(target, lo, hi, activation, M, B, exact):
     copies = []
     for c, offsets in enumerate(_copy_offsets(n)):
         offsets = offsets if exact else tuple(float(o) for o in offsets)
-        index, a, b = _index_layers(n, M, B, offsets, u)
-        y_data = list(y[c].T) if B > 1 else None  # B = 1: nothing to extract
-        select, y_sel, s_sel, b_sel = _selection_layers(A, a, b, y_data, list(start[c].T), activation)
+        index = _index_layers(n, M, B, offsets, u)
+        y_data = list(data.y[c].T) if B > 1 else None  # B = 1: nothing to extract
+        select, y_sel, s_sel, b_sel = _selection_layers(A, index.a, index.b, y_data, list(data.start[c].T), activation)
         extract, value = _extraction_layers(B, y_sel, s_sel, b_sel)
-        copies.append((index + select + extract, value))
+        copies.append(Copy(index.layers + select + extract, value))
     layers, values = _side_by_side(copies)
     median, mid = _median_layers(values)
-    return layers + median, mid * q + const
+    return layers + median, mid * data.q + data.const
 
 
 def _side_by_side(copies):
     """Copies with identical layer shapes as one network (block-diagonal layers)."""
-    depth = len(copies[0][0])
-    merged = [_Layer() for _ in range(depth)]
-    for layers, _ in copies:
-        for l, layer in enumerate(layers):
-            shift = len(merged[l - 1]) - len(copies[0][0][l - 1]) if l else 0
+    first = copies[0].layers
+    merged = [_Layer() for _ in range(len(first))]
+    for copy in copies:
+        for l, layer in enumerate(copy.layers):
+            shift = len(merged[l - 1]) - len(first[l - 1]) if l else 0
             base = len(merged[l])
             for expr, kind in zip(layer.exprs, layer.kinds):
                 merged[l].add(Expr({i + shift: v for i, v in expr.terms.items()}, expr.const), kind)
             assert len(merged[l]) == base + len(layer)
-    last = len(copies[0][0][-1])
-    values = [Expr({i + c * last: v for i, v in value.terms.items()}, value.const) for c, (_, value) in enumerate(copies)]
+    last = len(first[-1])
+    values = [Expr({i + c * last: v for i, v in copy.value.terms.items()}, copy.value.const) for c, copy in enumerate(copies)]
     return merged, values
 
 
@@ -474,21 +513,22 @@ def _sizes(n, A, B):
 
 
 def _segments(n, activation, A, B):
-    """Layer widths as segments (first, last, params between its own layers, layers, neurons)."""
+    """The hidden layers as :class:`Segment` runs, input and output included as empty runs."""
     n, M, A = _sizes(n, A, B)
     activation = check_activation(activation)
     c = 3**n
     index = [2 * A - 1, 2, 2 * B - 1] if n == 1 else [2 * n * M, n**2, 3 * n - 2, 2 * A - 1]
 
     def run(w, r=1):
-        return (w, w, (r - 1) * (w + 1) * w, r, r * w)
+        return Segment(w, w, (r - 1) * (w + 1) * w, r, r * w)
 
-    segments = [(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 3)]
+    segments = [Segment(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 3)]
     odd, even = 9 * c, 6 * c  # extraction: B − 1 pairs of layers (none for B = 1: a lookup table)
     if isinstance(B, sp.Basic) or B > 1:
-        segments.append((odd, even, (B - 1) * (odd + 1) * even + (B - 2) * (even + 1) * odd, 2 * (B - 1), (B - 1) * (odd + even)))
+        segments.append(Segment(odd, even, (B - 1) * (odd + 1) * even + (B - 2) * (even + 1) * odd, 2 * (B - 1),
+                                (B - 1) * (odd + even)))
     segments += [run(k * 3 ** (n - level)) for level in range(1, n + 1) for k in (4, 3, 2)]
-    return segments + [(1, 1, 0, 0, 0)]
+    return segments + [Segment(1, 1, 0, 0, 0)]
 
 
 def _blend(count):
@@ -508,13 +548,13 @@ def _blend(count):
 @_blend
 def _depth(n, activation="relu", A=4, B=4):
     """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1."""
-    return sum(s[3] for s in _segments(n, activation, A, B)) + 1
+    return sum(s.layers for s in _segments(n, activation, A, B)) + 1
 
 
 @_blend
 def _width(n, activation="relu", A=4, B=4):
     """Largest hidden layer (3^n copies side by side)."""
-    widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in s[:2]]
+    widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in (s.first, s.last)]
     return sp.Max(*widths) if any(isinstance(w, sp.Basic) for w in widths) else max(widths)
 
 
@@ -522,8 +562,8 @@ def _width(n, activation="relu", A=4, B=4):
 def _num_params(n, activation="relu", A=4, B=4):
     """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU."""
     seg = _segments(n, activation, A, B)
-    total = sum(s[2] for s in seg) + sum((a[1] + 1) * b[0] for a, b in zip(seg, seg[1:]))
-    return total + (sum(s[4] for s in seg) if activation == "prelu" else 0)
+    total = sum(s.inner_params for s in seg) + sum((a.last + 1) * b.first for a, b in zip(seg, seg[1:]))
+    return total + (sum(s.neurons for s in seg) if activation == "prelu" else 0)
 
 
 @_blend
