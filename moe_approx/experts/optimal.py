@@ -184,21 +184,52 @@ def _iroot(x: int, n: int) -> int:
 
 def grid_side(n, A, B):
     """M: the expert splits its cell into N = M + 1 = max(2, ⌊(A·B)^(1/n)⌋) cubes per side, so
-    that N^n <= A·B cubes fill at most A blocks of B (exactly A when A·B is an n-th power)."""
+    that N^n <= A·B cubes fill at most A blocks of B (exactly A when A·B is an n-th power).
+
+    Parameters
+    ----------
+    n, A, B : int or sympy.Expr
+        Dimension, blocks, cubes per block.
+
+    Returns
+    -------
+    int or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.grid_side(1, 4, 4), optimal.grid_side(2, 4, 4), optimal.grid_side(2, 1, 1)
+    (15, 3, 1)
+    """
     if any(isinstance(v, sp.Basic) for v in (n, A, B)):
         return sp.Max(2, sp.floor((A * B) ** sp.Rational(1, n))) - 1
     return max(2, _iroot(int(A) * int(B), int(n))) - 1
 
 
 def num_blocks(n, M, B):
-    """A = ⌈(M + 1)^n / B⌉ blocks of B cubes on the snake path."""
+    """A = ⌈(M + 1)^n / B⌉ blocks of B cubes on the snake path.
+
+    Parameters
+    ----------
+    n, M, B : int or sympy.Expr
+
+    Returns
+    -------
+    int or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.num_blocks(2, optimal.grid_side(2, 5, 4), 4)     # N = 4: 16 cubes in 4 blocks
+    4
+    """
     if any(isinstance(v, sp.Basic) for v in (n, M, B)):
         return sp.ceiling((M + 1) ** n / B)
     return -(-((M + 1) ** n) // B)
 
 
 def _index_layers(n, M, B, offsets, u):
-    """Layers computing the block a and the position b in the block (THEORY.md §4.4 steps 1–3)."""
+    """Layers computing the block a and the position b in the block (docs/theory.md §4.4 steps 1–3)."""
     A = num_blocks(n, M, B)
     if n == 1:  # two scales: a from A − 1 coarse steps, b from B − 1 fine steps on t − aB
         t = M * u[0] - offsets[0]
@@ -305,7 +336,29 @@ def _median_layers(values):
 # --- data: quantized values along the snake path -------------------------------------------------
 def snake_order(n: int, M: int) -> np.ndarray:
     """Cube multi-indices (N^n, n), N = M + 1, in snake order: position s holds the cube whose
-    digits d_k = i_k, or M − i_k when i_1 + … + i_{k−1} is odd, spell s in base N."""
+    digits d_k = i_k, or M − i_k when i_1 + … + i_{k−1} is odd, spell s in base N.
+
+    Parameters
+    ----------
+    n : int
+        Dimension.
+    M : int
+        N − 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N^n, n); consecutive rows are face neighbours (docs/theory.md §4.4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx.experts import optimal
+    >>> optimal.snake_order(2, 2).tolist()
+    [[0, 0], [0, 1], [0, 2], [1, 2], [1, 1], [1, 0], [2, 0], [2, 1], [2, 2]]
+    >>> bool(np.all(np.abs(np.diff(optimal.snake_order(3, 3), axis=0)).sum(axis=1) == 1))
+    True
+    """
     N = M + 1
     digits = np.stack(np.unravel_index(np.arange(N**n), (N,) * n), axis=-1)
     cubes = np.empty_like(digits)
@@ -436,7 +489,20 @@ def _assemble(layers, out: Expr, n: int, activation: str, L: int, dtype) -> MLP:
 
 def structural_nonzero(layers, out: Expr, activation: str) -> int:
     """Nonzero parameters fixed by the construction: every scalar coefficient that is not 0, every
-    per-cell (data) coefficient, and for PReLU the nonzero slopes."""
+    per-cell (data) coefficient, and for PReLU the nonzero slopes.
+
+    Parameters
+    ----------
+    layers : list
+        The hidden layers as written by the construction.
+    out : Expr
+        The output expression.
+    activation : {"relu", "prelu"}
+
+    Returns
+    -------
+    int
+    """
     count = 0
     for e in [e for layer in layers for e in layer.exprs] + [out]:
         count += sum(isinstance(v, np.ndarray) or v != 0 for v in (*e.terms.values(), e.const))
@@ -454,10 +520,46 @@ def _check_build(target, lo, hi, activation, A, B):
 
 
 def build(target, lo, hi, *, activation: str = "relu", A: int = 4, B: int = 4) -> MLP:
-    """One optimal-rate expert per cell [lo[i], hi[i]] (THEORY.md §4.4), float64 weights.
+    """One optimal-rate expert per cell [lo[i], hi[i]] (docs/theory.md §4.4), float64 weights.
 
-    Raises ``ValueError`` for B > 27: float64 cannot hold a block's 2(B − 1) encoded bits nor
-    extract them exactly; use :func:`build_exact` with :func:`moe_approx.exact.evaluate_exact`.
+    Parameters
+    ----------
+    target : HolderTarget
+    lo, hi : array_like
+        Cell corners, shape (L, n).
+    activation : {"relu", "prelu"}, default "relu"
+    A : int, default 4
+        Blocks.
+    B : int, default 4
+        Cubes per block, at most 27 in float64.
+
+    Returns
+    -------
+    MLP
+        A stack (L,); error at most :func:`error_bound` (q(1/2 + 2^−α)).
+
+    Raises
+    ------
+    ValueError
+        For B > 27: float64 cannot hold a block's 2(B − 1) encoded bits nor extract them exactly;
+        use :func:`build_exact` with :func:`moe_approx.exact.evaluate_exact`. Also for sizes < 1,
+        malformed cells or an unknown activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> f = targets.get("kink", n=1)
+    >>> nets = optimal.build(f, np.zeros((1, 1)), np.ones((1, 1)), A=4, B=4)
+    >>> x = np.linspace(0, 1, 2001)[None, :, None]
+    >>> err = np.abs(optimal.evaluate(nets, x) - np.asarray(f(x)))
+    >>> bool(err.max() <= optimal.error_bound(1.0, 1.0, 1.0, 1, A=4, B=4))
+    True
+    >>> optimal.build(f, np.zeros((1, 1)), np.ones((1, 1)), B=28)
+    Traceback (most recent call last):
+    ...
+    ValueError: B=28 exceeds float64's range for the optimal expert ...
     """
     activation, lo, hi = _check_build(target, lo, hi, activation, A, B)
     if B > MAX_BLOCK_FLOAT64:
@@ -473,6 +575,35 @@ def build_exact(target, lo, hi, *, activation: str = "relu", A: int = 4, B: int 
     """The same experts with exact rational weights (object arrays of ``Fraction``), any B >= 2.
 
     Only :func:`moe_approx.exact.evaluate_exact` evaluates them.
+
+    Parameters
+    ----------
+    target, lo, hi, activation, A, B
+        As in :func:`build`, without the limit on B.
+
+    Returns
+    -------
+    MLP
+        With ``Fraction`` weights.
+
+    Raises
+    ------
+    ValueError
+        For sizes < 1, malformed cells or an unknown activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from moe_approx import exact, targets
+    >>> from moe_approx.experts import optimal
+    >>> f = targets.get("kink", n=1)
+    >>> net = optimal.build_exact(f, np.zeros((1, 1)), np.ones((1, 1)), A=2, B=2)
+    >>> isinstance(net.layers[0][0][0, 0, 0], Fraction)
+    True
+    >>> x = np.array([[[0.1], [0.6]]])
+    >>> bool(np.all(np.abs(exact.evaluate_exact(net, x).astype(float) - np.asarray(f(x))) <= optimal.error_bound(1.0, 1.0, 1.0, 1, A=2, B=2)))
+    True
     """
     activation, lo, hi = _check_build(target, lo, hi, activation, A, B)
     layers, out = _network(target, lo, hi, activation, grid_side(target.n, A, B), B, exact=True)
@@ -483,6 +614,23 @@ def evaluate(net: MLP, x) -> np.ndarray:
     """``net(x)[..., 0]`` with a numpy loop over layers (no compilation; deep nets are cheap here).
 
     A stack (L,) maps x of shape (L, P, n) to (L, P); a single network (..., n) to (...).
+
+    Parameters
+    ----------
+    net : MLP
+    x : array_like
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> from moe_approx.experts import optimal
+    >>> optimal.evaluate(calculus.maximum(2), np.array([[1.0, 3.0]]))
+    array([3.])
     """
     h = np.asarray(x, dtype=np.float64)
     for l, (W, b) in enumerate(net.layers):
@@ -547,20 +695,48 @@ def _blend(count):
 
 @_blend
 def _depth(n, activation="relu", A=4, B=4):
-    """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1."""
+    """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1,
+    with A the blocks in use, :func:`num_blocks`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("cone", n=2), np.zeros((1, 2)), np.ones((1, 2)), A=4, B=4)
+    >>> optimal.depth(2, A=4, B=4) == net.depth == 4 + (4 + 3) + 2 * 3 + (3 * 2 + 1)
+    True
+    """
     return sum(s.layers for s in _segments(n, activation, A, B)) + 1
 
 
 @_blend
 def _width(n, activation="relu", A=4, B=4):
-    """Largest hidden layer (3^n copies side by side)."""
+    """Largest hidden layer (3^n copies side by side).
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.width(1, "relu", A=4, B=4) == 3 * 9      # the extraction's odd layers, 9 per copy
+    True
+    """
     widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in (s.first, s.last)]
     return sp.Max(*widths) if any(isinstance(w, sp.Basic) for w in widths) else max(widths)
 
 
 @_blend
 def _num_params(n, activation="relu", A=4, B=4):
-    """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU."""
+    """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("kink", n=1), np.zeros((1, 1)), np.ones((1, 1)), activation="prelu")
+    >>> optimal.num_params(1, "prelu") == net.num_params
+    True
+    """
     seg = _segments(n, activation, A, B)
     total = sum(s.inner_params for s in seg) + sum((a.last + 1) * b.first for a, b in zip(seg, seg[1:]))
     return total + (sum(s.neurons for s in seg) if activation == "prelu" else 0)
@@ -569,7 +745,19 @@ def _num_params(n, activation="relu", A=4, B=4):
 @_blend
 def _num_nonzero(n, activation="relu", A=4, B=4):
     """Structural nonzeros, layer by layer as :func:`_network` writes them (data values count as
-    nonzero; a built expert can only have fewer)."""
+    nonzero; a built expert can only have fewer). Symbolic in A and B for numeric n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("kink", n=1), np.zeros((1, 1)), np.ones((1, 1)))
+    >>> optimal.num_nonzero(1) >= int(net.num_nonzero[0])
+    True
+    >>> optimal.num_nonzero(2, "relu", A=1, B=1)              # docs/theory.md §6
+    1567
+    """
     n, relu = _numeric_n(n), check_activation(activation) == "relu"
     n, M, A = _sizes(n, A, B)
     c = 3**n
@@ -604,8 +792,29 @@ depth, width, num_params, num_nonzero = _depth, _width, _num_params, _num_nonzer
 
 
 def error_bound(alpha, constant, side, n, A=4, B=4):
-    """q·(1/2 + 2^−α) with q = C (h/M)^α (1 + 2^−20), M = :func:`grid_side` (THEORY.md §4.4): the
-    output q(v + 1/2) is within q/2 of f at the cube centre, which is within C (h/(2M))^α of f(x)."""
+    """q·(1/2 + 2^−α) with q = C (h/M)^α (1 + 2^−20), M = :func:`grid_side` (docs/theory.md §4.4): the
+    output q(v + 1/2) is within q/2 of f at the cube centre, which is within C (h/(2M))^α of f(x).
+
+    Parameters
+    ----------
+    alpha, constant : float or sympy.Expr
+        The target's Hölder pair (α, C).
+    side : float or sympy.Expr
+        Cell side h (the largest side).
+    n : int
+    A, B : int or sympy.Expr, default 4
+
+    Returns
+    -------
+    float or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> M = optimal.grid_side(1, 4, 4)
+    >>> optimal.error_bound(1.0, 1.0, 1.0, 1, A=4, B=4) == (1 / M) * (1 + 2.0 ** -20) * (0.5 + 0.5)
+    True
+    """
     M = grid_side(n, A, B)
     symbolic = any(isinstance(v, sp.Basic) for v in (alpha, constant, side, M))
     margin = 1 + (sp.Rational(1, 2**20) if symbolic else QUANT_MARGIN)
