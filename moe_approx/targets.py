@@ -296,8 +296,9 @@ _FACTORY_SECTIONS = """
 
 def _register(factory):
     """Add ``factory`` to the library, with its shared Parameters/Returns sections."""
-    head, sep, examples = factory.__doc__.partition("\n    Examples\n")
-    factory.__doc__ = head.rstrip() + "\n" + _FACTORY_SECTIONS + sep + examples
+    if factory.__doc__:  # None under python -OO
+        head, sep, examples = factory.__doc__.partition("\n    Examples\n")
+        factory.__doc__ = head.rstrip() + "\n" + _FACTORY_SECTIONS + sep + examples
     _LIBRARY[factory.__name__] = factory
     return factory
 
