@@ -1,7 +1,7 @@
-"""Network calculus with explicit weights (THEORY.md §3).
+"""Network calculus with explicit weights (docs/theory.md §3).
 
-Petersen & Voigtlaender 2018 (arXiv:1709.05289) §2; Grohs, Hornung, Jentzen, Zimmermann 2023
-(arXiv:1908.10828) §2. Every operation returns a new :class:`~moe_approx.mlp.MLP` that computes
+Grohs, Hornung, Jentzen, Zimmermann 2023 (arXiv:1908.03833) §2; Petersen & Voigtlaender 2018
+(arXiv:1709.05289) §2. Every operation returns a new :class:`~moe_approx.mlp.MLP` that computes
 exactly the stated function. All arrays are float64 numpy arrays and may carry leading batch
 (stack) axes, which broadcast: one call builds the networks of every cell at once.
 """
@@ -32,7 +32,34 @@ def _with_activation(net: MLP, activation: str) -> MLP:
 
 
 def affine(A, c, activation: str = "relu") -> MLP:
-    """The depth-1 network ``x ↦ x @ A + c`` (A of shape (..., d_in, d_out), c of shape (..., d_out))."""
+    """The depth-1 network ``x ↦ x @ A + c`` (A of shape (..., d_in, d_out), c of shape (..., d_out)).
+
+    Parameters
+    ----------
+    A : array_like
+        Weights, shape (..., d_in, d_out).
+    c : array_like
+        Bias, broadcastable to (..., d_out).
+    activation : {"relu", "prelu"}, default "relu"
+        The activation recorded for later combinations (the network itself has none).
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If A has fewer than two axes or ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.affine(np.array([[2.0], [1.0]]), np.array([0.5]))
+    >>> np.asarray(net(np.array([1.0, 3.0])))
+    array([5.5])
+    """
     A, c = _f64(A), _f64(c)
     if A.ndim < 2:
         raise ValueError(f"A must have shape (..., d_in, d_out), got {A.shape}")
@@ -53,7 +80,30 @@ def _matmul(a, b) -> np.ndarray:
 
 
 def compose(outer: MLP, inner: MLP) -> MLP:
-    """``outer ∘ inner``, merging inner's last affine map into outer's first (depth J_o + J_i − 1)."""
+    """``outer ∘ inner``, merging inner's last affine map into outer's first (depth J_o + J_i − 1).
+
+    Parameters
+    ----------
+    outer, inner : MLP
+        ``outer.in_dim == inner.out_dim``; equal activations unless one is purely affine.
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If the dimensions do not match or the activations differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.compose(calculus.rectifier(1), calculus.affine(np.ones((2, 1)), -np.ones(1)))
+    >>> net.depth, np.asarray(net(np.array([[0.2, 0.3], [1.0, 2.0]])))[:, 0]   # σ(x + y − 1)
+    (2, array([0., 2.]))
+    """
     if outer.in_dim != inner.out_dim:
         raise ValueError(f"compose: outer takes {outer.in_dim} inputs but inner returns {inner.out_dim}")
     activation = _joint_activation(outer, inner)
@@ -67,6 +117,31 @@ def identity(d: int, depth: int = 1, activation: str = "relu") -> MLP:
     """The identity on R^d as a depth-``depth`` network (THEORY.md §3).
 
     ReLU: t = σ(t) − σ(−t), hidden width 2d. PReLU: one neuron of slope 1 per channel, width d.
+
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    depth : int, default 1
+        Number of affine maps, >= 1.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If d < 1 or depth < 1, or ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> relu, prelu = calculus.identity(2, 3), calculus.identity(2, 3, "prelu")
+    >>> relu.width, prelu.width, np.asarray(relu(np.array([-1.5, 2.0])))
+    (4, 2, array([-1.5,  2. ]))
     """
     check_activation(activation)
     if d < 1 or depth < 1:
@@ -85,14 +160,61 @@ def identity(d: int, depth: int = 1, activation: str = "relu") -> MLP:
 
 
 def rectifier(d: int, activation: str = "relu") -> MLP:
-    """σ(x) = max(x, 0) coordinatewise on R^d: depth 2, width d (PReLU slopes 0)."""
+    """σ(x) = max(x, 0) coordinatewise on R^d: depth 2, width d (PReLU slopes 0).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> np.asarray(calculus.rectifier(3)(np.array([-1.0, 0.0, 2.0])))
+    array([0., 0., 2.])
+    """
     check_activation(activation)
     eye = np.eye(d)
     return MLP(((eye, np.zeros(d)), (eye, np.zeros(d))), (np.zeros(d),), activation)
 
 
 def absolute(d: int, activation: str = "relu") -> MLP:
-    """|x| coordinatewise on R^d (THEORY.md §2): PReLU slope a = −1, width d; ReLU |t| = σ(t) + σ(−t), width 2d."""
+    """|x| coordinatewise on R^d (docs/theory.md §3): PReLU slope a = −1, width d; ReLU |t| = σ(t) + σ(−t), width 2d.
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.absolute(2, "prelu")
+    >>> net.width, np.asarray(net(np.array([-3.0, 2.0])))
+    (2, array([3., 2.]))
+    """
     check_activation(activation)
     eye = np.eye(d)
     if activation == "prelu":
@@ -101,7 +223,29 @@ def absolute(d: int, activation: str = "relu") -> MLP:
 
 
 def extend(net: MLP, depth: int) -> MLP:
-    """``net`` followed by an identity network so that the result has exactly ``depth`` layers."""
+    """``net`` followed by an identity network so that the result has exactly ``depth`` layers.
+
+    Parameters
+    ----------
+    net : MLP
+    depth : int
+        Target depth, >= ``net.depth``.
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If ``depth < net.depth``.
+
+    Examples
+    --------
+    >>> from moe_approx import calculus
+    >>> calculus.extend(calculus.rectifier(1), 4).depth
+    4
+    """
     if depth < net.depth:
         raise ValueError(f"cannot extend a depth-{net.depth} network to depth {depth}")
     if depth == net.depth:
@@ -130,6 +274,29 @@ def parallel(*nets: MLP) -> MLP:
     """Same input, outputs stacked: ``x ↦ (Φ_1(x), ..., Φ_k(x))``.
 
     Shorter networks are first extended by identity layers to the common depth.
+
+    Parameters
+    ----------
+    *nets : MLP
+        Networks with the same input dimension.
+
+    Returns
+    -------
+    MLP
+        Output dimension Σ out_dim, depth max depth.
+
+    Raises
+    ------
+    ValueError
+        If no network is given, the input dimensions differ, or the activations differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.parallel(calculus.maximum(2), calculus.minimum(2))
+    >>> np.asarray(net(np.array([4.0, -1.0])))
+    array([ 4., -1.])
     """
     if not nets:
         raise ValueError("parallel needs at least one network")
@@ -149,17 +316,87 @@ def parallel(*nets: MLP) -> MLP:
 
 
 def post_affine(net: MLP, A, c) -> MLP:
-    """``x ↦ net(x) @ A + c``."""
+    """``x ↦ net(x) @ A + c``.
+
+    Parameters
+    ----------
+    net : MLP
+    A : array_like
+        Shape (..., net.out_dim, d_out).
+    c : array_like
+        Shape (..., d_out).
+
+    Returns
+    -------
+    MLP
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.post_affine(calculus.rectifier(1), np.array([[-2.0]]), np.array([1.0]))
+    >>> np.asarray(net(np.array([3.0])))
+    array([-5.])
+    """
     return compose(affine(A, c, net.activation), net)
 
 
 def pre_affine(net: MLP, A, c) -> MLP:
-    """``x ↦ net(x @ A + c)``; e.g. rescaling a cell to the unit cube."""
+    """``x ↦ net(x @ A + c)``; e.g. rescaling a cell to the unit cube.
+
+    Parameters
+    ----------
+    net : MLP
+    A : array_like
+        Shape (..., d_in, net.in_dim).
+    c : array_like
+        Shape (..., net.in_dim).
+
+    Returns
+    -------
+    MLP
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.pre_affine(calculus.rectifier(1), np.array([[1.0]]), np.array([-0.5]))
+    >>> np.asarray(net(np.array([2.0])))
+    array([1.5])
+    """
     return compose(net, affine(A, c, net.activation))
 
 
 def linear_combination(nets, coefficients, offset=0.0) -> MLP:
-    """``x ↦ Σ_i c_i Φ_i(x) + offset`` for networks with equal output dimension."""
+    """``x ↦ Σ_i c_i Φ_i(x) + offset`` for networks with equal output dimension.
+
+    Parameters
+    ----------
+    nets : sequence of MLP
+        Networks with equal input and output dimensions.
+    coefficients : array_like
+        Shape (..., len(nets)); leading axes make a stack.
+    offset : float or array_like, default 0.0
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If the output dimensions differ or the number of coefficients is wrong.
+
+    Examples
+    --------
+    max(s, t) + min(s, t) = s + t:
+
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.linear_combination([calculus.maximum(2), calculus.minimum(2)], np.array([1.0, 1.0]))
+    >>> np.asarray(net(np.array([4.0, -1.0])))
+    array([3.])
+    """
     nets = list(nets)
     coefficients = _f64(coefficients)
     d = nets[0].out_dim
@@ -173,12 +410,56 @@ def linear_combination(nets, coefficients, offset=0.0) -> MLP:
 
 
 def add(*nets: MLP) -> MLP:
-    """``x ↦ Σ_i Φ_i(x)``."""
+    """``x ↦ Σ_i Φ_i(x)``.
+
+    Parameters
+    ----------
+    *nets : MLP
+        Networks with equal input and output dimensions.
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If the output dimensions differ.
+
+    Examples
+    --------
+    σ(t) + σ(−t) = |t|, from two rectifiers:
+
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> relu = calculus.rectifier(1)
+    >>> neg = calculus.pre_affine(relu, -np.eye(1), np.zeros(1))
+    >>> np.asarray(calculus.add(relu, neg)(np.array([-2.5])))
+    array([2.5])
+    """
     return linear_combination(nets, np.ones(len(nets)))
 
 
 def scale(net: MLP, factor) -> MLP:
-    """``x ↦ factor · Φ(x)`` (factor a scalar or a per-stack array)."""
+    """``x ↦ factor · Φ(x)`` (factor a scalar or a per-stack array).
+
+    Parameters
+    ----------
+    net : MLP
+    factor : float or array_like
+        A scalar, or one factor per network of a stack.
+
+    Returns
+    -------
+    MLP
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> np.asarray(calculus.scale(calculus.rectifier(1), 3.0)(np.array([2.0])))
+    array([6.])
+    """
     factor = _f64(factor)
     d = net.out_dim
     return post_affine(net, factor[..., None, None] * np.eye(d), np.zeros(factor.shape + (d,)))
@@ -215,15 +496,84 @@ def _select(k: int, coordinates: list[int]) -> np.ndarray:
 
 
 def maximum(m: int, activation: str = "relu") -> MLP:
-    """max of m numbers by a pairwise tree: depth ⌈log₂ m⌉ + 1 (THEORY.md §3)."""
+    """max of m numbers by a pairwise tree: depth ⌈log₂ m⌉ + 1 (docs/theory.md §3).
+
+    max(s, t) = s + σ(t − s); ReLU carries s as σ(s) − σ(−s), PReLU with one slope-1 neuron.
+
+    Parameters
+    ----------
+    m : int
+        Number of inputs, >= 1.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If m < 1 or ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> net = calculus.maximum(5)
+    >>> net.depth, np.asarray(net(np.array([0.5, -1.0, 7.0, 2.0, 3.0])))
+    (4, array([7.]))
+    """
     return _extremum_tree(m, 1.0, activation)
 
 
 def minimum(m: int, activation: str = "relu") -> MLP:
-    """min of m numbers by a pairwise tree: depth ⌈log₂ m⌉ + 1 (THEORY.md §3)."""
+    """min of m numbers by a pairwise tree: depth ⌈log₂ m⌉ + 1 (docs/theory.md §3).
+
+    min(s, t) = s − σ(s − t).
+
+    Parameters
+    ----------
+    m : int
+        Number of inputs, >= 1.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If m < 1 or ``activation`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> np.asarray(calculus.minimum(3, "prelu")(np.array([0.5, -1.0, 7.0])))
+    array([-1.])
+    """
     return _extremum_tree(m, -1.0, activation)
 
 
 def tree_depth(m: int) -> int:
-    """Depth ⌈log₂ m⌉ + 1 of :func:`maximum` / :func:`minimum` on m ≥ 2 inputs (1 for m = 1)."""
+    """Depth ⌈log₂ m⌉ + 1 of :func:`maximum` / :func:`minimum` on m ≥ 2 inputs (1 for m = 1).
+
+    Parameters
+    ----------
+    m : int
+        Number of inputs, >= 1.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from moe_approx import calculus
+    >>> [calculus.tree_depth(m) for m in (1, 2, 3, 4, 5, 8, 9)]
+    [1, 2, 3, 3, 4, 4, 5]
+    >>> calculus.tree_depth(9) == calculus.maximum(9).depth
+    True
+    """
     return math.ceil(math.log2(m)) + 1 if m > 1 else 1

@@ -1,4 +1,4 @@
-"""Exact (or fixed-precision) evaluation of an explicit network (THEORY.md §4.4, precision).
+"""Exact (or fixed-precision) evaluation of an explicit network (docs/theory.md §4.4, precision).
 
 The optimal-rate experts store Θ(B) bits per weight; past B = 27 float64 cannot hold them.
 :func:`evaluate_exact` evaluates the same weights in exact rational arithmetic: every float64 is
@@ -93,6 +93,41 @@ def evaluate_exact(net: MLP, x, precision: int | None = None) -> np.ndarray:
 
     ``net`` may hold float64 or ``Fraction`` weights; a stack (L,) takes x of shape (L, P, n),
     a single network x of shape (P, n). Slow by design: meant for small point sets.
+
+    Parameters
+    ----------
+    net : MLP
+        float64 or ``Fraction`` weights.
+    x : array_like
+        Points: (P, n), or (L, P, n) for a stack (L,); floats are converted exactly.
+    precision : int, optional
+        Bits per operation (>= 2, mpmath); None for exact rationals.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of ``Fraction`` (exact) or ``mpmath.mpf`` values, shape (P,) or (L, P).
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not an MLP.
+    ValueError
+        If ``x`` has the wrong shape or ``precision`` < 2.
+
+    Examples
+    --------
+    Yarotsky's square in exact arithmetic: f_3(1/16) − (1/16)² = 2^−8 exactly.
+
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from moe_approx.exact import evaluate_exact
+    >>> from moe_approx.experts import yarotsky
+    >>> value = evaluate_exact(yarotsky.square_network(3), np.array([[1 / 16]]))[0]
+    >>> value - Fraction(1, 256), value
+    (Fraction(1, 256), Fraction(1, 128))
+    >>> float(evaluate_exact(yarotsky.square_network(3), np.array([[1 / 16]]), precision=20)[0])
+    0.0078125
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be an MLP, got {type(net).__name__}")

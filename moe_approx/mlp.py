@@ -1,4 +1,4 @@
-"""Explicit (P)ReLU multilayer perceptrons as JAX pytrees (THEORY.md §2).
+"""Explicit (P)ReLU multilayer perceptrons as JAX pytrees (docs/theory.md §2).
 
 An MLP of depth J is J affine maps ``x ↦ x @ W_l + b_l`` with the PReLU activation
 ``σ_a(t) = max(t, 0) + a·min(t, 0)`` between consecutive ones; ``a`` is stored per hidden
@@ -10,7 +10,7 @@ stay unbatched (shape ``(d_{l-1}, d_l)``); they broadcast. A stacked MLP maps in
 shape ``batch + (P, d_0)`` to ``batch + (P, d_J)``; an unbatched one maps ``(..., d_0)`` to
 ``(..., d_J)``.
 
-Counting convention (THEORY.md §2): ``num_params`` counts every stored weight and bias of
+Counting convention (docs/theory.md §2): ``num_params`` counts every stored weight and bias of
 one network; a ``"prelu"`` network also counts one slope per hidden neuron (its slopes are
 parameters of the architecture), a ``"relu"`` network none (its slopes are fixed at 0).
 ``num_nonzero`` counts the nonzero ones (Petersen & Voigtlaender 2018).
@@ -28,7 +28,29 @@ ACTIVATIONS = ("relu", "prelu")
 
 
 def check_activation(activation: str) -> str:
-    """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ``ValueError``."""
+    """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ``ValueError``.
+
+    Parameters
+    ----------
+    activation : str
+        ``"relu"`` or ``"prelu"``.
+
+    Returns
+    -------
+    str
+        ``activation`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+
+    Examples
+    --------
+    >>> from moe_approx.mlp import check_activation
+    >>> check_activation("prelu")
+    'prelu'
+    """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return activation
@@ -41,7 +63,40 @@ def _batch_shape(a, core_ndim: int) -> tuple[int, ...]:
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True, eq=False)
 class MLP:
-    """A (stack of) explicit (P)ReLU network(s): ``layers`` = ((W, b), ...), ``slopes`` per hidden layer."""
+    """A (stack of) explicit (P)ReLU network(s): ``layers`` = ((W, b), ...), ``slopes`` per hidden layer.
+
+    The network is x ↦ x W_1 + b_1 ↦ σ_a ↦ … ↦ x W_J + b_J, with σ_a(t) = max(t, 0) + a·min(t, 0)
+    and one slope a per hidden neuron (docs/theory.md §2). An MLP is an immutable JAX pytree.
+
+    Parameters
+    ----------
+    layers : sequence of (W, b)
+        W of shape (..., d_in, d_out), b of shape (..., d_out); leading axes are stack axes.
+    slopes : sequence of arrays
+        One array of shape (..., d_l) per hidden layer (``len(layers) - 1`` arrays); 0 is ReLU.
+    activation : {"relu", "prelu"}, default "relu"
+        A ``"relu"`` network must have all slopes 0; ``"prelu"`` counts its slopes as parameters.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not chain, the slopes do not match the hidden layers, or a ``"relu"``
+        network has a nonzero slope.
+
+    Examples
+    --------
+    |x| = σ(x) + σ(−x) as a ReLU network of depth 2 and width 2:
+
+    >>> import numpy as np
+    >>> from moe_approx import MLP
+    >>> net = MLP(((np.array([[1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))), (np.zeros(2),))
+    >>> net
+    MLP(widths=(1, 2, 1), activation='relu')
+    >>> np.asarray(net(np.array([[-3.0], [2.0]])))[:, 0]
+    array([3., 2.])
+    >>> net.depth, net.width, net.num_params, net.num_nonzero
+    (2, 2, 7, 4)
+    """
 
     layers: tuple
     slopes: tuple
@@ -83,37 +138,77 @@ class MLP:
     # --- architecture -----------------------------------------------------------------
     @property
     def depth(self) -> int:
-        """Number of affine maps J."""
+        """Number of affine maps J.
+
+        Examples
+        --------
+        >>> from moe_approx import calculus
+        >>> calculus.maximum(4).depth       # ⌈log₂ 4⌉ + 1
+        3
+        """
         return len(self.layers)
 
     @property
     def widths(self) -> tuple[int, ...]:
-        """(d_0, d_1, ..., d_J): input, hidden and output widths."""
+        """(d_0, d_1, ..., d_J): input, hidden and output widths.
+
+        Examples
+        --------
+        >>> from moe_approx import calculus
+        >>> calculus.identity(3, depth=3).widths          # ReLU: t = σ(t) − σ(−t)
+        (3, 6, 6, 3)
+        """
         return (np.shape(self.layers[0][0])[-2],) + tuple(np.shape(w)[-1] for w, _ in self.layers)
 
     @property
     def width(self) -> int:
-        """Largest hidden layer (0 for a depth-1, purely affine network)."""
+        """Largest hidden layer (0 for a depth-1, purely affine network).
+
+        Examples
+        --------
+        >>> from moe_approx import calculus
+        >>> calculus.identity(3, depth=3, activation="prelu").width
+        3
+        """
         return max(self.widths[1:-1], default=0)
 
     @property
     def in_dim(self) -> int:
+        """Input dimension d_0."""
         return self.widths[0]
 
     @property
     def out_dim(self) -> int:
+        """Output dimension d_J."""
         return self.widths[-1]
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
-        """Leading stack axes, broadcast over all arrays (``()`` for a single network)."""
+        """Leading stack axes, broadcast over all arrays (``()`` for a single network).
+
+        Examples
+        --------
+        >>> import moe_approx as ma
+        >>> moe = ma.build_moe(ma.targets.get("kink", n=1), ma.GridPartition(1, 4), expert="cpwl")
+        >>> moe.experts.batch_shape
+        (4,)
+        """
         shapes = [_batch_shape(w, 2) for w, _ in self.layers] + [_batch_shape(b, 1) for _, b in self.layers]
         shapes += [_batch_shape(a, 1) for a in self.slopes]
         return tuple(np.broadcast_shapes(*shapes))
 
     @property
     def num_params(self) -> int:
-        """Stored parameters of one network: weights, biases, and PReLU slopes (THEORY.md §2)."""
+        """Stored parameters of one network: weights, biases, and PReLU slopes (docs/theory.md §2).
+
+        Σ_l (d_{l−1} + 1) d_l, plus Σ of the hidden widths for a ``"prelu"`` network.
+
+        Examples
+        --------
+        >>> from moe_approx import calculus
+        >>> calculus.absolute(1, "relu").num_params, calculus.absolute(1, "prelu").num_params
+        (7, 5)
+        """
         d = self.widths
         count = sum(d[l] * d[l + 1] + d[l + 1] for l in range(self.depth))
         if self.activation == "prelu":
@@ -122,7 +217,16 @@ class MLP:
 
     @property
     def num_nonzero(self):
-        """Nonzero parameters of each network: an int, or an int array of shape ``batch_shape``."""
+        """Nonzero parameters of each network: an int, or an int array of shape ``batch_shape``.
+
+        Nonzero PReLU slopes count; a ReLU network's slopes (all 0) do not (docs/theory.md §2).
+
+        Examples
+        --------
+        >>> from moe_approx import calculus
+        >>> calculus.absolute(1, "relu").num_nonzero, calculus.absolute(1, "prelu").num_nonzero
+        (4, 3)
+        """
         arrays = [(w, 2) for w, _ in self.layers] + [(b, 1) for _, b in self.layers]
         if self.activation == "prelu":
             arrays += [(a, 1) for a in self.slopes]
@@ -134,7 +238,24 @@ class MLP:
 
     # --- evaluation -------------------------------------------------------------------
     def __call__(self, x):
-        """Evaluate: ``(..., d_0) -> (..., d_J)``; a stack maps ``batch + (P, d_0) -> batch + (P, d_J)``."""
+        """Evaluate: ``(..., d_0) -> (..., d_J)``; a stack maps ``batch + (P, d_0) -> batch + (P, d_J)``.
+
+        Parameters
+        ----------
+        x : array_like
+            Inputs; for a stack, one row of points per network.
+
+        Returns
+        -------
+        jax.Array
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from moe_approx import calculus
+        >>> np.asarray(calculus.maximum(3)(np.array([1.0, 5.0, -2.0])))
+        array([5.])
+        """
         h = jnp.asarray(x)
         for l, (w, b) in enumerate(self.layers):
             h = _matmul(h, w) + _lift(b)
@@ -163,7 +284,27 @@ def _lift(v):
 
 
 def index_stack(net: MLP, index) -> MLP:
-    """The networks ``net[index]`` of a stack with one batch axis; unbatched arrays are shared."""
+    """The networks ``net[index]`` of a stack with one batch axis; unbatched arrays are shared.
+
+    Parameters
+    ----------
+    net : MLP
+        A stack with batch shape (L,).
+    index : int, slice or int array
+        Which networks to take.
+
+    Returns
+    -------
+    MLP
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> from moe_approx.mlp import index_stack
+    >>> moe = ma.build_moe(ma.targets.get("kink", n=1), ma.GridPartition(1, 4))
+    >>> index_stack(moe.experts, [0, 2]).batch_shape
+    (2,)
+    """
 
     def take(a, core):
         return a if np.ndim(a) == core else a[index]
@@ -179,6 +320,28 @@ def concat_stacks(first: MLP, second: MLP) -> MLP:
     """The stack of ``first``'s networks followed by ``second``'s (one batch axis each, same architecture).
 
     A layer shared (unbatched) by both stacks with equal values stays shared.
+
+    Parameters
+    ----------
+    first, second : MLP
+        Stacks of one architecture and activation.
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If the architectures or activations differ.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> from moe_approx.mlp import concat_stacks
+    >>> nets = ma.build_moe(ma.targets.get("kink", n=1), ma.GridPartition(1, 4)).experts
+    >>> concat_stacks(nets, nets).batch_shape
+    (8,)
     """
     if first.widths != second.widths or first.activation != second.activation:
         raise ValueError(f"stacks differ in architecture: {first} vs {second}")

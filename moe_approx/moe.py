@@ -1,4 +1,4 @@
-"""Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (THEORY.md §2).
+"""Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2).
 
 Evaluation is cell-blocked (DESIGN.md): points are grouped by cell into fixed-capacity slots
 and each expert runs as one dense batched matmul over its own points. Slot capacities and slot
@@ -116,7 +116,42 @@ def _best_capacity(counts: np.ndarray) -> int:
 
 
 class MixtureOfExperts:
-    """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`."""
+    """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`.
+
+    Φ(x) = Φ_ρ(x)(x), ρ the partition's router (docs/theory.md §2). Counts: ``active_params`` =
+    one expert's stored parameters + the router thresholds one input touches; ``total_params`` =
+    all experts + the whole router; ``total_nonzero`` the same with nonzero counts.
+
+    Parameters
+    ----------
+    partition : GridPartition, DyadicPartition or PrototypePartition
+        The cells and the router.
+    experts : MLP
+        A stack of ``partition.num_cells`` networks R^n → R, expert i for cell i.
+    family : str, default "custom"
+        The expert family's name (recorded, see :func:`build_moe`).
+    size : dict, optional
+        The family's size keywords (recorded).
+
+    Raises
+    ------
+    TypeError
+        If ``experts`` is not an MLP.
+    ValueError
+        If ``experts`` is not a stack of one network R^n → R per cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("kink", n=1)
+    >>> moe = ma.build_moe(f, ma.GridPartition(1, 8), expert="constant")
+    >>> moe.num_experts, moe.active_params, moe.total_params     # 2 stored per expert; router 3, 7
+    (8, 5, 23)
+    >>> x = np.linspace(0, 1, 1001)[:, None]
+    >>> float(np.max(np.abs(f(x) - moe(x))))                    # exactly h/2 (docs/theory.md §2)
+    0.0625
+    """
 
     def __init__(self, partition, experts: MLP, family: str = "custom", size: dict | None = None):
         if not isinstance(experts, MLP):
@@ -133,6 +168,7 @@ class MixtureOfExperts:
     # --- sizes (THEORY.md §2) ---------------------------------------------------------
     @property
     def num_experts(self) -> int:
+        """L, the number of cells."""
         return self.partition.num_cells
 
     @property
@@ -152,18 +188,22 @@ class MixtureOfExperts:
 
     @property
     def total_nonzero(self) -> int:
+        """Nonzero parameters of all experts + the whole router (docs/theory.md §2)."""
         return int(np.sum(self.experts.num_nonzero)) + self.partition.router_params_total
 
     @property
     def expert_depth(self) -> int:
+        """Depth J of every expert."""
         return self.experts.depth
 
     @property
     def expert_width(self) -> int:
+        """Width W of every expert."""
         return self.experts.width
 
     @property
     def activation(self) -> str:
+        """``"relu"`` or ``"prelu"``."""
         return self.experts.activation
 
     # --- evaluation --------------------------------------------------------------------
@@ -226,7 +266,58 @@ def _per_point(experts: MLP, x, ids):
 
 
 def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:
-    """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``."""
+    """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``.
+
+    Families and their size keywords (``experts.<family>.SIZE_DEFAULTS``, docs/theory.md §4):
+
+    ============ ====================== ===========================================================
+    family       size keywords          expert on a cell of side h
+    ============ ====================== ===========================================================
+    "constant"   none                   f at the cell centre; error ≤ C (h/2)^α (§4.1)
+    "cpwl"       k = 2                  Kuhn interpolation on a k^n sub-grid; error ≤ C (h/k)^α (§4.2)
+    "yarotsky"   m = 8, degree = 2      degree-``degree`` Taylor polynomial, products by depth-m
+                                        sawtooth squares; needs a target with smoothness (§4.3)
+    "optimal"    A = 4, B = 4           bit extraction, A blocks of B cubes, B ≤ 27 in float64 (§4.4)
+    ============ ====================== ===========================================================
+
+    Parameters
+    ----------
+    target : HolderTarget
+        The function to approximate, defined on the partition's n.
+    partition : GridPartition, DyadicPartition or PrototypePartition
+        The cells.
+    expert : {"constant", "cpwl", "yarotsky", "optimal"}, default "constant"
+        The family.
+    activation : {"relu", "prelu"}, default "relu"
+        Same function either way; PReLU experts are smaller (docs/theory.md §3).
+    **size
+        The family's size keywords; omitted ones take the defaults above.
+
+    Returns
+    -------
+    MixtureOfExperts
+
+    Raises
+    ------
+    ValueError
+        If the dimensions differ, the family, a size keyword or the activation is unknown, a size
+        is not an integer >= 1, the target lacks what the family needs, or the experts would not
+        fit in memory.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl", k=3, activation="prelu")
+    >>> moe.num_experts, moe.size, moe.expert_depth
+    (16, {'k': 3}, 3)
+    >>> ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl").size      # the default
+    {'k': 2}
+    >>> ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl", m=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown size keyword(s) ['m']; accepted: ['k']
+    """
     if target.n != partition.n:
         raise ValueError(f"target is defined on n={target.n} but partition on n={partition.n}")
     family = _experts.get(expert)

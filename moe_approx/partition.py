@@ -1,10 +1,10 @@
-"""Cell partitions of [0,1]^n and routing (THEORY.md §2).
+"""Cell partitions of [0,1]^n and routing (docs/theory.md §2).
 
 Every partition splits the cube into L boxes ("cells") and routes each point to exactly one:
 cells are half-open, ``lo <= x < hi``, except that the face ``x_i = 1`` belongs to the cells
 touching it. ``locate`` is vectorized and jitted; ``bounds(i)``/``all_bounds()`` give the boxes.
 ``router_params_active`` counts the router parameters one input touches (they are loaded
-parameters, THEORY.md §2) and ``router_params_total`` all of them.
+parameters, docs/theory.md §2) and ``router_params_total`` all of them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,26 @@ def _ceil_log2(m):
 
 
 def grid_router_params(n, cells_per_side):
-    """(active, total) router thresholds of a K^n grid: a binary search over K − 1 thresholds per axis."""
+    """(active, total) router thresholds of a K^n grid: a binary search over K − 1 thresholds per axis.
+
+    Parameters
+    ----------
+    n : int or sympy.Expr
+        Dimension.
+    cells_per_side : int or sympy.Expr
+        K.
+
+    Returns
+    -------
+    tuple
+        (n ⌈log₂ K⌉, n (K − 1)), docs/theory.md §2.
+
+    Examples
+    --------
+    >>> from moe_approx.partition import grid_router_params
+    >>> grid_router_params(2, 5)
+    (6, 8)
+    """
     return n * _ceil_log2(cells_per_side), n * (cells_per_side - 1)
 
 
@@ -39,18 +58,82 @@ class _Partition:
     num_cells: int
 
     def locate(self, x):
-        """Cell index of each point: (..., n) in [0,1]^n -> int array (...)."""
+        """Cell index of each point: (..., n) in [0,1]^n -> int array (...).
+
+        Parameters
+        ----------
+        x : array_like
+            Points in [0,1]^n, shape (..., n).
+
+        Returns
+        -------
+        jax.Array
+            Integer cell indices, shape (...).
+
+        Raises
+        ------
+        ValueError
+            If the points have the wrong shape or lie outside [0,1]^n.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import moe_approx as ma
+        >>> np.asarray(ma.GridPartition(1, 4).locate(np.array([[0.0], [0.25], [1.0]])))   # half-open cells
+        array([0, 1, 3])
+        """
         return self._locate(check_points(x, self.n))
 
     def bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(lo, hi) of cell ``i``."""
+        """(lo, hi) of cell ``i``.
+
+        Parameters
+        ----------
+        i : int
+            Cell index in [0, num_cells).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Corners lo, hi of shape (n,).
+
+        Raises
+        ------
+        ValueError
+            If ``i`` is not a valid index.
+
+        Examples
+        --------
+        >>> import moe_approx as ma
+        >>> ma.GridPartition(2, 2).bounds(1)
+        (array([0. , 0.5]), array([0.5, 1. ]))
+        """
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_cells:
             raise ValueError(f"cell index must be an integer in [0, {self.num_cells}), got {i!r}")
         lo, hi = self.all_bounds()
         return lo[i], hi[i]
 
     def contains(self, x, cells) -> np.ndarray:
-        """Whether each point lies in the given cell under the half-open rule (for tests and checks)."""
+        """Whether each point lies in the given cell under the half-open rule (for tests and checks).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, shape (N, n).
+        cells : array_like
+            One cell index per point.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import moe_approx as ma
+        >>> ma.GridPartition(1, 2).contains(np.array([[0.5], [0.5]]), [0, 1])
+        array([False,  True])
+        """
         lo, hi = self.all_bounds()
         x = np.asarray(x)
         lo, hi = lo[cells], hi[cells]
@@ -58,7 +141,29 @@ class _Partition:
 
 
 class GridPartition(_Partition):
-    """L = K^n equal cells of side 1/K; cell index = C-order ravel of the per-axis indices."""
+    """L = K^n equal cells of side 1/K; cell index = C-order ravel of the per-axis indices.
+
+    Router: a binary search over the K − 1 thresholds of each axis (docs/theory.md §2).
+
+    Parameters
+    ----------
+    n : int
+        Dimension, >= 1.
+    cells_per_side : int
+        K >= 1.
+
+    Raises
+    ------
+    ValueError
+        If n or K is not an integer >= 1, or the cell table would not fit in memory.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> grid = ma.GridPartition(2, 4)
+    >>> grid.num_cells, grid.router_params_active, grid.router_params_total
+    (16, 4, 6)
+    """
 
     def __init__(self, n: int, cells_per_side: int):
         self.n = check_int(n, "n")
@@ -68,6 +173,7 @@ class GridPartition(_Partition):
         self.router_params_active, self.router_params_total = grid_router_params(self.n, self.cells_per_side)
 
     def all_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of every cell, arrays of shape (L, n)."""
         k = self.cells_per_side
         idx = np.stack(np.unravel_index(np.arange(self.num_cells), (k,) * self.n), axis=-1)
         return idx / k, (idx + 1) / k
@@ -97,6 +203,25 @@ class DyadicPartition(_Partition):
     the cells of that level (sorted keys, binary search): O(levels · log L) per point.
     The routing tree is the 2^n-ary refinement tree: one input compares n coordinates with a
     midpoint at each of at most ``max_level`` steps.
+
+    Parameters
+    ----------
+    n : int
+        Dimension, >= 1.
+    level : int, default 0
+        Start from the uniform grid of side 2^-level (level · n <= 62).
+
+    Raises
+    ------
+    ValueError
+        If n < 1, level < 0, or level · n > 62 (exact integer keys).
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> part = ma.DyadicPartition(2, 1).refine([0])      # split the lower-left quarter
+    >>> part.num_cells, sorted(part.side().tolist())[:2]
+    (7, [0.25, 0.25])
     """
 
     def __init__(self, n: int, level: int = 0, *, _cells=None):
@@ -127,6 +252,7 @@ class DyadicPartition(_Partition):
         return tables
 
     def all_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of every cell, arrays of shape (L, n)."""
         side = np.exp2(-self.levels.astype(np.float64))[:, None]
         return self.index * side, (self.index + 1) * side
 
@@ -135,7 +261,28 @@ class DyadicPartition(_Partition):
         return np.exp2(-self.levels.astype(np.float64))
 
     def refine(self, cells) -> "DyadicPartition":
-        """A new partition with each listed cell split into its 2^n children (appended at the end)."""
+        """A new partition with each listed cell split into its 2^n children (appended at the end).
+
+        Parameters
+        ----------
+        cells : array_like of int
+            Indices of the cells to split.
+
+        Returns
+        -------
+        DyadicPartition
+
+        Raises
+        ------
+        ValueError
+            If an index is out of range or a level would exceed 62 // n.
+
+        Examples
+        --------
+        >>> import moe_approx as ma
+        >>> ma.DyadicPartition(1, 0).refine([0]).refine([1]).side()
+        array([0.5 , 0.25, 0.25])
+        """
         cells = np.unique(np.asarray(cells, dtype=np.int64).ravel())
         if cells.size and (cells.min() < 0 or cells.max() >= self.num_cells):
             raise ValueError(f"cells must be indices in [0, {self.num_cells}), got {cells.min()}..{cells.max()}")
@@ -180,6 +327,28 @@ class PrototypePartition(_Partition):
     exactly one prototype; one input costs ``depth`` <= ⌈log₂ L⌉ comparisons, each touching one
     stored threshold. This is the tree router, not an exact Voronoi diagram: the cells are the
     tree's boxes (``voronoi_agreement`` measures how often it picks the nearest prototype).
+    Router parameters (docs/theory.md §2): ``depth`` active, L − 1 total; the paper's router
+    stores the n·L prototype coordinates instead.
+
+    Parameters
+    ----------
+    prototypes : array_like
+        Distinct points of [0,1]^n, shape (L, n).
+
+    Raises
+    ------
+    ValueError
+        If the prototypes are not an (L, n) array of distinct points of [0,1]^n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> part = ma.PrototypePartition(np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.8]]))
+    >>> part.num_cells, part.router_params_total
+    (3, 2)
+    >>> int(part.locate(np.array([0.85, 0.15])))      # the box of prototype 1
+    1
     """
 
     def __init__(self, prototypes):
@@ -225,13 +394,33 @@ class PrototypePartition(_Partition):
         self.router_params_total = self.num_cells - 1
 
     def all_bounds(self):
+        """(lo, hi) of every cell (the tree's leaf boxes), arrays of shape (L, n)."""
         return self._lo.copy(), self._hi.copy()
 
     def _locate(self, x):
         return _tree_locate(x, self._tree, self._depth)
 
     def voronoi_agreement(self, x) -> float:
-        """Fraction of points routed to their Euclidean-nearest prototype."""
+        """Fraction of points routed to their Euclidean-nearest prototype.
+
+        Parameters
+        ----------
+        x : array_like
+            Points, shape (..., n).
+
+        Returns
+        -------
+        float
+            In [0, 1]; 1 when the tree's boxes agree with the Voronoi cells on ``x``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import moe_approx as ma
+        >>> part = ma.PrototypePartition(np.array([[0.25], [0.75]]))
+        >>> part.voronoi_agreement(np.linspace(0, 1, 11)[:, None])
+        1.0
+        """
         x = check_points(x, self.n).reshape(-1, self.n)
         nearest = np.argmin(((x[:, None, :] - self.prototypes[None]) ** 2).sum(-1), axis=1)
         return float(np.mean(nearest == np.asarray(self.locate(x))))

@@ -33,21 +33,80 @@ STYLE = {
 
 
 def figure(ncols: int = 1, **kwargs):
-    """A new figure and axes in the house style."""
+    """A new figure and axes in the house style.
+
+    Parameters
+    ----------
+    ncols : int, default 1
+        Panels side by side.
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots`.
+
+    Returns
+    -------
+    tuple
+        (figure, axes).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from moe_approx import plotting
+    >>> fig, ax = plotting.figure()
+    >>> plt.close(fig)
+    """
     with plt.rc_context(STYLE):
         width = STYLE["figure.figsize"][0] * ncols
         return plt.subplots(1, ncols, figsize=(width, STYLE["figure.figsize"][1]), **kwargs)
 
 
 def panels(rows, key, reverse=False):
-    """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel."""
+    """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Tidy rows.
+    key : str
+        The column that selects the panel.
+    reverse : bool, default False
+        Panel order.
+
+    Returns
+    -------
+    tuple
+        (figure, axes, [(ax, value, rows of that value), ...]).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from moe_approx import plotting
+    >>> fig, axes, groups = plotting.panels([{"n": 1}, {"n": 2}, {"n": 1}], "n")
+    >>> [(value, len(rows)) for _, value, rows in groups]
+    [(1, 2), (2, 1)]
+    >>> plt.close(fig)
+    """
     values = sorted({r[key] for r in rows}, reverse=reverse)
     fig, axes = figure(len(values), squeeze=False)
     return fig, axes[0], [(ax, v, [r for r in rows if r[key] == v]) for ax, v in zip(axes[0], values)]
 
 
 def fit_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
+    """Least-squares slope of log y against log x (positive finite pairs only; NaN if fewer than 2).
+
+    Parameters
+    ----------
+    x, y : array_like
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from moe_approx import plotting
+    >>> round(plotting.fit_slope([1, 2, 4, 8], [1, 0.25, 0.0625, 0.015625]), 12)
+    -2.0
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 2:
@@ -56,7 +115,35 @@ def fit_slope(x, y) -> float:
 
 
 def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None):
-    """Measured error (bracket [lower, upper] as error bars) against size, with a theoretical slope line."""
+    """Measured error (bracket [lower, upper] as error bars) against size, with a theoretical slope line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    size, lower : array_like
+        Sizes and lower bounds.
+    upper : array_like, optional
+        Upper bounds (certified brackets); default ``lower``.
+    theory_slope : float, optional
+        Draw a reference line of this slope through the first point.
+    label : str
+    marker : str
+    color : optional
+
+    Returns
+    -------
+    float
+        The fitted slope of the bracket's geometric midpoint.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from moe_approx import plotting
+    >>> fig, ax = plotting.figure()
+    >>> round(plotting.rate_plot(ax, [1, 2, 4], [0.5, 0.25, 0.125], theory_slope=-1.0), 12)
+    -1.0
+    >>> plt.close(fig)
+    """
     size, lower = np.asarray(size, float), np.asarray(lower, float)
     upper = lower if upper is None else np.asarray(upper, float)
     mid = np.sqrt(lower * upper) if np.all(upper < np.inf) else lower
@@ -75,7 +162,35 @@ def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="
 
 def cells(ax, partition, **style):
     """Draw the cell boundaries of a partition with n <= 2: vertical lines at the interior faces
-    (n = 1) or one rectangle outline per cell (n = 2); ``style`` overrides the default thin grey."""
+    (n = 1) or one rectangle outline per cell (n = 2); ``style`` overrides the default thin grey.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    partition : GridPartition, DyadicPartition or PrototypePartition
+        With n <= 2.
+    **style
+        Matplotlib collection properties.
+
+    Returns
+    -------
+    matplotlib.collections.Collection
+
+    Raises
+    ------
+    ValueError
+        If n > 2.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> import matplotlib.pyplot as plt
+    >>> from moe_approx import plotting
+    >>> fig, ax = plotting.figure()
+    >>> len(plotting.cells(ax, ma.DyadicPartition(2, 1).refine([0])).get_paths())
+    7
+    >>> plt.close(fig)
+    """
     lo, hi = partition.all_bounds()
     if partition.n == 1:
         faces = np.unique(lo[:, 0])[1:]
@@ -88,12 +203,34 @@ def cells(ax, partition, **style):
 
 
 def legend(ax, **kwargs):
-    """A legend in the house font size."""
+    """A legend in the house font size.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.legend`.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+    """
     return ax.legend(fontsize=STYLE["legend.fontsize"], **kwargs)
 
 
 def save(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png; return both paths."""
+    """Write ``stem``.pdf and ``stem``.png; return both paths (the figure is closed).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    stem : str or pathlib.Path
+        Path without suffix; parent folders are created.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]

@@ -1,4 +1,4 @@
-"""Hölder target functions that know their (α, C) (THEORY.md §2).
+"""Hölder target functions that know their (α, C) (docs/theory.md §2).
 
 A target is (α, C)-Hölder on [0,1]^n: |f(x) − f(y)| ≤ C ‖x − y‖_∞^α. Each library target
 proves its pair in its docstring, always in the ∞-norm: ‖x − y‖_2 ≤ √n ‖x − y‖_∞ and
@@ -58,15 +58,65 @@ def _check_dim(n) -> int:
 class HolderTarget:
     """f : [0,1]^n → R with |f(x) − f(y)| ≤ constant · ‖x − y‖_∞^alpha for all x, y in [0,1]^n.
 
-    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...).
+    The declared constants are what every certificate rests on (docs/theory.md §5): the package
+    checks them on sampled pairs but cannot prove them.
 
-    Smoothness convention (THEORY.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D are
-    given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1 (:attr:`derivative_order`)
-    and β = s − k ∈ (0, 1] (:attr:`derivative_exponent`). The claim is: f is C^k on [0,1]^n and
-    every k-th order partial derivative ∂^γ f (|γ| = k) satisfies
+    Smoothness convention (docs/theory.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D
+    are given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1
+    (:attr:`derivative_order`) and β = s − k ∈ (0, 1] (:attr:`derivative_exponent`). The claim is:
+    f is C^k on [0,1]^n and every k-th order partial derivative ∂^γ f (|γ| = k) satisfies
     |∂^γ f(x) − ∂^γ f(y)| ≤ D ‖x − y‖_∞^β. So an integer s = k + 1 means the k-th partials are
     D-Lipschitz in ‖·‖_∞ (s = 2: every ∂_i f is D-Lipschitz). ``fn`` must then be differentiable
-    k times by JAX autodiff (Taylor experts, THEORY.md §4.3, use it).
+    k times by JAX autodiff (Taylor experts, docs/theory.md §4.3, use it).
+
+    Parameters
+    ----------
+    fn : callable
+        JAX-traceable map from arrays of shape (..., n) to (...).
+    n : int
+        Input dimension, n >= 1.
+    alpha : float
+        Hölder exponent α in (0, 1].
+    constant : float
+        Hölder constant C >= 0 in the max-norm.
+    name : str, optional
+        Name shown in reports.
+    smoothness : float, optional
+        s > 1; given together with ``derivative_constant``.
+    derivative_constant : float, optional
+        D >= 0, the Hölder constant of the order-k partials.
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not callable or a number is not real.
+    ValueError
+        If n < 1, alpha is outside (0, 1], constant < 0, or only one of ``smoothness`` and
+        ``derivative_constant`` is given.
+
+    See Also
+    --------
+    get : the library targets, with proven constants.
+
+    Examples
+    --------
+    A user-defined target: f(x) = sin(3 x₁) + x₂/2 on [0,1]², whose max-norm Lipschitz constant
+    is sup ‖∇f‖₁ = 3 + 1/2 (mean value theorem), and whose gradient is 9-Lipschitz (s = 2):
+
+    >>> import jax.numpy as jnp
+    >>> import moe_approx as ma
+    >>> f = ma.HolderTarget(lambda x: jnp.sin(3 * x[..., 0]) + x[..., 1] / 2, n=2, alpha=1.0,
+    ...                     constant=3.5, name="wave", smoothness=2.0, derivative_constant=9.0)
+    >>> f
+    HolderTarget(wave, n=2, alpha=1.0, C=3.5, s=2.0, D=9.0)
+    >>> float(f(jnp.array([0.0, 1.0])))
+    0.5
+    >>> f.derivative_order, f.derivative_exponent
+    (1, 1.0)
+    >>> moe = ma.build_moe(f, ma.GridPartition(2, 8), expert="cpwl", k=2)
+    >>> x = jnp.stack(jnp.meshgrid(*[jnp.linspace(0, 1, 101)] * 2), axis=-1)
+    >>> bool(jnp.max(jnp.abs(f(x) - moe(x))) <= 3.5 / 16)   # cpwl bound C (h/k)^α, docs/theory.md §4.2
+    True
     """
 
     fn: Callable
@@ -94,16 +144,56 @@ class HolderTarget:
 
     @property
     def derivative_order(self) -> int | None:
-        """k = ⌈s⌉ − 1: the order of the partial derivatives that are Hölder (None if not smooth)."""
+        """k = ⌈s⌉ − 1: the order of the partial derivatives that are Hölder (None if not smooth).
+
+        Examples
+        --------
+        >>> from moe_approx import targets
+        >>> targets.get("sine_product", n=2).derivative_order   # s = 3: second partials Lipschitz
+        2
+        """
         return None if self.smoothness is None else math.ceil(self.smoothness) - 1
 
     @property
     def derivative_exponent(self) -> float | None:
-        """β = s − k ∈ (0, 1]: the Hölder exponent of the k-th partials (None if not smooth)."""
+        """β = s − k ∈ (0, 1]: the Hölder exponent of the k-th partials (None if not smooth).
+
+        Examples
+        --------
+        >>> from moe_approx import targets
+        >>> targets.get("gaussian_bump", n=2).derivative_exponent
+        1.0
+        >>> targets.get("cone", n=2).derivative_exponent is None
+        True
+        """
         return None if self.smoothness is None else self.smoothness - self.derivative_order
 
     def __call__(self, x):
-        """Evaluate f on points of shape (..., n); float64 in, float64 out of shape (...)."""
+        """Evaluate f on points of shape (..., n); float64 in, float64 out of shape (...).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, shape (..., n).
+
+        Returns
+        -------
+        jax.Array
+            f(x), shape (...).
+
+        Raises
+        ------
+        ValueError
+            If the last axis of ``x`` is not n, or ``fn`` does not return shape (...).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from moe_approx import targets
+        >>> f = targets.get("kink", n=2)
+        >>> np.asarray(f(np.array([[1/3, 0.0], [1.0, 0.5]])))
+        array([0.        , 0.66666667])
+        """
         x = jnp.asarray(x, dtype=jnp.float64)
         if x.shape[-1:] != (self.n,):
             raise ValueError(f"x must have shape (..., {self.n}), got {x.shape}")
@@ -113,7 +203,29 @@ class HolderTarget:
         return y
 
     def modulus(self, radius):
-        """Hölder modulus ω(r) = C r^α: the largest change of f over ∞-distance r ≥ 0."""
+        """Hölder modulus ω(r) = C r^α: a bound on the change of f over ∞-distance r ≥ 0.
+
+        Parameters
+        ----------
+        radius : array_like
+            Distances r >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            C r^α, the shape of ``radius``.
+
+        Raises
+        ------
+        ValueError
+            If a radius is negative or NaN.
+
+        Examples
+        --------
+        >>> from moe_approx import targets
+        >>> float(targets.get("cusp", n=1).modulus(0.25))   # C = 1, α = 1/2
+        0.5
+        """
         radius = np.asarray(radius, dtype=np.float64)
         if np.any(~(radius >= 0)):
             raise ValueError("radius must be >= 0")
@@ -122,8 +234,30 @@ class HolderTarget:
     def taylor_remainder_bound(self, radius):
         """Bound on |f(x) − T_k(x)| for ‖x − x₀‖_∞ ≤ r, T_k the degree-k Taylor polynomial at x₀.
 
-        Integral form of the remainder with the k-th partials (β, D)-Hölder:
+        Integral form of the remainder with the k-th partials (β, D)-Hölder (docs/theory.md §2):
         |f − T_k| ≤ D r^s Σ_{|γ|=k} (k/γ!) ∫₀¹ (1−t)^{k−1} t^β dt = D n^k r^s Γ(β+1)/Γ(s+1).
+
+        Parameters
+        ----------
+        radius : array_like
+            Max-norm distances r >= 0 from the expansion point.
+
+        Returns
+        -------
+        numpy.ndarray
+            D n^k r^s Γ(β+1)/Γ(s+1), the shape of ``radius``.
+
+        Raises
+        ------
+        ValueError
+            If the target declares no smoothness, or a radius is negative.
+
+        Examples
+        --------
+        >>> from moe_approx import targets
+        >>> f = targets.get("sine_product", n=1)      # s = 3, D = π³: bound π³ r³ Γ(2)/Γ(4)
+        >>> float(f.taylor_remainder_bound(0.1) / (3.141592653589793**3 * 1e-3 / 6))
+        1.0
         """
         if self.smoothness is None:
             raise ValueError(f"target {self.name or 'anonymous'} declares no smoothness")
@@ -142,7 +276,29 @@ class HolderTarget:
 _LIBRARY: dict[str, Callable[[int], HolderTarget]] = {}
 
 
+_FACTORY_SECTIONS = """
+    Parameters
+    ----------
+    n : int
+        Dimension n >= 1 of the cube [0,1]^n.
+
+    Returns
+    -------
+    HolderTarget
+        The target with its proven (α, C), and (s, D) where declared (docs/theory.md §2).
+
+    Raises
+    ------
+    ValueError
+        If n is not an integer >= 1 (through :func:`get`).
+"""
+
+
 def _register(factory):
+    """Add ``factory`` to the library, with its shared Parameters/Returns sections."""
+    if factory.__doc__:  # None under python -OO
+        head, sep, examples = factory.__doc__.partition("\n    Examples\n")
+        factory.__doc__ = head.rstrip() + "\n" + _FACTORY_SECTIONS + sep + examples
     _LIBRARY[factory.__name__] = factory
     return factory
 
@@ -155,6 +311,14 @@ def cone(n: int) -> HolderTarget:
     """1 − ‖x − c‖_∞, c = (1/2, …, 1/2). α = 1, C = 1: reverse triangle inequality for ‖·‖_∞.
 
     Tight: y = c + t e_1 gives |f(c) − f(y)| = t = ‖c − y‖_∞.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.cone(2)
+    >>> float(f(np.full(2, 0.5))), float(f(np.zeros(2)))
+    (1.0, 0.5)
     """
     return HolderTarget(lambda x: 1.0 - jnp.max(jnp.abs(x - 0.5), axis=-1), n, 1.0, 1.0, "cone")
 
@@ -167,6 +331,14 @@ def linf_distance(n: int) -> HolderTarget:
     """‖x − p‖_∞, p = (φ⁻¹, …, φ⁻¹), φ⁻¹ = (√5 − 1)/2 (off every uniform grid). α = 1, C = 1.
 
     Proof: reverse triangle inequality. Tight: y = p + t e_1 has f(y) − f(p) = t = ‖y − p‖_∞.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.linf_distance(3)
+    >>> float(f(np.full(3, targets.LINF_POINT)))
+    0.0
     """
     return HolderTarget(lambda x: jnp.max(jnp.abs(x - LINF_POINT), axis=-1), n, 1.0, 1.0, "linf_distance")
 
@@ -176,6 +348,13 @@ def l2_distance(n: int) -> HolderTarget:
     """‖x − c‖_2, c = (1/2, …, 1/2). α = 1, C = √n.
 
     Proof: |‖x−c‖_2 − ‖y−c‖_2| ≤ ‖x − y‖_2 ≤ √n ‖x − y‖_∞. Tight: x = c, y = c + t(1, …, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> targets.l2_distance(4).constant
+    2.0
     """
     return HolderTarget(lambda x: jnp.sqrt(jnp.sum((x - 0.5) ** 2, axis=-1)), n, 1.0, math.sqrt(n), "l2_distance")
 
@@ -192,6 +371,14 @@ def affine(n: int) -> HolderTarget:
 
     Proof: |w·(x − y)| ≤ ‖w‖_1 ‖x − y‖_∞ (Hölder's inequality), equality for x − y = t sign(w);
     the partials ∂_i f = w_i are constant. Exact for piecewise-linear experts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.affine(3)                  # w = (1/3, -2/3, 1): C = ‖w‖₁ = 2
+    >>> f.constant, float(f(np.zeros(3)))
+    (2.0, 0.25)
     """
     w = _alternating_weights(n)
     return HolderTarget(lambda x: 0.25 + x @ w, n, 1.0, float(np.abs(w).sum()), "affine", 2.0, 0.0)
@@ -203,6 +390,14 @@ def kink(n: int) -> HolderTarget:
 
     Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
     at 1/3 or 2/3 of a cell's width, so a piecewise-linear error scales exactly with h.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.kink(2)
+    >>> float(f(np.array([1 / 3, 0.9]))), float(f(np.array([1.0, 0.0])))
+    (0.0, 0.6667)
     """
     return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink")
 
@@ -216,6 +411,14 @@ def cusp(n: int) -> HolderTarget:
 
     Proof: |√a − √b| ≤ √|a − b| for a, b ≥ 0, and ||x₁−⅓| − |y₁−⅓|| ≤ |x₁ − y₁| ≤ ‖x − y‖_∞.
     Tight: x₁ = 1/3, y₁ = 1/3 + t.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.cusp(1)
+    >>> float(f(np.array([1 / 3 + 1 / 4])))
+    0.5
     """
     return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp")
 
@@ -235,6 +438,14 @@ def ridge(n: int) -> HolderTarget:
 
     Proof: g is (3/4, 1)-Hölder (|a^β − b^β| ≤ |a − b|^β, a, b ≥ 0) and |w·(x − y)| ≤ ‖w‖_1 ‖x − y‖_∞,
     ‖w‖_1 = H_n = Σ 1/i. Tight: x = x*, y = x* + t sign(w).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.ridge(2)                   # H_2 = 3/2
+    >>> round(f.constant, 6) == round(1.5 ** 0.75, 6)
+    True
     """
     w = _harmonic_weights(n)
     return HolderTarget(
@@ -255,6 +466,35 @@ def weierstrass_constant(a: float, b: float, terms: int, alpha: float) -> float:
     δ^(−α−1)((1−α)Aδ − αB)), so the supremum is attained at a breakpoint in (0, 1] or at δ = 1.
     If a = b^(−α) < 1 it is at most π b^(1−α)/(b^(1−α) − 1) + 2/(1 − a) for any number of terms
     (split the sum at b^j δ ≈ 1).
+
+    Parameters
+    ----------
+    a : float
+        Amplitude ratio, a > 0.
+    b : float
+        Frequency ratio, b > 1.
+    terms : int
+        Number of terms, >= 1.
+    alpha : float
+        Hölder exponent in (0, 1].
+
+    Returns
+    -------
+    float
+        The bound on W's α-Hölder constant on [0, 1].
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is outside its range.
+
+    Examples
+    --------
+    >>> from moe_approx import targets
+    >>> round(targets.weierstrass_constant(0.25, 8.0, 6, 2 / 3), 4)
+    5.9119
+    >>> targets.weierstrass_constant(1.0, 2.0, 1, 1.0)   # cos(πt): |W'| <= π
+    3.14159
     """
     a = _check_real("a", a, low=0.0, low_open=True)
     b = _check_real("b", b, low=1.0, low_open=True)
@@ -275,6 +515,14 @@ def weierstrass(n: int) -> HolderTarget:
     C = :func:`weierstrass_constant` (1/4, 8, 6, 2/3) bounds W's (2/3)-Hölder constant (proof
     there); the mean over coordinates keeps it: (1/n) Σ C|x_i − y_i|^α ≤ C ‖x − y‖_∞^α.
     Lower bound: |W(0) − W(8^(−m))| ≥ 2·4^(−m) = 2 (8^(−m))^α, so the true constant is in [2, C].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.weierstrass(1)
+    >>> 2.0 <= f.constant <= 6.0               # the true constant lies in [2, C]
+    True
     """
     a, b, terms, alpha = (WEIERSTRASS[key] for key in ("a", "b", "terms", "alpha"))
     amps = a ** np.arange(terms)
@@ -296,6 +544,14 @@ def sine_product(n: int) -> HolderTarget:
     ‖·‖_2² = π^(2k+2) Σ_l t'_l² Π_{m≠l} t_m² ≤ π^(2k+2) (the probability that exactly one of n
     independent events with probabilities t'_l² occurs), so ‖·‖_1 ≤ √n π^(k+1); take k = 0, 2.
     C is tight for n = 1 and within e^(1/2) of sup ‖∇f‖_1 ≥ π√n (1 − 1/n)^((n−1)/2) (equal angles).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.sine_product(2)
+    >>> float(f(np.full(2, 0.5))), f.smoothness
+    (1.0, 3.0)
     """
     root_n = math.sqrt(n)
     return HolderTarget(
@@ -313,6 +569,14 @@ def oscillatory(n: int) -> HolderTarget:
 
     Proof: ‖∇f‖_1 = (ω/n) Σ |cos(ω x_i)| ≤ ω, equality at x = 0. Mixed second partials vanish and
     ∂_i² f = −(ω²/n) sin(ω x_i) has gradient −(ω³/n) cos(ω x_i) e_i: D = ω³/n, equality at x = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.oscillatory(2)
+    >>> f.constant / np.pi
+    20.0
     """
     return HolderTarget(
         lambda x: jnp.mean(jnp.sin(OSCILLATION * x), axis=-1),
@@ -331,6 +595,14 @@ def gaussian_bump(n: int) -> HolderTarget:
     ≤ √n e^(−1/2)/σ, equality at u = (1, …, 1)/√n (inside the cube). Σ_j |∂_j∂_i f| =
     e^(−‖u‖²/2)(|u_i² − 1| + |u_i| Σ_{j≠i}|u_j|)/σ² ≤ (1 + |u_i|e^(−u_i²/2) √(n−1) √q e^(−q/2))/σ², and
     t e^(−t²/2) ≤ e^(−1/2). D is attained for n = 1 (|f''(c)| = 1/σ²).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> f = targets.gaussian_bump(2)
+    >>> float(f(np.full(2, 0.5)))
+    1.0
     """
     sigma = BUMP_WIDTH
     return HolderTarget(
@@ -341,12 +613,46 @@ def gaussian_bump(n: int) -> HolderTarget:
 
 
 def names() -> list[str]:
-    """Names accepted by :func:`get`, sorted."""
+    """Names accepted by :func:`get`, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from moe_approx import targets
+    >>> "kink" in targets.names() and "cusp" in targets.names()
+    True
+    """
     return sorted(_LIBRARY)
 
 
 def get(name: str, n: int = 1) -> HolderTarget:
-    """The library target ``name`` on [0,1]^n (any integer n ≥ 1)."""
+    """The library target ``name`` on [0,1]^n (any integer n ≥ 1); table in docs/theory.md §2.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    n : int, default 1
+        Dimension n >= 1.
+
+    Returns
+    -------
+    HolderTarget
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown or n is not an integer >= 1.
+
+    Examples
+    --------
+    >>> from moe_approx import targets
+    >>> targets.get("cusp", n=2)
+    HolderTarget(cusp, n=2, alpha=0.5, C=1.0)
+    """
     if not isinstance(name, str) or name not in _LIBRARY:
         raise ValueError(f"unknown target {name!r}; accepted: {names()}")
     return _LIBRARY[name](_check_dim(n))

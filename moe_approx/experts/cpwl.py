@@ -1,4 +1,4 @@
-"""Piecewise-linear interpolation on the Kuhn (Freudenthal) triangulation (THEORY.md §4.2).
+"""Piecewise-linear interpolation on the Kuhn (Freudenthal) triangulation (docs/theory.md §4.2).
 
 A cell [lo, hi] is mapped to [0, k]^n by z = k (x − lo)/(hi − lo); the expert is the interpolant
 I(z) = Σ_j f(x_j) φ(z − j) of the target on the (k+1)^n sub-grid nodes j ∈ {0, …, k}^n, with the
@@ -9,8 +9,8 @@ nodal hat φ(u) = σ(1 + min(0, u) − max(0, u)). Exact forms, by dimension:
 - n = 2: max − min of three numbers is half the sum of their pairwise distances, so
   φ(u) = σ(1 − (|u_1| + |u_2| + |u_1 − u_2|)/2). The 4k + 3 distances |z_1 − i|, |z_2 − i|,
   |z_1 − z_2 − d| are shared by all hats: depth 3.
-- n ≥ 3: φ(u) = σ(1 − σ(max u) − σ(−min u)) (max(0, u) = σ(max u): the 0 of THEORY's formula is
-  absorbed), max and min by pairwise trees (THEORY.md §3): depth ⌈log₂ n⌉ + 3.
+- n ≥ 3: φ(u) = σ(1 − σ(max u) − σ(−min u)) (max(0, u) = σ(max u): the 0 of the generic formula
+  is absorbed), max and min by pairwise trees (docs/theory.md §3): depth ⌈log₂ n⌉ + 3.
 
 Hidden layers are shared by every cell (unbatched arrays); only the first layer (the cell map) and
 the last (the node values) are per cell. Counts: ``num_params`` is what the MLP stores (dense
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -40,7 +41,28 @@ CHUNK_POINTS = 2**20  # target evaluations per call when sampling the nodes
 
 
 def nodes(n: int, k: int) -> np.ndarray:
-    """The sub-grid nodes j ∈ {0, …, k}^n, shape ((k+1)^n, n), last coordinate fastest."""
+    """The sub-grid nodes j ∈ {0, …, k}^n, shape ((k+1)^n, n), last coordinate fastest.
+
+    Parameters
+    ----------
+    n : int
+        Dimension.
+    k : int
+        Sub-cells per side.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> from moe_approx.experts import cpwl
+    >>> cpwl.nodes(2, 1)
+    array([[0., 0.],
+           [0., 1.],
+           [1., 0.],
+           [1., 1.]])
+    """
     return np.stack(np.meshgrid(*[np.arange(k + 1.0)] * n, indexing="ij"), -1).reshape(-1, n)
 
 
@@ -51,7 +73,33 @@ def _pair_distances(n: int) -> np.ndarray:
 
 
 def hat_network(n: int, activation: str = "relu") -> MLP:
-    """The nodal hat φ(u) = σ(1 + min(0, u) − max(0, u)) on R^n (THEORY.md §4.2), in the form used at n."""
+    """The nodal hat φ(u) = σ(1 + min(0, u) − max(0, u)) on R^n (docs/theory.md §4.2), in the form used at n.
+
+    Parameters
+    ----------
+    n : int
+        Dimension, >= 1.
+    activation : {"relu", "prelu"}, default "relu"
+
+    Returns
+    -------
+    MLP
+
+    Raises
+    ------
+    ValueError
+        If n < 1 or ``activation`` is unknown.
+
+    Examples
+    --------
+    φ is 1 at the node, 0 at the other vertices and affine on each simplex:
+
+    >>> import numpy as np
+    >>> from moe_approx.experts import cpwl
+    >>> hat = cpwl.hat_network(3)
+    >>> np.asarray(hat(np.array([[0, 0, 0], [1, 0, 0], [0.5, 0.5, 0.25], [-0.5, 0.2, 0]])))[:, 0]
+    array([1. , 0. , 0.5, 0.3])
+    """
     n = check_int(n, "n")
     check_activation(activation)
     if n <= 2:  # max − min of {0, u} = (Σ pairwise distances)/n for n + 1 <= 3 numbers
@@ -96,7 +144,28 @@ def _unit_network(n: int, k: int, activation: str) -> MLP:
 
 
 def node_values(target, lo, hi, k: int) -> np.ndarray:
-    """f at the (k+1)^n sub-grid nodes of every cell, shape (L, (k+1)^n), in chunks of points."""
+    """f at the (k+1)^n sub-grid nodes of every cell, shape (L, (k+1)^n), in chunks of points.
+
+    Parameters
+    ----------
+    target : HolderTarget
+    lo, hi : array_like
+        Cell corners, shape (L, n).
+    k : int
+        Sub-cells per side.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import cpwl
+    >>> cpwl.node_values(targets.get("kink", n=1), np.array([[0.0]]), np.array([[1.0]]), 3)
+    array([[0.33333333, 0.        , 0.33333333, 0.66666667]])
+    """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     grid = nodes(target.n, k) / k
     L, N = lo.shape[0], len(grid)
@@ -110,7 +179,41 @@ def node_values(target, lo, hi, k: int) -> np.ndarray:
 
 
 def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k"]) -> MLP:
-    """The Kuhn interpolant of ``target`` on the (k+1)^n sub-grid of every cell [lo[i], hi[i]]."""
+    """The Kuhn interpolant of ``target`` on the (k+1)^n sub-grid of every cell [lo[i], hi[i]].
+
+    Parameters
+    ----------
+    target : HolderTarget
+    lo, hi : array_like
+        Cell corners, shape (L, n).
+    activation : {"relu", "prelu"}, default "relu"
+    k : int, default 2
+        Sub-cells per side.
+
+    Returns
+    -------
+    MLP
+        A stack (L,); hidden layers shared by all cells.
+
+    Raises
+    ------
+    ValueError
+        If k < 1, the cells are malformed, ``activation`` is unknown, or the experts would not
+        fit in memory.
+
+    Examples
+    --------
+    Affine functions are reproduced exactly (docs/theory.md §4.2):
+
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import cpwl
+    >>> f = targets.get("affine", n=2)
+    >>> nets = cpwl.build(f, np.zeros((1, 2)), np.ones((1, 2)), k=2)
+    >>> x = np.random.default_rng(0).random((1, 50, 2))
+    >>> bool(np.allclose(np.asarray(nets(x))[..., 0], np.asarray(f(x)), atol=1e-14))
+    True
+    """
     k = check_int(k, "k")
     check_activation(activation)
     n = target.n
@@ -160,12 +263,19 @@ def lipschitz(net, lo, hi, k: int = SIZE_DEFAULTS["k"]):
 
 
 # --- closed forms (one expert) -----------------------------------------------------------------
+class HatStats(NamedTuple):
+    """Counts of one :func:`hat_network` (n >= 3): its hidden ``widths`` and its generic
+    ``nonzero`` count with its output weight but without the output bias (in the expert, the node
+    value f_j multiplies that output weight)."""
+
+    widths: tuple
+    nonzero: int
+
+
 @functools.lru_cache(maxsize=None)
-def _hat_stats(n: int, activation: str) -> tuple:
-    """(hidden widths, generic nonzeros with its output weight but no output bias) of
-    :func:`hat_network` (n >= 3); in the expert, f_j multiplies that output weight."""
+def _hat_stats(n: int, activation: str) -> HatStats:
     hat = hat_network(n, activation)
-    return hat.widths[1:-1], generic_nonzero(hat) - 1
+    return HatStats(hat.widths[1:-1], generic_nonzero(hat) - 1)
 
 
 def _widths(n, activation, k):
@@ -175,33 +285,72 @@ def _widths(n, activation, k):
     if n == 2:
         features = 4 * k + 3
         return [features * (2 if activation == "relu" else 1), (k + 1) ** 2]
-    return [(k + 1) ** n * w for w in _hat_stats(n, activation)[0]]
+    return [(k + 1) ** n * w for w in _hat_stats(n, activation).widths]
 
 
 def depth(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    """n + 1 for n <= 2, ⌈log₂ n⌉ + 3 for n >= 3 (docs/theory.md §4.2).
+
+    Examples
+    --------
+    >>> from moe_approx.experts import cpwl
+    >>> [cpwl.depth(n) for n in (1, 2, 3, 4, 5)]
+    [2, 3, 5, 5, 6]
+    """
     if n <= 2:
         return n + 1
     return tree_depth(n) + 2
 
 
 def width(n, activation="relu", k=SIZE_DEFAULTS["k"]):
+    """Largest hidden layer of one expert; accepts a SymPy symbol for k.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from moe_approx.experts import cpwl
+    >>> k = sp.Symbol("k", positive=True, integer=True)
+    >>> cpwl.width(1, k=5), cpwl.width(2, "relu", k=k) == sp.Max(2 * (4 * k + 3), (k + 1) ** 2)
+    (5, True)
+    """
     if n == 2:  # the 4k + 3 distances (twice for ReLU) or the (k + 1)^2 hats
         features, hats = _widths(n, activation, k)
         return sp.Max(features, hats) if isinstance(k, sp.Basic) else max(features, hats)
     if n == 1:
         return k
-    return (k + 1) ** n * max(_hat_stats(n, activation)[0])
+    return (k + 1) ** n * max(_hat_stats(n, activation).widths)
 
 
 def num_params(n, activation="relu", k=SIZE_DEFAULTS["k"]):
-    """Stored weights, biases (and PReLU slopes) of the dense layers of one expert."""
+    """Stored weights, biases (and PReLU slopes) of the dense layers of one expert.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import cpwl
+    >>> net = cpwl.build(targets.get("cone", n=2), np.zeros((1, 2)), np.ones((1, 2)), k=3)
+    >>> cpwl.num_params(2, "relu", k=3) == net.num_params
+    True
+    """
     d = [n] + _widths(n, activation, k) + [1]
     count = sum(d[l] * d[l + 1] + d[l + 1] for l in range(len(d) - 1))
     return count + (sum(d[1:-1]) if activation == "prelu" else 0)
 
 
 def num_nonzero(n, activation="relu", k=SIZE_DEFAULTS["k"]):
-    """Nonzero parameters of one expert for a cell and target in generic position."""
+    """Nonzero parameters of one expert for a cell and target in generic position.
+
+    n = 1: 3k + 1; n = 2: 20k + 14 + 8(k+1)² (ReLU), (6k + 4) + 2(4k + 3) + 5(k+1)² (PReLU);
+    n >= 3: (k+1)^n times the per-hat count (docs/theory.md §4.2). Accepts a SymPy k for n <= 2.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from moe_approx.experts import cpwl
+    >>> cpwl.num_nonzero(1, k=4), sp.expand(cpwl.num_nonzero(2, "prelu", k=sp.Symbol("k")))
+    (13, 5*k**2 + 24*k + 15)
+    """
     N = (k + 1) ** n
     if n == 1:  # W1, b1, W2 (k each) and the offset f_0; PReLU slopes are 0
         return 3 * k + 1
@@ -209,10 +358,31 @@ def num_nonzero(n, activation="relu", k=SIZE_DEFAULTS["k"]):
         if activation == "relu":
             return 20 * k + 14 + 8 * N
         return (6 * k + 4) + 2 * (4 * k + 3) + 5 * N  # + the 4k + 3 slopes −1
-    return N * _hat_stats(n, activation)[1]
+    return N * _hat_stats(n, activation).nonzero
 
 
 def error_bound(alpha, constant, side, n, k=SIZE_DEFAULTS["k"]):
-    """C (h/k)^α (THEORY.md §4.2): I(x) is a convex combination of f at the vertices of the
-    sub-simplex containing x, each within ∞-distance h/k of x."""
+    """C (h/k)^α (docs/theory.md §4.2): I(x) is a convex combination of f at the vertices of the
+    sub-simplex containing x, each within ∞-distance h/k of x.
+
+    Parameters
+    ----------
+    alpha, constant : float or sympy.Expr
+        The target's Hölder pair (α, C).
+    side : float or sympy.Expr
+        Cell side h.
+    n : int
+        Dimension (the bound does not depend on it).
+    k : int or sympy.Expr, default 2
+
+    Returns
+    -------
+    float or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import cpwl
+    >>> cpwl.error_bound(0.5, 1.0, 0.25, 2, k=4)      # (1/16)^(1/2)
+    0.25
+    """
     return constant * (side / k) ** alpha

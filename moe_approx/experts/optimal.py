@@ -1,4 +1,4 @@
-"""Optimal-rate deep experts by bit extraction (THEORY.md §4.4).
+"""Optimal-rate deep experts by bit extraction (docs/theory.md §4.4).
 
 Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 2022
 (arXiv:2103.00502). On the unit cube of a cell (coordinates u = (x − lo)/(hi − lo)):
@@ -10,6 +10,7 @@ Yarotsky 2018 (arXiv:1802.03620); Shen, Yang, Zhang 2020 (arXiv:1906.05497) and 
    n ≥ 2 uses M steps per coordinate.
 2. Snake order (n ≥ 2): coordinate k runs backwards when i_1 + … + i_{k−1} is odd, so consecutive
    path positions s are face neighbours. The parities are alternating sums of the same steps.
+
 Sizes: A blocks of B cubes; :func:`grid_side` picks N = M + 1 = max(2, ⌊(A·B)^(1/n)⌋) cubes per
 side, so P ≍ A + B (plus O(M) index steps, ≤ A + B for n ≥ 2) and error ≍ 1/M ≍ (A·B)^(−1/n):
 with A ≍ B that is P^(−2/n).
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -130,6 +132,43 @@ def _int_step(layer: _Layer, t: Expr) -> Expr:
     return layer.add(t + 1) - layer.add(t)
 
 
+class Segment(NamedTuple):
+    """A run of hidden layers in the closed-form counts: widths of its ``first`` and ``last``
+    layers, the ``inner_params`` (weights and biases) between its own layers, its number of
+    ``layers`` and of ``neurons``."""
+
+    first: object
+    last: object
+    inner_params: object
+    layers: object
+    neurons: object
+
+
+class IndexLayers(NamedTuple):
+    """The index stage of one copy: its ``layers``, the block ``a`` and the position ``b`` in the block."""
+
+    layers: list
+    a: Expr
+    b: Expr
+
+
+class Copy(NamedTuple):
+    """One shifted copy of the expert: its hidden ``layers`` and its output expression ``value``."""
+
+    layers: list
+    value: Expr
+
+
+class BlockData(NamedTuple):
+    """Data of every copy and cell: block encodings ``y`` and ``start`` values (copies, L, A), the
+    quantum ``q`` and the output constant ``const`` (L,)."""
+
+    y: np.ndarray
+    start: np.ndarray
+    q: np.ndarray
+    const: np.ndarray
+
+
 # --- one copy: index, selection, extraction ------------------------------------------------------
 def _iroot(x: int, n: int) -> int:
     """⌊x^(1/n)⌋ for integers, exactly (Newton's method on Python ints)."""
@@ -145,21 +184,52 @@ def _iroot(x: int, n: int) -> int:
 
 def grid_side(n, A, B):
     """M: the expert splits its cell into N = M + 1 = max(2, ⌊(A·B)^(1/n)⌋) cubes per side, so
-    that N^n <= A·B cubes fill at most A blocks of B (exactly A when A·B is an n-th power)."""
+    that N^n <= A·B cubes fill at most A blocks of B (exactly A when A·B is an n-th power).
+
+    Parameters
+    ----------
+    n, A, B : int or sympy.Expr
+        Dimension, blocks, cubes per block.
+
+    Returns
+    -------
+    int or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.grid_side(1, 4, 4), optimal.grid_side(2, 4, 4), optimal.grid_side(2, 1, 1)
+    (15, 3, 1)
+    """
     if any(isinstance(v, sp.Basic) for v in (n, A, B)):
         return sp.Max(2, sp.floor((A * B) ** sp.Rational(1, n))) - 1
     return max(2, _iroot(int(A) * int(B), int(n))) - 1
 
 
 def num_blocks(n, M, B):
-    """A = ⌈(M + 1)^n / B⌉ blocks of B cubes on the snake path."""
+    """A = ⌈(M + 1)^n / B⌉ blocks of B cubes on the snake path.
+
+    Parameters
+    ----------
+    n, M, B : int or sympy.Expr
+
+    Returns
+    -------
+    int or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.num_blocks(2, optimal.grid_side(2, 5, 4), 4)     # N = 4: 16 cubes in 4 blocks
+    4
+    """
     if any(isinstance(v, sp.Basic) for v in (n, M, B)):
         return sp.ceiling((M + 1) ** n / B)
     return -(-((M + 1) ** n) // B)
 
 
 def _index_layers(n, M, B, offsets, u):
-    """Layers computing the block a and the position b in the block (THEORY.md §4.4 steps 1–3)."""
+    """Layers computing the block a and the position b in the block (docs/theory.md §4.4 steps 1–3)."""
     A = num_blocks(n, M, B)
     if n == 1:  # two scales: a from A − 1 coarse steps, b from B − 1 fine steps on t − aB
         t = M * u[0] - offsets[0]
@@ -170,7 +240,7 @@ def _index_layers(n, M, B, offsets, u):
         a_carried = fine.add(a, "carry")
         tau = t_plus_1 - 1 - B * a
         b = sum((_step_pair(fine, tau - (m - 1)) for m in range(1, B)), Expr())
-        return [coarse, narrow, fine], a_carried, b
+        return IndexLayers([coarse, narrow, fine], a_carried, b)
     steps, parity_steps, snake, split = _Layer(), _Layer(), _Layer(), _Layer()
     index, parity = [], []
     for k in range(n):
@@ -191,7 +261,7 @@ def _index_layers(n, M, B, offsets, u):
     s = sum((digits[k] * (M + 1) ** (n - 1 - k) for k in range(n)), Expr())
     s_carried = split.add(s, "carry")
     a = sum((_int_step(split, s - j * B) for j in range(1, A)), Expr())
-    return [steps, parity_steps, snake, split], a, s_carried - B * a
+    return IndexLayers([steps, parity_steps, snake, split], a, s_carried - B * a)
 
 
 def _selection_layers(A, a, b, y_data, v_data, activation):
@@ -266,7 +336,29 @@ def _median_layers(values):
 # --- data: quantized values along the snake path -------------------------------------------------
 def snake_order(n: int, M: int) -> np.ndarray:
     """Cube multi-indices (N^n, n), N = M + 1, in snake order: position s holds the cube whose
-    digits d_k = i_k, or M − i_k when i_1 + … + i_{k−1} is odd, spell s in base N."""
+    digits d_k = i_k, or M − i_k when i_1 + … + i_{k−1} is odd, spell s in base N.
+
+    Parameters
+    ----------
+    n : int
+        Dimension.
+    M : int
+        N − 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N^n, n); consecutive rows are face neighbours (docs/theory.md §4.4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx.experts import optimal
+    >>> optimal.snake_order(2, 2).tolist()
+    [[0, 0], [0, 1], [0, 2], [1, 2], [1, 1], [1, 0], [2, 0], [2, 1], [2, 2]]
+    >>> bool(np.all(np.abs(np.diff(optimal.snake_order(3, 3), axis=0)).sum(axis=1) == 1))
+    True
+    """
     N = M + 1
     digits = np.stack(np.unravel_index(np.arange(N**n), (N,) * n), axis=-1)
     cubes = np.empty_like(digits)
@@ -328,14 +420,14 @@ def _block_data(target, lo, hi, M, B, exact):
         y = code.astype(np.float64) * 0.25 ** (B - 1)  # code < 4^(B−1) <= 2^52: exact
         start = start.astype(np.float64)
         q_out, const = q, q * (vmin - 0.5) + g0
-    return y, start, q_out, const
+    return BlockData(y, start, q_out, const)
 
 
 def _network(target, lo, hi, activation, M, B, exact):
     """The expert of every cell [lo[i], hi[i]] as (hidden layers, output expression)."""
     n = target.n
     A = num_blocks(n, M, B)
-    y, start, q, const = _block_data(target, lo, hi, M, B, exact)
+    data = _block_data(target, lo, hi, M, B, exact)
     if exact:
         lo_q = np.array([[Fraction(float(v)) for v in row] for row in lo], dtype=object)
         inv_side = np.array([[1 / (Fraction(float(b)) - Fraction(float(a))) for a, b in zip(r0, r1)] for r0, r1 in zip(lo, hi)],
@@ -346,29 +438,29 @@ def _network(target, lo, hi, activation, M, B, exact):
     copies = []
     for c, offsets in enumerate(_copy_offsets(n)):
         offsets = offsets if exact else tuple(float(o) for o in offsets)
-        index, a, b = _index_layers(n, M, B, offsets, u)
-        y_data = list(y[c].T) if B > 1 else None  # B = 1: nothing to extract
-        select, y_sel, s_sel, b_sel = _selection_layers(A, a, b, y_data, list(start[c].T), activation)
+        index = _index_layers(n, M, B, offsets, u)
+        y_data = list(data.y[c].T) if B > 1 else None  # B = 1: nothing to extract
+        select, y_sel, s_sel, b_sel = _selection_layers(A, index.a, index.b, y_data, list(data.start[c].T), activation)
         extract, value = _extraction_layers(B, y_sel, s_sel, b_sel)
-        copies.append((index + select + extract, value))
+        copies.append(Copy(index.layers + select + extract, value))
     layers, values = _side_by_side(copies)
     median, mid = _median_layers(values)
-    return layers + median, mid * q + const
+    return layers + median, mid * data.q + data.const
 
 
 def _side_by_side(copies):
     """Copies with identical layer shapes as one network (block-diagonal layers)."""
-    depth = len(copies[0][0])
-    merged = [_Layer() for _ in range(depth)]
-    for layers, _ in copies:
-        for l, layer in enumerate(layers):
-            shift = len(merged[l - 1]) - len(copies[0][0][l - 1]) if l else 0
+    first = copies[0].layers
+    merged = [_Layer() for _ in range(len(first))]
+    for copy in copies:
+        for l, layer in enumerate(copy.layers):
+            shift = len(merged[l - 1]) - len(first[l - 1]) if l else 0
             base = len(merged[l])
             for expr, kind in zip(layer.exprs, layer.kinds):
                 merged[l].add(Expr({i + shift: v for i, v in expr.terms.items()}, expr.const), kind)
             assert len(merged[l]) == base + len(layer)
-    last = len(copies[0][0][-1])
-    values = [Expr({i + c * last: v for i, v in value.terms.items()}, value.const) for c, (_, value) in enumerate(copies)]
+    last = len(first[-1])
+    values = [Expr({i + c * last: v for i, v in copy.value.terms.items()}, copy.value.const) for c, copy in enumerate(copies)]
     return merged, values
 
 
@@ -397,7 +489,20 @@ def _assemble(layers, out: Expr, n: int, activation: str, L: int, dtype) -> MLP:
 
 def structural_nonzero(layers, out: Expr, activation: str) -> int:
     """Nonzero parameters fixed by the construction: every scalar coefficient that is not 0, every
-    per-cell (data) coefficient, and for PReLU the nonzero slopes."""
+    per-cell (data) coefficient, and for PReLU the nonzero slopes.
+
+    Parameters
+    ----------
+    layers : list
+        The hidden layers as written by the construction.
+    out : Expr
+        The output expression.
+    activation : {"relu", "prelu"}
+
+    Returns
+    -------
+    int
+    """
     count = 0
     for e in [e for layer in layers for e in layer.exprs] + [out]:
         count += sum(isinstance(v, np.ndarray) or v != 0 for v in (*e.terms.values(), e.const))
@@ -415,10 +520,46 @@ def _check_build(target, lo, hi, activation, A, B):
 
 
 def build(target, lo, hi, *, activation: str = "relu", A: int = 4, B: int = 4) -> MLP:
-    """One optimal-rate expert per cell [lo[i], hi[i]] (THEORY.md §4.4), float64 weights.
+    """One optimal-rate expert per cell [lo[i], hi[i]] (docs/theory.md §4.4), float64 weights.
 
-    Raises ``ValueError`` for B > 27: float64 cannot hold a block's 2(B − 1) encoded bits nor
-    extract them exactly; use :func:`build_exact` with :func:`moe_approx.exact.evaluate_exact`.
+    Parameters
+    ----------
+    target : HolderTarget
+    lo, hi : array_like
+        Cell corners, shape (L, n).
+    activation : {"relu", "prelu"}, default "relu"
+    A : int, default 4
+        Blocks.
+    B : int, default 4
+        Cubes per block, at most 27 in float64.
+
+    Returns
+    -------
+    MLP
+        A stack (L,); error at most :func:`error_bound` (q(1/2 + 2^−α)).
+
+    Raises
+    ------
+    ValueError
+        For B > 27: float64 cannot hold a block's 2(B − 1) encoded bits nor extract them exactly;
+        use :func:`build_exact` with :func:`moe_approx.exact.evaluate_exact`. Also for sizes < 1,
+        malformed cells or an unknown activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> f = targets.get("kink", n=1)
+    >>> nets = optimal.build(f, np.zeros((1, 1)), np.ones((1, 1)), A=4, B=4)
+    >>> x = np.linspace(0, 1, 2001)[None, :, None]
+    >>> err = np.abs(optimal.evaluate(nets, x) - np.asarray(f(x)))
+    >>> bool(err.max() <= optimal.error_bound(1.0, 1.0, 1.0, 1, A=4, B=4))
+    True
+    >>> optimal.build(f, np.zeros((1, 1)), np.ones((1, 1)), B=28)
+    Traceback (most recent call last):
+    ...
+    ValueError: B=28 exceeds float64's range for the optimal expert ...
     """
     activation, lo, hi = _check_build(target, lo, hi, activation, A, B)
     if B > MAX_BLOCK_FLOAT64:
@@ -434,6 +575,35 @@ def build_exact(target, lo, hi, *, activation: str = "relu", A: int = 4, B: int 
     """The same experts with exact rational weights (object arrays of ``Fraction``), any B >= 2.
 
     Only :func:`moe_approx.exact.evaluate_exact` evaluates them.
+
+    Parameters
+    ----------
+    target, lo, hi, activation, A, B
+        As in :func:`build`, without the limit on B.
+
+    Returns
+    -------
+    MLP
+        With ``Fraction`` weights.
+
+    Raises
+    ------
+    ValueError
+        For sizes < 1, malformed cells or an unknown activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from moe_approx import exact, targets
+    >>> from moe_approx.experts import optimal
+    >>> f = targets.get("kink", n=1)
+    >>> net = optimal.build_exact(f, np.zeros((1, 1)), np.ones((1, 1)), A=2, B=2)
+    >>> isinstance(net.layers[0][0][0, 0, 0], Fraction)
+    True
+    >>> x = np.array([[[0.1], [0.6]]])
+    >>> bool(np.all(np.abs(exact.evaluate_exact(net, x).astype(float) - np.asarray(f(x))) <= optimal.error_bound(1.0, 1.0, 1.0, 1, A=2, B=2)))
+    True
     """
     activation, lo, hi = _check_build(target, lo, hi, activation, A, B)
     layers, out = _network(target, lo, hi, activation, grid_side(target.n, A, B), B, exact=True)
@@ -444,6 +614,23 @@ def evaluate(net: MLP, x) -> np.ndarray:
     """``net(x)[..., 0]`` with a numpy loop over layers (no compilation; deep nets are cheap here).
 
     A stack (L,) maps x of shape (L, P, n) to (L, P); a single network (..., n) to (...).
+
+    Parameters
+    ----------
+    net : MLP
+    x : array_like
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import calculus
+    >>> from moe_approx.experts import optimal
+    >>> optimal.evaluate(calculus.maximum(2), np.array([[1.0, 3.0]]))
+    array([3.])
     """
     h = np.asarray(x, dtype=np.float64)
     for l, (W, b) in enumerate(net.layers):
@@ -474,21 +661,22 @@ def _sizes(n, A, B):
 
 
 def _segments(n, activation, A, B):
-    """Layer widths as segments (first, last, params between its own layers, layers, neurons)."""
+    """The hidden layers as :class:`Segment` runs, input and output included as empty runs."""
     n, M, A = _sizes(n, A, B)
     activation = check_activation(activation)
     c = 3**n
     index = [2 * A - 1, 2, 2 * B - 1] if n == 1 else [2 * n * M, n**2, 3 * n - 2, 2 * A - 1]
 
     def run(w, r=1):
-        return (w, w, (r - 1) * (w + 1) * w, r, r * w)
+        return Segment(w, w, (r - 1) * (w + 1) * w, r, r * w)
 
-    segments = [(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 3)]
+    segments = [Segment(n, n, 0, 0, 0)] + [run(c * w) for w in index] + [run(c * _SEL_WIDTH[activation], A + 3)]
     odd, even = 9 * c, 6 * c  # extraction: B − 1 pairs of layers (none for B = 1: a lookup table)
     if isinstance(B, sp.Basic) or B > 1:
-        segments.append((odd, even, (B - 1) * (odd + 1) * even + (B - 2) * (even + 1) * odd, 2 * (B - 1), (B - 1) * (odd + even)))
+        segments.append(Segment(odd, even, (B - 1) * (odd + 1) * even + (B - 2) * (even + 1) * odd, 2 * (B - 1),
+                                (B - 1) * (odd + even)))
     segments += [run(k * 3 ** (n - level)) for level in range(1, n + 1) for k in (4, 3, 2)]
-    return segments + [(1, 1, 0, 0, 0)]
+    return segments + [Segment(1, 1, 0, 0, 0)]
 
 
 def _blend(count):
@@ -507,29 +695,69 @@ def _blend(count):
 
 @_blend
 def _depth(n, activation="relu", A=4, B=4):
-    """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1."""
-    return sum(s[3] for s in _segments(n, activation, A, B)) + 1
+    """Affine maps: index (3 for n = 1, else 4) + selection A + 3 + extraction 2(B − 1) + median 3n + 1,
+    with A the blocks in use, :func:`num_blocks`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("cone", n=2), np.zeros((1, 2)), np.ones((1, 2)), A=4, B=4)
+    >>> optimal.depth(2, A=4, B=4) == net.depth == 4 + (4 + 3) + 2 * 3 + (3 * 2 + 1)
+    True
+    """
+    return sum(s.layers for s in _segments(n, activation, A, B)) + 1
 
 
 @_blend
 def _width(n, activation="relu", A=4, B=4):
-    """Largest hidden layer (3^n copies side by side)."""
-    widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in s[:2]]
+    """Largest hidden layer (3^n copies side by side).
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> optimal.width(1, "relu", A=4, B=4) == 3 * 9      # the extraction's odd layers, 9 per copy
+    True
+    """
+    widths = [w for s in _segments(n, activation, A, B)[1:-1] for w in (s.first, s.last)]
     return sp.Max(*widths) if any(isinstance(w, sp.Basic) for w in widths) else max(widths)
 
 
 @_blend
 def _num_params(n, activation="relu", A=4, B=4):
-    """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU."""
+    """Stored weights and biases, Σ (d_l + 1)·d_{l+1}, plus one slope per hidden neuron for PReLU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("kink", n=1), np.zeros((1, 1)), np.ones((1, 1)), activation="prelu")
+    >>> optimal.num_params(1, "prelu") == net.num_params
+    True
+    """
     seg = _segments(n, activation, A, B)
-    total = sum(s[2] for s in seg) + sum((a[1] + 1) * b[0] for a, b in zip(seg, seg[1:]))
-    return total + (sum(s[4] for s in seg) if activation == "prelu" else 0)
+    total = sum(s.inner_params for s in seg) + sum((a.last + 1) * b.first for a, b in zip(seg, seg[1:]))
+    return total + (sum(s.neurons for s in seg) if activation == "prelu" else 0)
 
 
 @_blend
 def _num_nonzero(n, activation="relu", A=4, B=4):
     """Structural nonzeros, layer by layer as :func:`_network` writes them (data values count as
-    nonzero; a built expert can only have fewer)."""
+    nonzero; a built expert can only have fewer). Symbolic in A and B for numeric n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from moe_approx import targets
+    >>> from moe_approx.experts import optimal
+    >>> net = optimal.build(targets.get("kink", n=1), np.zeros((1, 1)), np.ones((1, 1)))
+    >>> optimal.num_nonzero(1) >= int(net.num_nonzero[0])
+    True
+    >>> optimal.num_nonzero(2, "relu", A=1, B=1)              # docs/theory.md §6
+    1567
+    """
     n, relu = _numeric_n(n), check_activation(activation) == "relu"
     n, M, A = _sizes(n, A, B)
     c = 3**n
@@ -564,8 +792,29 @@ depth, width, num_params, num_nonzero = _depth, _width, _num_params, _num_nonzer
 
 
 def error_bound(alpha, constant, side, n, A=4, B=4):
-    """q·(1/2 + 2^−α) with q = C (h/M)^α (1 + 2^−20), M = :func:`grid_side` (THEORY.md §4.4): the
-    output q(v + 1/2) is within q/2 of f at the cube centre, which is within C (h/(2M))^α of f(x)."""
+    """q·(1/2 + 2^−α) with q = C (h/M)^α (1 + 2^−20), M = :func:`grid_side` (docs/theory.md §4.4): the
+    output q(v + 1/2) is within q/2 of f at the cube centre, which is within C (h/(2M))^α of f(x).
+
+    Parameters
+    ----------
+    alpha, constant : float or sympy.Expr
+        The target's Hölder pair (α, C).
+    side : float or sympy.Expr
+        Cell side h (the largest side).
+    n : int
+    A, B : int or sympy.Expr, default 4
+
+    Returns
+    -------
+    float or sympy.Expr
+
+    Examples
+    --------
+    >>> from moe_approx.experts import optimal
+    >>> M = optimal.grid_side(1, 4, 4)
+    >>> optimal.error_bound(1.0, 1.0, 1.0, 1, A=4, B=4) == (1 / M) * (1 + 2.0 ** -20) * (0.5 + 0.5)
+    True
+    """
     M = grid_side(n, A, B)
     symbolic = any(isinstance(v, sp.Basic) for v in (alpha, constant, side, M))
     margin = 1 + (sp.Rational(1, 2**20) if symbolic else QUANT_MARGIN)
