@@ -4,7 +4,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, experts, io, rates, targets
+from . import calculus, experts, io, rates, targets, train
 from .approximate import ApproximationError, Certificate, approximate
 from .mlp import MLP
 from .io import load
@@ -33,6 +33,7 @@ __all__ = [
     "calculus",
     "experts",
     "io",
+    "train",
     "rates",
     "targets",
     "__version__",
