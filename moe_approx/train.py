@@ -156,16 +156,18 @@ def make_data(target_or_data, samples_per_side: int, test_fraction: float, seed:
 
 
 # --- vectorised training of L independent networks ------------------------------------------------
-def _init(key, widths, activation):
+def _init_stack(seed, widths, activation, count):
+    """Independent initialisations of ``count`` networks: uniform ±1/√fan_in weights and biases,
+    PReLU slopes 0.25 (numpy's generator: cheap, deterministic, and float64 from the start)."""
+    rng = np.random.default_rng([seed, 1])
     params = {"W": [], "b": []}
     for d_in, d_out in zip(widths[:-1], widths[1:]):
-        key, kw, kb = jax.random.split(key, 3)
         bound = 1.0 / np.sqrt(d_in)
-        params["W"].append(jax.random.uniform(kw, (d_in, d_out), minval=-bound, maxval=bound))
-        params["b"].append(jax.random.uniform(kb, (d_out,), minval=-bound, maxval=bound))
+        params["W"].append(rng.uniform(-bound, bound, (count, d_in, d_out)))
+        params["b"].append(rng.uniform(-bound, bound, (count, d_out)))
     if activation == "prelu":
-        params["a"] = [jnp.full((d,), 0.25) for d in widths[1:-1]]
-    return params
+        params["a"] = [np.full((count, d), 0.25) for d in widths[1:-1]]
+    return jax.tree_util.tree_map(jnp.asarray, params)
 
 
 def _forward(params, z):
@@ -222,7 +224,7 @@ def _shard(tree, count: int):
     return jax.device_put(tree, sharding)
 
 
-def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_rate, key, progress, desc):
+def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_rate, seed, progress, desc):
     """Train one network per cell on that cell's rows of (X, y); return (stack of MLPs, loss curve)."""
     L, n = lo.shape
     counts = np.bincount(cell, minlength=L)
@@ -254,7 +256,7 @@ def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_r
         Y = np.zeros((L_pad, P), np.int64)
         Y[cell[order], pos] = y[order]
         weight = counts.astype(np.float64)
-    params = jax.vmap(lambda k: _init(k, widths, activation))(jax.random.split(key, L_pad))
+    params = _init_stack(seed, widths, activation, L_pad)
     optimiser = _optimiser(learning_rate, steps)
     params = _shard(params, L_pad)
     data = _shard((jnp.asarray(Z), jnp.asarray(Y), jnp.asarray(M)), L_pad)
@@ -314,7 +316,7 @@ def _fit(target_or_data, partition, width, depth, activation, samples_per_side, 
     start = time.perf_counter()
     net, curve = _train_cells(Xtr, ytr, cell, np.asarray(lo, np.float64), np.asarray(hi, np.float64),
                               _widths(n, width, depth, out), activation, loss, steps, learning_rate,
-                              jax.random.PRNGKey(seed), progress, desc)
+                              seed, progress, desc)
     seconds = time.perf_counter() - start
     record = TrainRecord(curve, seconds, steps, len(Xtr), len(Xte), seed, float(learning_rate),
                          1 if partition is None else partition.num_cells, test=(Xte, yte))
