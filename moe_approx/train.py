@@ -190,6 +190,12 @@ def _loss(params, z, y, mask, kind):
     return jnp.sum(mask * per_point) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
+@partial(jax.jit, static_argnames="optimiser")
+def _init_state(params, optimiser):
+    """Adam's state of every expert (one compiled program per optimiser and shape)."""
+    return jax.vmap(optimiser.init)(params)
+
+
 @partial(jax.jit, static_argnames=("optimiser", "kind", "length"))
 def _run_chunk(params, state, z, y, mask, optimiser, kind, length):
     """``length`` Adam steps of every expert at once (vmap over the expert axis), as one scan."""
@@ -260,7 +266,7 @@ def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_r
     optimiser = _optimiser(learning_rate, steps)
     params = _shard(params, L_pad)
     data = _shard((jnp.asarray(Z), jnp.asarray(Y), jnp.asarray(M)), L_pad)
-    state = jax.jit(jax.vmap(optimiser.init))(params)
+    state = _init_state(params, optimiser)
     curve = []
     sizes = [len(c) for c in np.array_split(np.arange(steps), min(CHUNKS, steps))]
     with tqdm(total=steps, desc=desc, unit="step", disable=None if progress is None else not progress,
