@@ -167,7 +167,7 @@ def figure(rows, out):
         ax.set_xticks(range(len(names)), names)
         ax.set_xlim(-0.5, len(names) - 0.5)
         ax.set_yscale("log")
-        ax.set_title(f"n = {n}")
+        ax.set_title(f"n = {n}", fontsize=plotting.STYLE["axes.titlesize"])
     axes[0].plot([], [], "o", mfc="none", color="0.4", label="test max error (each run)")
     axes[0].set_ylabel("bar: certified sup error [lower, upper]")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08),

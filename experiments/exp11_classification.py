@@ -130,7 +130,8 @@ def figure(rows, out):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("number of experts L (k-means prototypes)")
     ax.set_ylabel("test accuracy (mean ± std over runs)")
-    ax.set_title(f"{Path(str(rows[0]['dataset'])).name}; router counted as: {rows[0]['router_count']} (n·L)")
+    ax.set_title(f"{Path(str(rows[0]['dataset'])).name}; router count: {rows[0]['router_count']} (n·L)",
+                 fontsize=plotting.STYLE["axes.titlesize"])
     plotting.legend(ax)
     return plotting.save(fig, out / "exp11_classification")
 
