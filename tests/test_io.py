@@ -231,3 +231,17 @@ def test_damaged_truncated_edited_and_newer_files_are_refused(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a moe_approx"):
         ma.load(tmp_path / "other.npz")
+
+
+def test_prototype_router_counts():
+    """Tree thresholds: L − 1 stored, ``depth`` per input; the paper's count: n·L stored, 2n per level."""
+    rng = np.random.default_rng(8)
+    p = rng.random((9, 3))
+    tree, paper = ma.PrototypePartition(p), ma.PrototypePartition(p, router_count="prototypes")
+    depth = tree.router_params_active
+    assert 1 <= depth <= 8 and tree.router_params_total == 8
+    assert paper.router_params_total == 27 and paper.router_params_active == 6 * depth
+    x = rng.random((100, 3))
+    np.testing.assert_array_equal(np.asarray(tree.locate(x)), np.asarray(paper.locate(x)))
+    with pytest.raises(ValueError, match="router_count"):
+        ma.PrototypePartition(p, router_count="voronoi")
