@@ -4,7 +4,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, experts, io, rates, targets, train
+from . import calculus, experts, io, rates, targets
 from .approximate import ApproximationError, Certificate, approximate
 from .mlp import MLP
 from .io import load
@@ -14,6 +14,15 @@ from .supnorm import SupErrorReport, sup_error
 from .targets import HolderTarget
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``moe_approx.train`` is imported on first use (it pulls in optax)."""
+    if name == "train":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.train")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "MLP",
