@@ -15,7 +15,10 @@ reachable, so every setting is explicit here): data are the s^n vertices of the 
 Columns: test RMSE and test maximum error on the held-out vertices, and the certified sup error
 over the whole cube as a bracket [lower, upper] (``sup_error``, docs/theory.md §5; ``certified`` says
 whether the bracket met rtol within ``max_evals``), active and total parameters, training seconds.
-Router count: the grid's thresholds (docs/theory.md §2).
+Router count: the grid's thresholds (docs/theory.md §2). The trained networks of the first
+``certify_runs`` runs are certified (all runs at full size, run 0 at quick size; the other rows
+leave the bracket empty); the constructed mixture is the same in every run, so its bracket is
+computed once and repeated in each run's row.
 """
 
 from __future__ import annotations

@@ -55,6 +55,28 @@ def test_from_arrays_accepts_float32_and_torch_layout_after_transpose():
     assert net.widths == (2, 4, 1) and np.asarray(net.layers[0][0]).dtype == np.float64
 
 
+class _Tensor:
+    """Stands in for a PyTorch tensor that requires grad: numpy() only after detach()."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+
+def test_from_arrays_detaches_tensors():
+    weights, biases = _arrays(np.random.default_rng(9), (2, 3, 1))
+    net = ma.MLP.from_arrays([_Tensor(w) for w in weights], [_Tensor(b) for b in biases])
+    assert all(np.array_equal(a, w) for a, w in zip(net.to_arrays()["weights"], weights))
+
+
 @pytest.mark.parametrize("change, error, match", [
     (lambda w, b: (w, b[:1]), ValueError, "one entry per layer"),
     (lambda w, b: ([w[0], w[1][:3]], b), ValueError, r"weights\[1\]"),
