@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 SIZES = ("tiny", "quick", "full")
-PACKAGES = ("moe_approx", "jax", "numpy", "scipy", "sympy", "matplotlib")
+PACKAGES = ("moe_approx", "jax", "numpy", "scipy", "sympy", "matplotlib", "optax", "scikit-learn")
 
 
 def versions() -> dict:

@@ -20,6 +20,8 @@ EXPERIMENTS = {
     7: "exp07_yarotsky_square",
     8: "exp08_adaptive_vs_uniform",
     9: "exp09_optimal_rate",
+    10: "exp10_trained_regression",
+    11: "exp11_classification",
 }
 
 

@@ -4,15 +4,25 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, experts, rates, targets
+from . import calculus, experts, io, rates, targets
 from .approximate import ApproximationError, Certificate, approximate
 from .mlp import MLP
-from .moe import MixtureOfExperts, build_moe
+from .io import load
+from .moe import MixtureOfExperts, as_mixture, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
 from .supnorm import SupErrorReport, sup_error
 from .targets import HolderTarget
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``moe_approx.train`` is imported on first use (it pulls in optax)."""
+    if name == "train":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.train")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "MLP",
@@ -25,10 +35,14 @@ __all__ = [
     "ApproximationError",
     "Certificate",
     "build_moe",
+    "as_mixture",
+    "load",
     "approximate",
     "sup_error",
     "calculus",
     "experts",
+    "io",
+    "train",
     "rates",
     "targets",
     "__version__",

@@ -123,6 +123,67 @@ class MLP:
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "slopes", slopes)
 
+    # --- networks from anywhere ----------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, weights, biases, activation: str = "relu", slopes=None) -> "MLP":
+        """An MLP from plain arrays: ``x ↦ x @ W_l + b_l`` with σ_a between layers (docs/theory.md §2).
+
+        ``weights[l]`` has shape ``(d_l, d_{l+1})`` (the (in, out) convention; leading stack axes
+        allowed), ``biases[l]`` ``(d_{l+1},)``. ``slopes`` (``"prelu"`` only): one array or scalar per
+        hidden layer, a scalar meaning one shared slope. Arrays are copied to float64 numpy arrays.
+
+        From PyTorch (``nn.Linear`` stores (out, in)): ``weights = [m.weight.detach().numpy().T for m in
+        linears]``, ``biases = [m.bias.detach().numpy() for m in linears]``, and for ``nn.PReLU``
+        ``slopes = [p.weight.detach().numpy() for p in prelus]``. Flax ``nn.Dense`` and Equinox
+        already differ: Flax stores ``params["Dense_l"]["kernel"]`` as (in, out), use it as is;
+        Equinox ``eqx.nn.Linear`` stores ``weight`` as (out, in), transpose it.
+        """
+        check_activation(activation)
+        weights, biases = _as_layer_list(weights, "weights"), _as_layer_list(biases, "biases")
+        if len(weights) != len(biases):
+            raise ValueError(f"weights and biases must have one entry per layer; got {len(weights)} and {len(biases)}")
+        if not weights:
+            raise ValueError("weights must hold at least one layer")
+        layers = []
+        for l, (w, b) in enumerate(zip(weights, biases)):
+            w, b = _real_array(w, f"weights[{l}]"), _real_array(b, f"biases[{l}]")
+            if w.ndim < 2:
+                raise ValueError(f"weights[{l}] must have shape (d_in, d_out), got {w.shape}")
+            if b.ndim < 1 or b.shape[-1] != w.shape[-1]:
+                raise ValueError(f"biases[{l}] must have shape ({w.shape[-1]},) to match weights[{l}] {w.shape}, got {b.shape}")
+            if l and w.shape[-2] != layers[-1][0].shape[-1]:
+                raise ValueError(f"weights[{l}] has input width {w.shape[-2]} but layer {l - 1} outputs "
+                                 f"{layers[-1][0].shape[-1]} (weights use the (in, out) convention: transpose "
+                                 f"PyTorch/Equinox (out, in) matrices)")
+            layers.append((w, b))
+        hidden = [w.shape[-1] for w, _ in layers[:-1]]
+        if activation == "relu":
+            if slopes is not None and any(np.any(_real_array(a, f"slopes[{l}]")) for l, a in enumerate(slopes)):
+                raise ValueError("slopes must be None (or all 0) for activation='relu'; use activation='prelu'")
+            slopes = [np.zeros(d) for d in hidden]
+        else:
+            if slopes is None:
+                raise ValueError(f"activation='prelu' needs slopes: one array or scalar per hidden layer ({len(hidden)})")
+            slopes = _as_layer_list(slopes, "slopes")
+            if len(slopes) != len(hidden):
+                raise ValueError(f"slopes must have one entry per hidden layer ({len(hidden)}), got {len(slopes)}")
+            slopes = [_real_array(a, f"slopes[{l}]") for l, a in enumerate(slopes)]
+            for l, (a, d) in enumerate(zip(slopes, hidden)):
+                if a.ndim and a.shape[-1] not in (1, d):
+                    raise ValueError(f"slopes[{l}] must be a scalar or have {d} entries (hidden layer {l}), got {a.shape}")
+            # a shared slope (scalar, or PyTorch's nn.PReLU() with one parameter) per neuron
+            slopes = [np.broadcast_to(a, a.shape[:-1] + (d,)).copy() if a.ndim else np.full(d, float(a))
+                      for a, d in zip(slopes, hidden)]
+        return cls(tuple(layers), tuple(slopes), activation)
+
+    def to_arrays(self) -> dict:
+        """``{"weights", "biases", "activation", "slopes"}`` as float64 numpy arrays; the inverse of
+        :meth:`from_arrays`: ``MLP.from_arrays(**net.to_arrays())`` (``slopes`` is None for ReLU)."""
+        return {"weights": [np.array(w, dtype=np.float64) for w, _ in self.layers],
+                "biases": [np.array(b, dtype=np.float64) for _, b in self.layers],
+                "activation": self.activation,
+                "slopes": None if self.activation == "relu" else [np.array(a, dtype=np.float64) for a in self.slopes]}
+
     # --- pytree -----------------------------------------------------------------------
     def tree_flatten(self):
         return (self.layers, self.slopes), self.activation
@@ -266,6 +327,28 @@ class MLP:
     def __repr__(self):
         stack = f", stack={self.batch_shape}" if self.batch_shape else ""
         return f"MLP(widths={self.widths}, activation={self.activation!r}{stack})"
+
+
+def _as_layer_list(arrays, name: str) -> list:
+    if isinstance(arrays, (str, bytes, dict)) or not hasattr(arrays, "__len__"):
+        raise TypeError(f"{name} must be a list with one array per layer, got {type(arrays).__name__}")
+    return list(arrays)
+
+
+def _real_array(a, name: str) -> np.ndarray:
+    """``a`` as a finite float64 array; TypeError/ValueError naming ``name`` (the layer) otherwise."""
+    if hasattr(a, "detach"):  # a PyTorch tensor that may require grad
+        a = a.detach().cpu().numpy()
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # noqa: BLE001  (any array-like that numpy cannot read)
+        raise TypeError(f"{name} must be an array of real numbers, got {type(a).__name__}: {exc}") from None
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; found {int(np.sum(~np.isfinite(arr)))} NaN or inf entries")
+    return arr
 
 
 def _matmul(h, w):

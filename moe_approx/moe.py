@@ -165,6 +165,49 @@ class MixtureOfExperts:
         self.n = partition.n
         self.certificate = None  # set by approximate(): the proof that sup|f − Φ| <= eps
 
+    # --- networks from anywhere, saving -----------------------------------------------
+    @classmethod
+    def from_experts(cls, partition, experts, family: str = "custom", size: dict | None = None) -> "MixtureOfExperts":
+        """The mixture Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2) of one given expert per cell.
+
+        ``experts``: a list of ``partition.num_cells`` unstacked :class:`MLP` R^n -> R of one
+        architecture (widths and activation), in cell order, or an MLP stack of that many.
+        Build each with :meth:`MLP.from_arrays` from trained weights.
+        """
+        if isinstance(experts, MLP):
+            if not experts.batch_shape:
+                raise ValueError(f"experts is a single MLP; pass a list of {partition.num_cells} MLPs, a stack, "
+                                 "or use as_mixture(net) for one network on the whole cube")
+            return cls(partition, experts, family, size)
+        if isinstance(experts, (str, bytes)) or not hasattr(experts, "__len__"):
+            raise TypeError(f"experts must be a list of MLPs or an MLP stack, got {type(experts).__name__}")
+        experts = list(experts)
+        if len(experts) != partition.num_cells:
+            raise ValueError(f"experts must hold one MLP per cell ({partition.num_cells}), got {len(experts)}")
+        first = experts[0]
+        for i, net in enumerate(experts):
+            if not isinstance(net, MLP):
+                raise TypeError(f"experts[{i}] must be an MLP, got {type(net).__name__}")
+            if net.batch_shape:
+                raise ValueError(f"experts[{i}] is a stack {net.batch_shape}; pass unstacked networks")
+            if net.widths != first.widths or net.activation != first.activation:
+                raise ValueError(f"experts must share one architecture: experts[0] is {first} but experts[{i}] is {net}")
+        if first.widths[0] != partition.n or first.widths[-1] != 1:
+            raise ValueError(f"experts must map R^{partition.n} -> R, got widths {first.widths}")
+        stack = MLP(tuple((np.stack([np.asarray(e.layers[l][0], np.float64) for e in experts]),
+                           np.stack([np.asarray(e.layers[l][1], np.float64) for e in experts]))
+                          for l in range(first.depth)),
+                    tuple(np.stack([np.broadcast_to(np.asarray(e.slopes[l], np.float64), np.shape(first.layers[l][1]))
+                                    for e in experts]) for l in range(first.depth - 1)),
+                    first.activation)
+        return cls(partition, stack, family, size)
+
+    def save(self, path, target=None):
+        """Write this mixture (and its certificate) to one ``.npz`` file; see :func:`moe_approx.io.save`."""
+        from . import io
+
+        return io.save(self, path, target=target)
+
     # --- sizes (THEORY.md §2) ---------------------------------------------------------
     @property
     def num_experts(self) -> int:
@@ -263,6 +306,20 @@ def _per_point(experts: MLP, x, ids):
             a = a if a.ndim == 1 else a[ids][..., None, :]
             h = jnp.maximum(h, 0.0) + a * jnp.minimum(h, 0.0)
     return h[..., 0, 0]
+
+
+def as_mixture(net) -> MixtureOfExperts:
+    """``net`` as a mixture: a MixtureOfExperts is returned as is; a single (unstacked) MLP
+    R^n -> R becomes the one-cell mixture on ``GridPartition(n, 1)`` (the cube is its only cell)."""
+    from .partition import GridPartition
+
+    if isinstance(net, MixtureOfExperts):
+        return net
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP or a MixtureOfExperts, got {type(net).__name__}")
+    if net.batch_shape or net.out_dim != 1:
+        raise ValueError(f"net must be a single MLP R^n -> R, got {net}")
+    return MixtureOfExperts.from_experts(GridPartition(net.in_dim, 1), [net])
 
 
 def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:

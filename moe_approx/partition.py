@@ -327,13 +327,17 @@ class PrototypePartition(_Partition):
     exactly one prototype; one input costs ``depth`` <= ⌈log₂ L⌉ comparisons, each touching one
     stored threshold. This is the tree router, not an exact Voronoi diagram: the cells are the
     tree's boxes (``voronoi_agreement`` measures how often it picks the nearest prototype).
-    Router parameters (docs/theory.md §2): ``depth`` active, L − 1 total; the paper's router
-    stores the n·L prototype coordinates instead.
+    Router count (``router_count``): ``"tree"`` (default) counts the stored thresholds (L − 1 in
+    all, ``depth`` per input); ``"prototypes"`` counts as the paper's VC term n·L reads: the L
+    prototypes in R^n are stored (n·L in all), and an input compares itself with the two
+    prototypes of each tree node it passes (2n·``depth``; docs/theory.md §7, our reading).
 
     Parameters
     ----------
     prototypes : array_like
         Distinct points of [0,1]^n, shape (L, n).
+    router_count : {"tree", "prototypes"}
+        How the router's parameters are counted (above).
 
     Raises
     ------
@@ -351,7 +355,12 @@ class PrototypePartition(_Partition):
     1
     """
 
-    def __init__(self, prototypes):
+    ROUTER_COUNTS = ("tree", "prototypes")
+
+    def __init__(self, prototypes, router_count: str = "tree"):
+        if router_count not in self.ROUTER_COUNTS:
+            raise ValueError(f"router_count must be one of {self.ROUTER_COUNTS}, got {router_count!r}")
+        self.router_count = router_count
         p = np.asarray(prototypes, dtype=np.float64)
         if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
             raise ValueError(f"prototypes must have shape (L, n) with L, n >= 1, got {p.shape}")
@@ -390,8 +399,10 @@ class PrototypePartition(_Partition):
         grow(np.arange(self.num_cells), np.zeros(self.n), np.ones(self.n), 0)
         self._lo, self._hi = lo, hi
         self._tree = tuple(jnp.asarray(nodes[key]) for key in ("dim", "thr", "left", "right", "leaf"))
-        self.router_params_active = self._depth
-        self.router_params_total = self.num_cells - 1
+        if router_count == "tree":
+            self.router_params_active, self.router_params_total = self._depth, self.num_cells - 1
+        else:
+            self.router_params_active, self.router_params_total = 2 * self.n * self._depth, self.n * self.num_cells
 
     def all_bounds(self):
         """(lo, hi) of every cell (the tree's leaf boxes), arrays of shape (L, n)."""
@@ -426,7 +437,8 @@ class PrototypePartition(_Partition):
         return float(np.mean(nearest == np.asarray(self.locate(x))))
 
     def __repr__(self):
-        return f"PrototypePartition(n={self.n}, cells={self.num_cells}, depth={self._depth})"
+        count = "" if self.router_count == "tree" else f", router_count={self.router_count!r}"
+        return f"PrototypePartition(n={self.n}, cells={self.num_cells}, depth={self._depth}{count})"
 
 
 @partial(jax.jit, static_argnums=2)

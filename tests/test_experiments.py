@@ -109,3 +109,27 @@ def test_quick_slopes_match_theory(tmp_path):
             assert abs(fit_slope(sizes, err) - theory) <= 0.15, (stem, key, fit_slope(sizes, err), theory)
             checked += 1
     assert checked > 0
+
+
+def test_trained_regression_table_compares_three_models_of_equal_size(tiny):
+    """Experiment 10: every run has the three model kinds; the single MLP's total parameters are within
+    ±5 % of the MoMLP's; a certified upper end is never below the test maximum error of the same run."""
+    out, _ = tiny
+    rows = _rows(out / "exp10_trained_regression.csv")
+    for key in {(r["n"], r["target"], r["run"]) for r in rows}:
+        sel = {r["model"]: r for r in rows if (r["n"], r["target"], r["run"]) == key}
+        assert set(sel) == {"trained_moe", "trained_mlp", "constructed_moe"}, key
+        assert abs(sel["trained_mlp"]["param_ratio"] - 1) <= 0.05
+        for r in sel.values():
+            if math.isfinite(r["upper"]):
+                assert r["upper"] >= r["test_max_error"] * (1 - 1e-12), r
+
+
+def test_classification_table_states_router_count_and_accuracies(tiny):
+    out, _ = tiny
+    rows = _rows(out / "exp11_classification.csv")
+    assert {r["model"] for r in rows} == {"trained_moe", "trained_mlp"}
+    for r in rows:
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["router_count"] == "prototypes"
+        if r["model"] == "trained_moe":
+            assert r["router_params_total"] == r["n"] * r["experts"]

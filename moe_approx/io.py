@@ -1,0 +1,246 @@
+"""Saving and loading mixtures: one ``.npz`` file, a JSON manifest and a SHA-256 checksum.
+
+Layout of the file (``numpy.savez``, read back with ``allow_pickle=False``: loading never runs code):
+
+- ``manifest``: the UTF-8 JSON manifest as a uint8 array (format and library version, partition
+  kind and parameters, family and sizes, activation, widths, counts, target name and declared
+  constants, the certificate's fields and the assumptions it rests on);
+- ``checksum``: the hex SHA-256 (uint8) of the manifest and of every array (name, dtype, shape, bytes);
+- ``experts/W{l}``, ``experts/b{l}``, ``experts/a{l}``: the stacked expert weights, biases and slopes,
+  stored as float64 exactly as held (outputs after a load are bit-identical);
+- ``partition/*`` and ``certificate.*``: the arrays of the partition and of the certificate.
+
+The certificate is stored generically (its dataclass fields, arrays as entries), so fields added to
+:class:`moe_approx.approximate.Certificate` later round-trip without a format change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "moe_approx.mixture"
+FORMAT_VERSION = 1
+
+
+def _library_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --- partitions ------------------------------------------------------------------------------
+def _partition_record(partition) -> tuple[dict, dict]:
+    from .partition import DyadicPartition, GridPartition, PrototypePartition
+
+    if isinstance(partition, GridPartition):
+        return {"kind": "grid", "n": partition.n, "cells_per_side": partition.cells_per_side}, {}
+    if isinstance(partition, DyadicPartition):
+        return {"kind": "dyadic", "n": partition.n}, {"levels": partition.levels, "index": partition.index}
+    if isinstance(partition, PrototypePartition):
+        return ({"kind": "prototype", "n": partition.n, "router_count": partition.router_count},
+                {"prototypes": partition.prototypes})
+    raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition to be saved, "
+                    f"got {type(partition).__name__}")
+
+
+def _partition_from(record: dict, arrays: dict):
+    from .partition import DyadicPartition, GridPartition, PrototypePartition
+
+    kind = record.get("kind")
+    if kind == "grid":
+        return GridPartition(record["n"], record["cells_per_side"])
+    if kind == "dyadic":
+        return DyadicPartition(record["n"], _cells=(arrays["levels"].astype(np.int64), arrays["index"].astype(np.int64)))
+    if kind == "prototype":
+        return PrototypePartition(arrays["prototypes"], router_count=record.get("router_count", "tree"))
+    raise ValueError(f"unknown partition kind {kind!r} in the manifest (known: grid, dyadic, prototype)")
+
+
+# --- generic values (certificate fields): arrays become entries, the rest JSON ---------------
+def _encode(value, prefix: str, arrays: dict):
+    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
+        return value.item()
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
+        arrays[prefix] = np.asarray(value)
+        return {"__array__": prefix}
+    if isinstance(value, dict):
+        return {str(k): _encode(v, f"{prefix}.{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, f"{prefix}.{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store a value of type {type(value).__name__} at {prefix!r}")
+
+
+def _decode(value, arrays: dict):
+    if isinstance(value, dict):
+        if set(value) == {"__array__"}:
+            return arrays[value["__array__"]]
+        if set(value) == {"__float__"}:
+            return float(value["__float__"])
+        return {k: _decode(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    return value
+
+
+def _target_record(target) -> dict | None:
+    if target is None:
+        return None
+    return {key: getattr(target, key, None)
+            for key in ("name", "n", "alpha", "constant", "smoothness", "derivative_constant")}
+
+
+def _checksum(manifest_bytes: bytes, arrays: dict) -> str:
+    h = hashlib.sha256()
+    h.update(manifest_bytes)
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# --- public ----------------------------------------------------------------------------------
+def save(moe, path, target=None) -> Path:
+    """Write ``moe`` to ``path`` (``.npz`` is appended if missing); return the path written.
+
+    ``target`` (optional; else ``moe.target`` if set): its name and declared (α, C, s, D) are
+    recorded, never its code. The certificate, if any, is stored with all its fields.
+    """
+    from .moe import MixtureOfExperts
+
+    if not isinstance(moe, MixtureOfExperts):
+        raise TypeError(f"moe must be a MixtureOfExperts, got {type(moe).__name__}")
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    target = target if target is not None else getattr(moe, "target", None)
+    if target is not None and getattr(target, "n", moe.n) != moe.n:
+        raise ValueError(f"target is defined on n={target.n} but the mixture on n={moe.n}")
+    arrays = {}
+    net = moe.experts
+    for l, (w, b) in enumerate(net.layers):
+        arrays[f"experts/W{l}"], arrays[f"experts/b{l}"] = np.asarray(w, np.float64), np.asarray(b, np.float64)
+    for l, a in enumerate(net.slopes):
+        arrays[f"experts/a{l}"] = np.asarray(a, np.float64)
+    part_record, part_arrays = _partition_record(moe.partition)
+    arrays.update({f"partition/{k}": np.asarray(v) for k, v in part_arrays.items()})
+    certificate = getattr(moe, "certificate", None)
+    cert_record = None
+    if certificate is not None:
+        fields = dataclasses.asdict(certificate) if dataclasses.is_dataclass(certificate) else dict(vars(certificate))
+        cert_record = {"class": type(certificate).__name__, "fields": _encode(fields, "certificate", arrays),
+                       "assumptions": _assumptions(target)}
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": _library_version(),
+        "partition": part_record, "family": moe.family, "size": _encode(moe.size, "size", arrays),
+        "activation": net.activation, "widths": list(net.widths), "depth": net.depth,
+        "counts": {"num_experts": moe.num_experts, "expert_params": moe.expert_params,
+                   "active_params": moe.active_params, "total_params": moe.total_params,
+                   "total_nonzero": moe.total_nonzero},
+        "target": _target_record(target), "certificate": cert_record,
+        "arrays": sorted(arrays),
+    }
+    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
+    digest = _checksum(manifest_bytes, arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez(fh, manifest=np.frombuffer(manifest_bytes, np.uint8), checksum=np.frombuffer(digest.encode(), np.uint8),
+                 **arrays)
+    return path
+
+
+def _assumptions(target) -> str:
+    text = ("a certificate is conditional on the target's declared Hölder constants (docs/theory.md §5) and "
+            "on the stated float64 rounding margin")
+    if target is not None:
+        text += f"; declared: alpha={target.alpha}, C={target.constant}"
+        if getattr(target, "smoothness", None) is not None:
+            text += f", s={target.smoothness}, D={target.derivative_constant}"
+    return text
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    """Manifest and arrays of a file, with every damage turned into a ValueError that says what."""
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError,
+            UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable moe_approx file (damaged or truncated .npz: {exc})") from None
+    if "manifest" not in contents or "checksum" not in contents:
+        raise ValueError(f"{path} is not a moe_approx mixture file (no manifest or checksum entry)")
+    manifest_bytes = contents.pop("manifest").tobytes()
+    stored = contents.pop("checksum").tobytes().decode(errors="replace")
+    try:
+        manifest = json.loads(manifest_bytes)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: the manifest is not valid JSON ({exc}); the file is damaged") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a moe_approx mixture file (format {manifest.get('format')!r})")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{path} was written in format version {version!r} by moe_approx "
+                         f"{manifest.get('library_version')}; this moe_approx ({_library_version()}) reads format "
+                         f"versions up to {FORMAT_VERSION}: upgrade moe_approx to load it")
+    if _checksum(manifest_bytes, contents) != stored:
+        raise ValueError(f"{path}: checksum mismatch (SHA-256 of the manifest and arrays differs from the stored one); "
+                         "the file is damaged or was edited")
+    missing = set(manifest.get("arrays", [])) ^ set(contents)
+    if missing:
+        raise ValueError(f"{path}: arrays {sorted(missing)} do not match the manifest; the file is damaged")
+    return manifest, contents
+
+
+def load(path):
+    """The :class:`MixtureOfExperts` saved at ``path`` (see :func:`save`), with its certificate.
+
+    Raises ``ValueError`` saying what is wrong for a damaged, truncated, edited or newer-format file.
+    The saved target record (name and declared constants, or None) is ``moe.target_info``.
+    """
+    import importlib
+
+    from .mlp import MLP
+    from .moe import MixtureOfExperts
+
+    path = Path(path)
+    manifest, arrays = _read(path)
+    depth = manifest["depth"]
+    net = MLP(tuple((arrays[f"experts/W{l}"], arrays[f"experts/b{l}"]) for l in range(depth)),
+              tuple(arrays[f"experts/a{l}"] for l in range(depth - 1)), manifest["activation"])
+    partition = _partition_from(manifest["partition"],
+                                {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("partition/")})
+    moe = MixtureOfExperts(partition, net, manifest["family"], _decode(manifest["size"], arrays))
+    counts = {"num_experts": moe.num_experts, "expert_params": moe.expert_params, "active_params": moe.active_params,
+              "total_params": moe.total_params, "total_nonzero": moe.total_nonzero}
+    if counts != manifest["counts"]:
+        raise ValueError(f"{path}: counts after loading {counts} differ from the manifest's {manifest['counts']}")
+    cert = manifest.get("certificate")
+    if cert is not None:
+        fields = _decode(cert["fields"], arrays)
+        # the module, not the function ``moe_approx.approximate`` that shadows it on the package
+        cls = getattr(importlib.import_module("moe_approx.approximate"), cert["class"], None)
+        known = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
+        if known is None or not {f.name for f in dataclasses.fields(cls)
+                                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING} <= set(fields):
+            raise ValueError(f"{path}: the certificate ({cert['class']}, fields {sorted(fields)}) cannot be rebuilt by "
+                             f"this moe_approx ({_library_version()})")
+        extra = set(fields) - known
+        if extra:
+            raise ValueError(f"{path}: the certificate has fields {sorted(extra)} unknown to this moe_approx "
+                             f"({_library_version()}); upgrade moe_approx to load it")
+        moe.certificate = cls(**fields)
+    moe.target_info = manifest.get("target")
+    return moe
