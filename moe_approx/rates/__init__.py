@@ -34,9 +34,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import experts
-from .partition import grid_router_params
-from .mlp import check_activation
+from .. import experts
+from ..partition import grid_router_params
+from ..mlp import check_activation
 
 # --- symbols ----------------------------------------------------------------------------------
 eps = sp.Symbol("epsilon", positive=True)
