@@ -97,6 +97,7 @@ def _design(name, module, sizes, K_val, n_val, a_val, c_val, activation) -> Desi
                   float(module.error_bound(float(a_val), float(c_val), 1.0 / K_val, n_val, **sizes)), int(vc_momlp(L, n_val, J, W)))
 
 
+@_renamed_keywords(eps_="eps")
 def cells_for(family, eps, n, alpha, C=1, **size) -> int:
     """The smallest K (cells per side) whose MoE error bound is <= eps with experts of ``size``."""
     name, module = _resolve(family)
@@ -108,6 +109,7 @@ def cells_for(family, eps, n, alpha, C=1, **size) -> int:
     return K_val
 
 
+@_renamed_keywords(eps_="eps", r_="r")
 def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
     """The integer design at trade-off r: sizes on the growth path with the largest t such that
     num_nonzero <= ε^(−r) (t = 1 if none), then the smallest K reaching ε (THEORY.md §6)."""

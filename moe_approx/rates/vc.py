@@ -22,6 +22,7 @@ def vc_bhlm(num_params, depth):
     return P * sp.sympify(depth) * sp.log(P)
 
 
+@_renamed_keywords(eps_="eps", delta_="delta")
 def sample_complexity(d, eps, delta):
     """Agnostic PAC sample complexity from VC dimension d (Shalev-Shwartz & Ben-David 2014, Thm 6.8):
     C₁(d + log(1/δ))/ε² ≤ m(ε, δ) ≤ C₂(d + log(1/δ))/ε² with absolute constants C₁, C₂ that the
