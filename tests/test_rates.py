@@ -401,7 +401,23 @@ def test_table_matrix_rows_latex_lambdify_cli():
     want = [float(row["asymptotic"].subs({eps: x, r: 0.5, C: 3})) for x in grid]
     np.testing.assert_allclose(f(grid, 0.5, 3.0), want, rtol=1e-12)
     tex = rates.to_latex(tab)
-    assert tex.startswith(r"\begin{tabular}") and r"\varepsilon^{-r}" in tex and "eps^-r" not in tex
+    assert r"\begin{tabular}" in tex and r"\varepsilon^{-r}" in tex and "eps^-r" not in tex
     out = rates.rates_cli("constant", 2, 1, latex=False)
-    assert "constant" in out and "THEORY.md §6" in out
-    assert rates.rates_cli("constant", 2, 1, latex=True).startswith(r"\begin{tabular}")
+    assert "constant" in out and "docs/theory.md §6" in out
+    assert r"\begin{tabular}" in rates.rates_cli("constant", 2, 1, latex=True)
+
+
+@pytest.mark.parametrize("family", ["constant", fake_cpwl, fake_optimal])
+@pytest.mark.parametrize("quantity", ["experts L", "active params", "total params", "VC MoMLP (paper)", "VC one network (BHLM)"])
+def test_tidy_keeps_the_leading_terms(family, quantity):
+    """tidy(expr)/expr -> 1 as eps -> 0 at every r in [0, r_max] (only lower-order terms are dropped),
+    and a tidied exponent equals the exponent."""
+    rt = rates.rate(family, 2, 1)
+    expr = rt.asymptotic[quantity]
+    short = rates.tidy(expr, rt.r_max)
+    assert sp.count_ops(short) <= sp.count_ops(expr)
+    for rr in sorted({sp.Integer(0), rt.r_max / 2, rt.r_max}):
+        ratio = [float((short / expr).subs({r: rr, C: 3, eps: sp.Rational(1, 10**k)})) for k in (30, 60)]
+        assert abs(ratio[1] - 1) < 1e-6 and abs(ratio[1] - 1) <= abs(ratio[0] - 1) + 1e-15, (quantity, rr, ratio)
+        want = rt.exponent[quantity].subs(r, rr)
+        assert sp.simplify(rates.tidy(rt.exponent[quantity]).subs(r, rr) - want) == 0
