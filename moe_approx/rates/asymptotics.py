@@ -68,6 +68,31 @@ def eps_exponent(expr, r_max=None):
 
     Exponent of a product = sum, of a power = power × exponent, of a sum or Max = the largest;
     terms are compared for r in [0, r_max] (see :func:`_max`).
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        An expression in ``rates.eps`` (and possibly r, C, n, alpha).
+    r_max : sympy.Expr or None
+        Upper end of the trade-off range used to compare r-dependent exponents.
+
+    Returns
+    -------
+    sympy.Expr
+
+    Raises
+    ------
+    ValueError
+        When ``expr`` is not a power law in ε (e.g. exp(1/ε)).
+
+    Examples
+    --------
+    >>> from moe_approx.rates import eps, eps_exponent, r
+    >>> import sympy as sp
+    >>> eps_exponent(3 * eps**-2 * sp.log(1 / eps) + 1 / eps)
+    2
+    >>> eps_exponent(eps**(r - 2) + eps**-r, r_max=1)  # 2 - r >= r on [0, 1]
+    2 - r
     """
     expr = sp.sympify(expr)
     rec = lambda e: eps_exponent(e, r_max)
@@ -135,17 +160,32 @@ def _choose_ray(module, n_num, alpha_num, activation):
 
 @dataclass(frozen=True)
 class Rate:
-    """Rates of one family at dimension n and Hölder exponent α (THEORY.md §6).
+    """Rates of one family at dimension n and Hölder exponent α (docs/theory.md §6), from :func:`rate`.
 
-    ``growth``: size keyword → weight w, sizes grow as t^w (empty: fixed-size experts); the
-    weights in {0, 1, 2} maximizing q/p are chosen from the family's values (at n = 3, α = 1
-    when n or α is symbolic).
-    ``powers``: leading powers in t of params, depth, width and of the error (error ~ h^a·t^(−q)).
-    ``r_max``: r ranges over [0, r_max] = [0, p/q] (0 when nothing grows).
-    ``asymptotic``: ceiling-free expressions in (ε, r, C); ``exponent``: the power of 1/ε leading
-    each one (expressions in r); ``exact``: the integer design with ceilings and floors as SymPy
-    expressions in (ε, r, C), or ``None`` where SymPy could not solve for the sizes
-    (``exact_in_sizes``: the same with the sizes left free, K solved for).
+    Attributes
+    ----------
+    family, activation : str
+    n, alpha : int, Rational or Symbol
+    method : str
+        ``"symbolic"`` or ``"numeric fit"`` (closed forms that need numbers: powers fitted).
+    growth : dict
+        Size keyword → weight w; sizes grow as t^w along the growth path (empty: fixed-size
+        experts). The weights in {0, 1, 2} maximizing q/p are chosen from the family's values (at
+        n = 3, α = 1 when n or α is symbolic).
+    powers : dict
+        Leading powers in t of params, depth, width and of the error (error ~ h^a·t^(−q)).
+    r_max : sympy.Expr
+        r ranges over [0, r_max] = [0, p/q] (0 when nothing grows).
+    asymptotic : dict
+        Per quantity of :data:`QUANTITIES`, a ceiling-free expression in (ε, r, C).
+    exponent : dict
+        The power of 1/ε leading each asymptotic expression (expressions in r).
+    exact : dict or None
+        The integer design with ceilings and floors as SymPy expressions in (ε, r, C), or
+        ``None`` where SymPy could not solve for the sizes (then use :func:`design`).
+    exact_in_sizes : dict or None
+        The same with the sizes left free, K solved for.
+    note : str
     """
 
     family: str
@@ -168,7 +208,7 @@ QUANTITIES = ("cells per side K", "experts L", "params per expert", "active para
 
 
 def _assemble(n_val, P, J, W, K_val, exact):
-    """The MoE's quantities from one expert's P, J, W and K cells per side (THEORY.md §2, §7).
+    """The MoE's quantities from one expert's P, J, W and K cells per side (docs/theory.md §2, §7).
 
     ``exact``: K is an integer expression and the router is counted exactly (:func:`router_params`);
     otherwise K is ceiling-free and ⌈log₂ K⌉ is replaced by log₂ K.
@@ -184,7 +224,38 @@ def _assemble(n_val, P, J, W, K_val, exact):
 
 
 def rate(family, n=None, alpha=None, activation="relu") -> Rate:
-    """Derive the rates of ``family`` (name or module) at ``n`` and ``alpha`` (None = symbolic)."""
+    """Derive the rates of ``family`` at ``n`` and ``alpha`` (docs/theory.md §6, §7).
+
+    Parameters
+    ----------
+    family : str or module
+    n : int or None
+        Dimension >= 1; ``None`` = symbolic.
+    alpha : float or None
+        Hölder exponent in (0, 1]; ``None`` = symbolic.
+    activation : {"relu", "prelu"}
+
+    Returns
+    -------
+    Rate
+        Growth path, r range, and per quantity of :data:`QUANTITIES` the asymptotic expression in
+        (ε, r, C) and the exponent of 1/ε.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family or activation, n < 1, alpha outside (0, 1], or symbolic n/alpha for
+        a family whose closed forms need numbers.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> rt = rates.rate("cpwl", 2, 1)
+    >>> rt.growth, rt.r_max
+    ({'k': 1}, 2)
+    >>> rt.exponent["experts L"], rt.exponent["active params"], rt.exponent["total params"]
+    (2 - r, r, 2)
+    """
     name, module = _resolve(family)
     return _rate(name, module, _check_n(n, True), _check_alpha(alpha, True), check_activation(activation))
 
@@ -275,7 +346,26 @@ def _rate_numeric(name, module, n_val, a_val, activation, growth, weights, reaso
 
 
 def r_range(family, n, alpha, activation="relu") -> tuple:
-    """[0, r_max]: active parameters ≍ ε^(−r) is reachable for exactly these r (THEORY.md §6)."""
+    """[0, r_max]: active parameters ≍ ε^(−r) is reachable for exactly these r (docs/theory.md §6).
+
+    Parameters
+    ----------
+    family : str or module
+    n : int
+    alpha : float
+    activation : {"relu", "prelu"}
+
+    Returns
+    -------
+    tuple of sympy.Expr
+        ``(0, r_max)``; r_max = 0 for fixed-size experts.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> rates.r_range("optimal", 2, 1), rates.r_range("constant", 2, 1)
+    ((0, 1), (0, 0))
+    """
     return (sp.Integer(0), rate(family, n, alpha, activation).r_max)
 
 

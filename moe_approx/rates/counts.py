@@ -21,18 +21,50 @@ from ._validate import _check_n, _resolve
 # --- router -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RouterCost:
-    """Thresholds of the grid router: ``active`` on one root-to-leaf path, ``total`` stored."""
+    """Thresholds of the grid router (docs/theory.md §2).
+
+    Attributes
+    ----------
+    active : int or sympy.Expr
+        Thresholds one input touches (one root-to-leaf path): counted in active parameters.
+    total : int or sympy.Expr
+        Thresholds stored: counted in total parameters.
+    """
 
     active: object
     total: object
 
 
 def router_params(n, K) -> RouterCost:
-    """Router parameters of a K^n grid (THEORY.md §2), as ``GridPartition`` reports them.
+    """Router parameters of a K^n grid (docs/theory.md §2), as ``GridPartition`` reports them.
 
     The router searches each coordinate among its K − 1 cell boundaries by bisection: one input
     touches ``active = n·⌈log₂ K⌉`` thresholds; the thresholds of one axis are shared by every
-    branch, so ``total = n·(K − 1)`` are stored. Accepts integers or SymPy expressions.
+    branch, so ``total = n·(K − 1)`` are stored.
+
+    Parameters
+    ----------
+    n : int or sympy.Expr
+        Dimension, >= 1.
+    K : int or sympy.Expr
+        Cells per side, >= 1.
+
+    Returns
+    -------
+    RouterCost
+
+    Raises
+    ------
+    ValueError
+        For n < 1 or K < 1 (or non-integers) when both are numbers.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> rates.router_params(2, 8)
+    RouterCost(active=6, total=14)
+    >>> rates.router_params(rates.n, rates.K).total
+    n*(K - 1)
     """
     if not (isinstance(n, sp.Basic) or isinstance(K, sp.Basic)):
         n = _check_n(n)
@@ -44,7 +76,31 @@ def router_params(n, K) -> RouterCost:
 
 # --- closed forms of one expert ---------------------------------------------------------------
 def size_symbols(family) -> dict:
-    """SymPy symbols (positive integers) named after the family's size keywords."""
+    """SymPy symbols (positive integers) named after the family's size keywords.
+
+    Parameters
+    ----------
+    family : str or module
+        A name in ``experts.FAMILY_NAMES`` or a module with the family interface.
+
+    Returns
+    -------
+    dict
+        Size keyword → ``sympy.Symbol``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family name.
+    TypeError
+        For an object without the family interface.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> rates.size_symbols("optimal")
+    {'A': A, 'B': B}
+    """
     _, module = _resolve(family)
     return {s: sp.Symbol(s, positive=True, integer=True) for s in module.SIZE_DEFAULTS}
 
@@ -69,12 +125,19 @@ def _interpolate(fn, names, max_degree=8):
 
 @dataclass(frozen=True)
 class ClosedForms:
-    """Depth, width, stored and nonzero parameters of one expert, per activation.
+    """Depth, width, stored and nonzero parameters of one expert, per activation (docs/theory.md §4).
 
-    ``forms[(quantity, activation)]`` is a SymPy expression in ``n`` and the size symbols;
-    ``method`` is ``"symbolic"`` (the family's closed forms evaluated on symbols) or
-    ``"interpolated"`` (exact polynomial through the family's integer values at this numeric n,
-    verified at further sizes).
+    Attributes
+    ----------
+    family : str
+    n : int or sympy.Symbol
+    forms : dict
+        ``forms[(quantity, activation)]``: a SymPy expression in ``n`` and the size symbols, for
+        quantity in ``depth``, ``width``, ``num_params``, ``num_nonzero``.
+    method : str
+        ``"symbolic"`` (the family's closed forms evaluated on symbols) or ``"interpolated"``
+        (exact polynomial through the family's integer values at this numeric n, verified at
+        further sizes).
     """
 
     family: str
@@ -86,9 +149,33 @@ class ClosedForms:
 def closed_forms(family, n=None, **fixed) -> ClosedForms:
     """The family's own closed forms as SymPy expressions (symbolic n where the family allows).
 
-    ``fixed``: size keywords held at numbers; a family's optional ``NUMERIC_SIZES`` (sizes its
-    closed forms need as numbers, e.g. yarotsky's ``degree``) are held at their defaults unless
-    given. The other sizes are symbols."""
+    Parameters
+    ----------
+    family : str or module
+        A name in ``experts.FAMILY_NAMES`` or a module with the family interface.
+    n : int or None
+        Dimension; ``None`` leaves it symbolic (``ValueError`` if the family needs a number).
+    **fixed : int
+        Size keywords held at numbers. A family's optional ``NUMERIC_SIZES`` (sizes its closed
+        forms need as numbers, e.g. yarotsky's ``degree``) are held at their defaults unless
+        given; the other sizes are symbols.
+
+    Returns
+    -------
+    ClosedForms
+
+    Raises
+    ------
+    ValueError
+        For an unknown family or size keyword, a size < 1, or a symbolic n the family refuses.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> cf = rates.closed_forms("cpwl", 2)
+    >>> cf.forms[("num_nonzero", "relu")], cf.method
+    (20*k + 8*(k + 1)**2 + 14, 'symbolic')
+    """
     name, module = _resolve(family)
     n_val = _check_n(n, allow_symbol=True)
     fixed = {**{s: module.SIZE_DEFAULTS[s] for s in getattr(module, "NUMERIC_SIZES", ())}, **fixed}

@@ -50,15 +50,18 @@ def _reaches(module, a_val, c_val, K_val, n_val, sizes, e) -> bool:
     return _le(_error(module, a_val, c_val, K_val, n_val, sizes), e)
 
 
-def _min_cells(module, e, n_val, a_val, c_val, sizes, K_cap=2**200):
+def _min_cells(module, e, n_val, a_val, c_val, sizes, K_cap=2**200, reaching=None):
     """Smallest K with error_bound(α, C, 1/K, n, **sizes) <= ε (the bound is nondecreasing in the side);
-    ``None`` if no K <= K_cap reaches ε."""
-    hi = 1
-    while not _reaches(module, a_val, c_val, hi, n_val, sizes, e):
-        if hi >= K_cap:
-            return None
-        hi = min(2 * hi, K_cap)
-    lo = hi // 2  # fails (or 0)
+    ``None`` if no K <= K_cap reaches ε. ``reaching``: a K known to reach ε (bisection below it)."""
+    if reaching is not None:
+        lo, hi = 0, reaching
+    else:
+        hi = 1
+        while not _reaches(module, a_val, c_val, hi, n_val, sizes, e):
+            if hi >= K_cap:
+                return None
+            hi = min(2 * hi, K_cap)
+        lo = hi // 2  # fails (or 0)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if _reaches(module, a_val, c_val, mid, n_val, sizes, e) else (mid, hi)
@@ -67,7 +70,29 @@ def _min_cells(module, e, n_val, a_val, c_val, sizes, K_cap=2**200):
 
 @dataclass(frozen=True)
 class Design:
-    """An integer MoE design: sizes, K cells per side, and its exact counts (THEORY.md §2)."""
+    """An integer MoE design: sizes, K cells per side, and its exact counts (docs/theory.md §2, §6).
+
+    Attributes
+    ----------
+    family, activation : str
+    sizes : dict
+        The expert's size keywords.
+    cells_per_side : int
+        K; the grid has ``num_experts = K**n`` cells, one expert each.
+    expert_params : int
+        One expert's parameters (``PARAM_COUNT``: nonzero).
+    router : RouterCost
+    active_params, total_params : int
+        ``expert_params + router.active`` and ``num_experts·expert_params + router.total``.
+    depth, width : int
+        Of one expert.
+    error_bound : float
+        The family's proven bound on cells of side 1/K (<= eps for designs of :func:`design`).
+    vc_momlp : int
+        L·max{nL, JW} (docs/theory.md §7; logs and constants omitted).
+    active_bytes : int
+        8 bytes per float64 active parameter.
+    """
 
     family: str
     activation: str
@@ -99,7 +124,36 @@ def _design(name, module, sizes, K_val, n_val, a_val, c_val, activation) -> Desi
 
 @_renamed_keywords(eps_="eps")
 def cells_for(family, eps, n, alpha, C=1, **size) -> int:
-    """The smallest K (cells per side) whose MoE error bound is <= eps with experts of ``size``."""
+    """The smallest K (cells per side) whose MoE error bound is <= eps with experts of ``size``.
+
+    Parameters
+    ----------
+    family : str or module
+    eps : float or Fraction
+        Target uniform error, > 0 (read exactly).
+    n : int
+    alpha : float
+        Hölder exponent in (0, 1].
+    C : float, optional
+        Hölder constant, > 0 (default 1).
+    **size : int
+        The family's size keywords (defaults: ``SIZE_DEFAULTS``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, or when no K <= 2^200 reaches eps.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> rates.cells_for("cpwl", 1e-3, 2, 1, k=9)  # C (h/k)^alpha <= eps: K = ceil(1000/9)
+    112
+    """
     name, module = _resolve(family)
     e, n_val, a_val, c_val = _check_eps(eps), _check_n(n), _check_alpha(alpha), _check_constant(C)
     sizes = experts.check_size(module, size)
@@ -111,8 +165,44 @@ def cells_for(family, eps, n, alpha, C=1, **size) -> int:
 
 @_renamed_keywords(eps_="eps", r_="r")
 def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
-    """The integer design at trade-off r: sizes on the growth path with the largest t such that
-    num_nonzero <= ε^(−r) (t = 1 if none), then the smallest K reaching ε (THEORY.md §6)."""
+    """The integer design at trade-off r (docs/theory.md §6).
+
+    Sizes on the family's growth path with the largest t such that num_nonzero <= ε^(−r) (t = 1 if
+    none), then the smallest K whose error bound reaches ε.
+
+    Parameters
+    ----------
+    family : str or module
+    eps : float or Fraction
+        Target uniform error, > 0 (read exactly: 1e-3 is 1/1000).
+    r : float or Fraction
+        Trade-off in [0, r_max] (:func:`r_range`): active parameters ≍ ε^(−r).
+    n : int
+    alpha : float
+        Hölder exponent in (0, 1].
+    C : float, optional
+        Hölder constant, > 0 (default 1).
+    activation : {"relu", "prelu"}
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    ValueError
+        For eps <= 0, r outside [0, r_max], n < 1, alpha outside (0, 1], C <= 0, an unknown family
+        or activation.
+    TypeError
+        For a non-numeric eps, r, alpha or C.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> d = rates.design("cpwl", eps=1e-3, r=1, n=2, alpha=1)
+    >>> d.sizes, d.cells_per_side, d.expert_params, d.active_params, d.error_bound <= 1e-3
+    ({'k': 9}, 112, 994, 1008, True)
+    """
     name, module = _resolve(family)
     e, n_val, a_val, c_val = _check_eps(eps), _check_n(n), _check_alpha(alpha), _check_constant(C)
     rt = rate(module, n_val, a_val, activation)
@@ -140,9 +230,22 @@ def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
 # --- budget solver ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BudgetResult:
-    """Best design under a loaded-memory budget; ``reasons[family]`` says why a family does not fit.
+    """The answer of :func:`budget_solve` (docs/theory.md §6).
 
-    ``scored[family]``: how many (sizes, K) designs the solver scored (the frontier, not the grid).
+    Attributes
+    ----------
+    eps : sympy.Rational
+    budget_params : int
+        The budget in parameters (bytes // 8 for ``unit="bytes"``).
+    objective : str
+    best : Design or None
+        The best design over all families; ``None`` when nothing fits (:attr:`feasible` is False).
+    per_family : dict
+        Family → its best :class:`Design` (families that fit).
+    reasons : dict
+        Family → why it does not fit.
+    scored : dict
+        Family → how many (sizes, K) designs were scored (the frontier, not the grid).
     """
 
     eps: object
@@ -208,13 +311,13 @@ def _frontier(module, e, n_val, a_val, c_val, activation, cap, outer, inner, lim
         x = first_reaching(_K_CAP, 1, x_max)
     else:
         return []
-    points = []
+    points, reaching = [], None
     while True:
-        K_val = _min_cells(module, e, n_val, a_val, c_val, sizes(x))
+        K_val = _min_cells(module, e, n_val, a_val, c_val, sizes(x), reaching=reaching)
         points.append((x, K_val))
         if K_val == 1 or x == x_max or not reach(K_val - 1, x_max):
             return points
-        x = first_reaching(K_val - 1, x, x_max)
+        x, reaching = first_reaching(K_val - 1, x, x_max), K_val - 1
 
 
 def _outer_sizes(module, n_val, activation, cap, names, limits, max_candidates):
@@ -301,10 +404,12 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
     --------
     >>> import moe_approx as ma
     >>> res = ma.rates.budget_solve(1e-2, 10**4, n=2, alpha=1, families=["constant", "cpwl"])
-    >>> res.best.family, res.best.error_bound <= 1e-2, res.best.active_params <= 10**4
-    ('cpwl', True, True)
-    >>> res.best.total_params <= res.per_family["constant"].total_params
-    True
+    >>> d = res.best  # 50 x 50 one-parameter experts: the fewest parameters in total
+    >>> d.family, d.cells_per_side, d.total_params, d.active_params, d.error_bound <= 1e-2
+    ('constant', 50, 2598, 13, True)
+    >>> vc = ma.rates.budget_solve(1e-2, 10**4, n=2, alpha=1, families=["constant", "cpwl"], objective="vc").best
+    >>> vc.family, vc.sizes, vc.cells_per_side, vc.active_params <= 10**4
+    ('cpwl', {'k': 25}, 4, True)
     """
     e, n_val, a_val, c_val = _check_eps(eps), _check_n(n), _check_alpha(alpha), _check_constant(C)
     if unit not in ("params", "bytes"):

@@ -96,7 +96,7 @@ class RateTable:
         return to_latex(self)
 
     def lambdify(self, family, quantity, which="asymptotic"):
-        """A numpy function f(eps, r, C) of one row's expression (for plotting)."""
+        """A numpy function f(eps, r, C) of one row's expression (for plotting); see :func:`lambdify`."""
         for row in self.rows:
             if row["family"] == family and row["quantity"] == quantity and row.get(which) is not None:
                 return lambdify(row[which])
@@ -143,7 +143,7 @@ P_sym = sp.Symbol("P", positive=True)
 
 
 def _in_terms_of_P(expr):
-    """Rewrite an asymptotic expression at trade-off r in terms of P = ε^(−r) (THEORY.md §6 columns)."""
+    """Rewrite an asymptotic expression at trade-off r in terms of P = ε^(−r) (docs/theory.md §6 columns)."""
     sub = expr.subs(r, sp.log(P_sym) / sp.log(1 / eps))
     return sp.simplify(sp.powsimp(sp.expand_power_base(sub, force=True), force=True))
 
@@ -311,6 +311,16 @@ def tidy(expr, r_max=None):
     lower order in 1/ε dropped (on r ∈ [0, r_max]), a + Max(b, c) folded into Max(a + b, a + c),
     floats to 4 significant digits.
 
+    Parameters
+    ----------
+    expr : sympy.Expr or None
+    r_max : sympy.Expr or None
+        Terms are compared on r ∈ [0, r_max] (``None``: only where SymPy decides for every r).
+
+    Returns
+    -------
+    sympy.Expr
+
     Examples
     --------
     >>> import sympy as sp
@@ -332,6 +342,14 @@ def to_latex(obj) -> str:
     per quantity its leading terms (:func:`tidy`: powers merged, terms of strictly lower order in
     1/ε dropped) and the exponent of 1/ε. ε prints as ``\varepsilon`` everywhere. Needs
     ``\usepackage{booktabs}`` in the preamble.
+
+    Parameters
+    ----------
+    obj : RateTable or sympy.Expr
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -368,7 +386,31 @@ _SYMBOLS = {s.name: s for s in (eps, r, C, alpha, n, delta, h, K)}
 
 
 def lambdify(expr, **values):
-    """A numpy function f(eps, r, C) of a rate expression; ``values`` (e.g. n=2, alpha=1) are substituted."""
+    """A numpy function f(eps, r, C) of a rate expression.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+    **values : number
+        Values substituted first, by symbol name (``n``, ``alpha``, ``delta``, ``h``, ``K``).
+
+    Returns
+    -------
+    callable
+        ``f(eps, r, C)``, vectorised over numpy arrays.
+
+    Raises
+    ------
+    ValueError
+        For an unknown symbol name.
+
+    Examples
+    --------
+    >>> from moe_approx import rates
+    >>> f = rates.lambdify(rates.C / rates.eps**rates.n, n=2)
+    >>> f(0.5, 0.0, 3.0)
+    12.0
+    """
     unknown = set(values) - set(_SYMBOLS)
     if unknown:
         raise ValueError(f"unknown symbol(s) {sorted(unknown)}; accepted: {sorted(_SYMBOLS)}")
@@ -377,6 +419,22 @@ def lambdify(expr, **values):
 
 
 def rates_cli(family, n, alpha, latex: bool = False, progress: bool = False) -> str:
-    """What ``moe-approx rates FAMILY --n N --alpha A [--latex]`` prints (``n``, ``alpha``: None = symbolic)."""
+    """What ``moe-approx rates FAMILY --n N --alpha A [--latex]`` prints (docs/theory.md §6).
+
+    Parameters
+    ----------
+    family : str
+        A family name or ``"all"``.
+    n, alpha : number or None
+        ``None`` = symbolic.
+    latex : bool
+        A booktabs table (:func:`to_latex`) instead of plain text.
+    progress : bool
+        A tqdm bar over the families.
+
+    Returns
+    -------
+    str
+    """
     tab = table(family, n=n, alpha=alpha, progress=progress)
     return tab.to_latex() if latex else str(tab)
