@@ -267,7 +267,8 @@ def test_budget_solver_matches_brute_force(e, cap, n):
 
 
 @pytest.mark.parametrize("e,cap,n", [(Fraction(1, 30), 400, 1), (Fraction(1, 40), 900, 1), (Fraction(1, 8), 5000, 2),
-                                     (Fraction(1, 12), 9000, 2)])
+                                     (Fraction(1, 12), 9000, 2),
+                                     (Fraction(1, 2), 1450, 2)])  # optimal n = 2: only B = 2 fits (count not monotone in B)
 @pytest.mark.parametrize("objective", ["total", "vc"])
 def test_budget_solver_matches_brute_force_on_real_families(e, cap, n, objective):
     """cpwl and optimal (sizes within SIZE_LIMITS: B <= 27), against plain loops in exact rationals."""

@@ -7,9 +7,8 @@ the router thresholds on one root-to-leaf path; total = L·(expert parameters) +
 
 from __future__ import annotations
 
-import functools
+import itertools
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +16,7 @@ import sympy as sp
 
 from .. import experts
 from ..mlp import check_activation
-from ._validate import _check_alpha, _check_constant, _check_eps, _check_n, _family_list, _params, _rational, _renamed_keywords, _resolve
+from ._validate import _check_alpha, _check_constant, _check_eps, _check_n, _family_list, _params, _renamed_keywords, _resolve
 from .asymptotics import _check_r, _ray_sizes, rate
 from .counts import RouterCost, router_params
 from .symbols import BYTES_PER_PARAM
@@ -321,24 +320,31 @@ def _frontier(module, e, n_val, a_val, c_val, activation, cap, outer, inner, lim
 
 
 def _outer_sizes(module, n_val, activation, cap, names, limits, max_candidates):
-    """Every assignment of the outer size keywords ``names`` whose smallest expert (inner = 1) fits."""
-    out = [{}]
+    """Every assignment of the outer size keywords ``names`` whose smallest expert (inner = 1) fits.
+
+    A keyword with a limit (``SIZE_LIMITS``) is enumerated up to it, skipping values that do not
+    fit (counts need not be monotone in it: the optimal family's count is not monotone in B); one
+    without a limit stops at the first value that does not fit (counts assumed nondecreasing)."""
     rest = {s: 1 for s in module.SIZE_DEFAULTS}
+    count = lambda sizes: _safe(lambda: int(_params(module, n_val, activation, **{**rest, **sizes})))
+    out = [{}]
     for name in names:
         grown = []
         for fixed in out:
-            v = 1
-            while v <= limits.get(name, math.inf):
-                P = _safe(lambda: int(_params(module, n_val, activation, **{**rest, **fixed, name: v})))
-                if P is None or P > cap:
+            for v in itertools.count(1):
+                if v > limits.get(name, math.inf):
                     break
+                P = count({**fixed, name: v})
+                if P is None or (P > cap and name not in limits):
+                    break
+                if P > cap:
+                    continue
                 grown.append({**fixed, name: v})
                 if len(grown) > max_candidates:
                     raise ValueError(f"more than {max_candidates} combinations of the size keywords {names} of "
                                      f"{getattr(module, '__name__', module)} fit the budget; lower the budget or raise max_candidates")
-                v += 1
         out = grown
-    return out
+    return [o for o in out if (lambda P: P is not None and P <= cap)(count(o))]
 
 
 def _score(module, n_val, activation, objective, sizes, P, K_val):
@@ -427,17 +433,21 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
         limits = dict(getattr(module, "SIZE_LIMITS", {}))
         smallest = {s: 1 for s in names}
         candidates = []  # (sizes, K) on the frontier; outer keywords vary slowest, the last slowest
-        any_fit = int(_params(module, n_val, activation, **smallest)) <= cap
+        outers = _outer_sizes(module, n_val, activation, cap, names[:0:-1], limits, max_candidates)
+        any_fit = bool(outers)
         if any_fit and not names:
             K_val = _min_cells(module, e, n_val, a_val, c_val, {})
             candidates = [({}, K_val)] if K_val is not None else []
         elif any_fit:
-            for outer in _outer_sizes(module, n_val, activation, cap, names[:0:-1], limits, max_candidates):
+            for outer in outers:
                 for x, K_val in _frontier(module, e, n_val, a_val, c_val, activation, cap, outer, names[0],
                                           limits.get(names[0], _K_CAP)):
                     candidates.append(({s: {**outer, names[0]: x}[s] for s in names}, K_val))
         if not any_fit:
-            reasons[name] = f"the smallest expert {smallest} has {_params(module, n_val, activation, **smallest)} parameters > budget {cap}"
+            P1 = _params(module, n_val, activation, **smallest)
+            reasons[name] = (f"the smallest expert {smallest} has {P1} parameters > budget {cap}" if len(names) <= 1 else
+                             f"no expert has <= {cap} parameters ({smallest} has {P1}; searched {names[:0:-1]} "
+                             f"up to {limits or 'the budget'})")
             continue
         best, closest = None, None
         for sizes, K_val in candidates:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .. import experts
 from ._validate import _family_list, _resolve
 from .asymptotics import QUANTITIES, Rate, eps_exponent, rate
 from .counts import closed_forms, size_symbols
+from . import symbols
 from .symbols import C, K, alpha, delta, eps, h, n, r
 from .vc import paper_claims
 
@@ -238,8 +238,8 @@ def table(family="all", n=None, alpha=None, activation="relu", paper=True, progr
         for q, expr in paper_claims(n, alpha).items():
             expo = eps_exponent(expr) if expr.has(eps) else None
             rows.append({"family": "paper", "quantity": q, "asymptotic": expr, "exponent": expo, "kind": "claim (docs/theory.md §1)"})
-    n_shown = n if n is not None else globals()["n"]
-    a_shown = alpha if alpha is not None else globals()["alpha"]
+    n_shown = n if n is not None else symbols.n
+    a_shown = alpha if alpha is not None else symbols.alpha
     return RateTable(rows, sp.Matrix(mat) if mat else sp.zeros(0, len(_COLUMNS)), labels, n=n_shown, alpha=a_shown)
 
 
