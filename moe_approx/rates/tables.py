@@ -254,8 +254,8 @@ _TEX_QUANTITY = {
     "total params": "total parameters",
     "depth": r"depth $J$",
     "width": r"width $W$",
-    "VC MoMLP (paper)": r"VC, MoMLP (paper): $L\max\{nL, JW\}$",
-    "VC one network (BHLM)": r"VC, one network (BHLM): $PJ\log P$",
+    "VC MoMLP (paper)": "VC, MoMLP (paper)",
+    "VC one network (BHLM)": "VC, one network (BHLM)",
     "active params (v1, with routing)": "active parameters (v1, with routing)",
     "one MLP params": "parameters of one MLP",
     "VC MoMLP": r"VC, MoMLP: $L\max\{nL, JW\}$",
@@ -266,7 +266,7 @@ def _tex_text(s: str) -> str:
     return _TEX_QUANTITY.get(s, s.replace("_", r"\_"))
 
 
-def _round_floats(expr, digits=4):
+def _round_floats(expr, digits=3):
     """Floats to ``digits`` significant digits; floats equal to an integer become that integer."""
     reps = {}
     for f in expr.atoms(sp.Float):
@@ -309,7 +309,7 @@ def _leading(expr, r_max=None):
 def tidy(expr, r_max=None):
     """A rate expression made to fit a page: powers merged (``sympy.powsimp``), terms of strictly
     lower order in 1/ε dropped (on r ∈ [0, r_max]), a + Max(b, c) folded into Max(a + b, a + c),
-    floats to 4 significant digits.
+    floats to 3 significant digits.
 
     Parameters
     ----------
@@ -357,7 +357,7 @@ def to_latex(obj) -> str:
     >>> ma.rates.to_latex(1 / ma.rates.eps**2)
     '\\frac{1}{\\varepsilon^{2}}'
     >>> tex = ma.rates.table("constant", n=2, alpha=1).to_latex()
-    >>> tex.splitlines()[2]
+    >>> tex.splitlines()[3]
     '\\toprule'
     """
     latex = lambda x: sp.latex(x, symbol_names={eps: r"\varepsilon"})
@@ -365,6 +365,7 @@ def to_latex(obj) -> str:
         return latex(sp.sympify(obj))
     cell = lambda x: "" if x is None or x is sp.nan else f"${latex(x)}$"
     lines = [r"% rates of the mixture of experts (moe_approx, docs/theory.md \S 6--7); needs \usepackage{booktabs}",
+             r"% VC, MoMLP (paper): L max{nL, JW}; VC, one network (BHLM): P J log P; constants and logs omitted",
              r"\begin{tabular}{llll}", r"\toprule",
              rf"family & quantity & leading terms ($n = {latex(sp.sympify(obj.n))}$, $\alpha = {latex(sp.sympify(obj.alpha))}$) "
              r"& exponent of $1/\varepsilon$ \\", r"\midrule"]
