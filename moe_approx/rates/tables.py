@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ._validate import _family_list, _resolve
+from ._validate import _check_alpha, _check_n, _family_list, _resolve
 from .asymptotics import QUANTITIES, Rate, eps_exponent, rate
 from .counts import closed_forms, size_symbols
-from . import symbols
 from .symbols import C, K, alpha, delta, eps, h, n, r
 from .vc import paper_claims
 
@@ -60,7 +59,8 @@ class RateTable:
         return [v for k, v in out.items() if k != "paper"]
 
     def __str__(self):
-        lines = [f"Rates at n = {_fmt(self.n)}, alpha = {_fmt(self.alpha)} (docs/theory.md §6, §7). "
+        at = lambda name, v: f"{name} = {_fmt(v)}" if v is None or getattr(v, "is_number", True) else f"symbolic {name}"
+        lines = [f"Rates at {at('n', self.n)}, {at('alpha', self.alpha)} (docs/theory.md §6, §7). "
                  "'∝ ε^-x' : grows like (1/ε)^x as ε → 0, log factors dropped."]
         for fam in self.summary():
             lines.append(f"{fam['family']}: r in {_fmt(fam.get('r range'))}; expert error on a cell of side 1: "
@@ -238,9 +238,8 @@ def table(family="all", n=None, alpha=None, activation="relu", paper=True, progr
         for q, expr in paper_claims(n, alpha).items():
             expo = eps_exponent(expr) if expr.has(eps) else None
             rows.append({"family": "paper", "quantity": q, "asymptotic": expr, "exponent": expo, "kind": "claim (docs/theory.md §1)"})
-    n_shown = n if n is not None else symbols.n
-    a_shown = alpha if alpha is not None else symbols.alpha
-    return RateTable(rows, sp.Matrix(mat) if mat else sp.zeros(0, len(_COLUMNS)), labels, n=n_shown, alpha=a_shown)
+    return RateTable(rows, sp.Matrix(mat) if mat else sp.zeros(0, len(_COLUMNS)), labels, n=_check_n(n, True),
+                     alpha=_check_alpha(alpha, True))
 
 
 _TEX_QUANTITY = {
