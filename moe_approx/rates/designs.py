@@ -7,6 +7,7 @@ the router thresholds on one root-to-leaf path; total = L·(expert parameters) +
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -42,18 +43,22 @@ def _error(module, a_val, c_val, K_val, n_val, sizes):
         return float(module.error_bound(float(a_val), float(c_val), 1.0 / K_val, n_val, **sizes))
 
 
+_float = functools.lru_cache(maxsize=256)(float)  # SymPy Rational -> float goes through mpmath: slow
+
+
 def _reaches(module, a_val, c_val, K_val, n_val, sizes, e) -> bool:
-    x = module.error_bound(float(a_val), float(c_val), 1.0 / K_val, n_val, **sizes)
-    if abs(float(x) - float(e)) > 1e-9 * float(e):
-        return float(x) <= float(e)
+    """error_bound on cells of side 1/K <= ε: in floats, exactly (:func:`_le`) within 1e-9 of a tie."""
+    x, fe = float(module.error_bound(_float(a_val), _float(c_val), 1.0 / K_val, n_val, **sizes)), _float(e)
+    if abs(x - fe) > 1e-9 * fe:
+        return x <= fe
     return _le(_error(module, a_val, c_val, K_val, n_val, sizes), e)
 
 
 def _min_cells(module, e, n_val, a_val, c_val, sizes, K_cap=2**200, reaching=None):
     """Smallest K with error_bound(α, C, 1/K, n, **sizes) <= ε (the bound is nondecreasing in the side);
-    ``None`` if no K <= K_cap reaches ε. ``reaching``: a K known to reach ε (bisection below it)."""
+    ``None`` if no K <= K_cap reaches ε. ``reaching``: a K known to reach ε (gallop down from it)."""
     if reaching is not None:
-        lo, hi = 0, reaching
+        return reaching - _last_true(lambda j: _reaches(module, a_val, c_val, reaching - j, n_val, sizes, e), 0, reaching - 1)
     else:
         hi = 1
         while not _reaches(module, a_val, c_val, hi, n_val, sizes, e):
