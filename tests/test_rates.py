@@ -8,6 +8,7 @@ generic machinery is exercised now with the test-only families of tests/fake_fam
 
 import itertools
 import math
+import re
 import time
 from fractions import Fraction
 
@@ -300,6 +301,25 @@ def test_first_size_keyword_is_monotone(name, n, activation):
                         -float(module.error_bound(1.0, 1.0, 0.5, n, **s))))
         for a, b in zip(row, row[1:]):
             assert all(x <= y for x, y in zip(a, b)), (name, rest, a, b)
+
+
+def test_budget_solver_progress_bar_has_the_true_total(capsys):
+    """One step per family without outer sizes (constant, cpwl), one per B <= 27 that fits (optimal)."""
+    rates.budget_solve(1e-2, 10**5, n=2, alpha=1, progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"budget_solve: 100%.* 29/29 ", err), err[-300:]
+
+
+def test_old_keywords_warn_and_agree():
+    with pytest.warns(DeprecationWarning, match="deprecated keyword\\(s\\) 'eps_', 'r_'; use 'eps', 'r'"):
+        old = rates.design("cpwl", eps_=1e-3, r_=1, n=2, alpha=1)
+    assert old == rates.design("cpwl", eps=1e-3, r=1, n=2, alpha=1) == rates.design("cpwl", 1e-3, 1, 2, 1)
+    with pytest.warns(DeprecationWarning):
+        assert rates.cells_for("cpwl", eps_=1e-3, n=2, alpha=1, k=9) == 112
+    with pytest.warns(DeprecationWarning):
+        assert rates.sample_complexity(3, eps_=sp.Rational(1, 2), delta_=1) == 12
+    with pytest.raises(TypeError, match="both 'eps_' .* and 'eps'"):
+        rates.design("cpwl", eps=1e-3, eps_=1e-3, r=1, n=2, alpha=1)
 
 
 @pytest.mark.parametrize("budget", [10**6, 10**9])

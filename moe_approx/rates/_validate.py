@@ -89,12 +89,14 @@ def _renamed_keywords(**renamed):
     def wrap(fn):
         @functools.wraps(fn)
         def inner(*args, **kwargs):
-            for old, new in renamed.items():
-                if old in kwargs:
-                    if new in kwargs:
-                        raise TypeError(f"{fn.__name__}() got both {old!r} (deprecated) and {new!r}")
-                    warnings.warn(f"{fn.__name__}(): the keyword {old!r} is deprecated; use {new!r}", DeprecationWarning, stacklevel=2)
-                    kwargs[new] = kwargs.pop(old)
+            used = [old for old in renamed if old in kwargs]
+            for old in used:
+                if renamed[old] in kwargs:
+                    raise TypeError(f"{fn.__name__}() got both {old!r} (deprecated) and {renamed[old]!r}")
+                kwargs[renamed[old]] = kwargs.pop(old)
+            if used:
+                warnings.warn(f"{fn.__name__}(): deprecated keyword(s) {', '.join(map(repr, used))}; use "
+                              f"{', '.join(repr(renamed[o]) for o in used)}", DeprecationWarning, stacklevel=2)
             return fn(*args, **kwargs)
 
         return inner

@@ -364,7 +364,7 @@ def _score(module, n_val, activation, objective, sizes, P, K_val):
 
 @_renamed_keywords(eps_="eps")
 def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", activation="relu",
-                 objective="total", max_candidates=100_000) -> BudgetResult:
+                 objective="total", max_candidates=100_000, progress=False) -> BudgetResult:
     """The best MoE design with error bound <= eps and loaded (active) parameters <= budget.
 
     Minimises total parameters (``objective="total"``, ties: fewer active parameters) or the
@@ -396,6 +396,8 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
     objective : {"total", "vc"}
     max_candidates : int
         Refuse (``ValueError``) when more combinations of the outer size keywords fit the budget.
+    progress : bool
+        A tqdm bar over the searches (one per family and combination of outer size keywords).
 
     Returns
     -------
@@ -431,14 +433,18 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
         raise ValueError(f"budget must be an integer >= 1, got {budget!r}")
     check_activation(activation)
     cap = int(budget) // BYTES_PER_PARAM if unit == "bytes" else int(budget)
-    per_family, reasons, scored = {}, {}, {}
+    from tqdm.auto import tqdm
+
+    per_family, reasons, scored, searches = {}, {}, {}, []
     for fam in _family_list(families):
         name, module = _resolve(fam)
         names = list(module.SIZE_DEFAULTS)
         limits = dict(getattr(module, "SIZE_LIMITS", {}))
+        searches.append((name, module, names, limits, _outer_sizes(module, n_val, activation, cap, names[:0:-1], limits, max_candidates)))
+    bar = tqdm(total=sum(max(1, len(s[-1])) for s in searches), desc="budget_solve", unit="search", disable=not progress)
+    for name, module, names, limits, outers in searches:
         smallest = {s: 1 for s in names}
         candidates = []  # (sizes, K) on the frontier; outer keywords vary slowest, the last slowest
-        outers = _outer_sizes(module, n_val, activation, cap, names[:0:-1], limits, max_candidates)
         any_fit = bool(outers)
         if any_fit and not names:
             K_val = _min_cells(module, e, n_val, a_val, c_val, {})
@@ -448,6 +454,8 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
                 for x, K_val in _frontier(module, e, n_val, a_val, c_val, activation, cap, outer, names[0],
                                           limits.get(names[0], _K_CAP)):
                     candidates.append(({s: {**outer, names[0]: x}[s] for s in names}, K_val))
+                bar.update()
+        bar.update(0 if names and any_fit else 1)
         if not any_fit:
             P1 = _params(module, n_val, activation, **smallest)
             reasons[name] = (f"the smallest expert {smallest} has {P1} parameters > budget {cap}" if len(names) <= 1 else
@@ -474,5 +482,6 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
                              f"params, K={K_val} cells per side: router {need - P} thresholds)")
         else:
             reasons[name] = f"no expert with <= {cap} parameters reaches eps on any grid with K <= 2^200"
+    bar.close()
     overall = min(per_family.values(), key=lambda x: x[0])[1] if per_family else None
     return BudgetResult(e, cap, objective, overall, {k: v[1] for k, v in per_family.items()}, reasons, scored)
