@@ -96,7 +96,7 @@ def _design(args) -> int:
     if args.budget is not None:
         families = "all" if args.family == "all" else [args.family]
         res = rates.budget_solve(args.eps, args.budget, n=args.n, alpha=args.alpha, C=args.C, families=families,
-                                 activation=args.activation, objective=args.objective, unit=args.unit)
+                                 activation=args.activation, objective=args.objective, unit=args.unit, progress=not args.json)
         if not res.feasible:
             raise ValueError(f"no design fits the budget: {res.reason}")
         figures = _design_figures(res.best, **common, budget=args.budget, unit=args.unit, objective=args.objective)
