@@ -370,11 +370,14 @@ def budget_solve(eps, budget, *, n, alpha, C=1, unit="params", families="all", a
     Minimises total parameters (``objective="total"``, ties: fewer active parameters) or the
     paper's VC bound L·max{nL, JW} (``"vc"``, ties: total, then active) over every family and
     every size (docs/theory.md §6, §7). Exact, without enumerating the sizes that fit: outer size
-    keywords (all but a family's first) are enumerated up to the budget (and the family's optional
-    ``SIZE_LIMITS``); the first is searched along its (parameters, K) Pareto frontier by bisection
-    (:func:`_frontier`). This is exact when, in the first size keyword, num_nonzero, depth and
-    width are nondecreasing and error_bound nonincreasing (true of every family in
-    :mod:`moe_approx.experts`; tests/test_rates.py checks it and compares with brute force).
+    keywords (all but a family's first) are enumerated up to the budget or the family's optional
+    ``SIZE_LIMITS`` (the optimal family's B <= 27: the float64 limit of its bit extraction,
+    docs/theory.md §4.4, so every answer can be built); the first is searched along its
+    (parameters, K) Pareto frontier by galloping and bisection (:func:`_frontier`). This is exact
+    when, in the first size keyword, num_nonzero, depth and width are nondecreasing and
+    error_bound nonincreasing (tests/test_rates.py checks this for the families of
+    :mod:`moe_approx.experts` on a range of sizes, and compares the answers with brute force).
+    Cost: about 2·sqrt(K) designs per search, K the cells per side of the smallest expert.
 
     Parameters
     ----------
