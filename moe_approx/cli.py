@@ -1,12 +1,23 @@
-"""The ``moe-approx`` command (DESIGN.md): reproduce, approximate, rates, targets."""
+"""The ``moe-approx`` command: reproduce, rates, design, approximate, targets.
+
+Every subcommand takes ``--json`` (one JSON document on stdout; progress bars go to stderr);
+every subcommand with a dimension takes ``--n`` with the same default (2). Formulas and counts:
+docs/theory.md §6 (rates, designs) and §7 (VC dimension).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
+import json
 import sys
 import time
 from pathlib import Path
+
+from . import __version__, experts, targets
+
+DEFAULT_N = 2
 
 
 def _experiments_runner():
@@ -21,38 +32,84 @@ def _experiments_runner():
     raise SystemExit("moe-approx reproduce needs the experiments/ folder of a source checkout of moe_approx")
 
 
+def _emit(args, figures: dict, text: str | None = None) -> int:
+    """Print ``figures`` as one JSON object (``--json``), else ``text`` or one ``key value`` per line."""
+    if args.json:
+        print(json.dumps(figures))
+    elif text is not None:
+        print(text)
+    else:
+        width = max(map(len, figures), default=0)
+        for key, value in figures.items():
+            print(f"{key:{width}s}  {value}")
+    return 0
+
+
 def _reproduce(args) -> int:
-    runner = _experiments_runner()
+    runner = _experiments_runner()  # its bar counts the selected experiments (true total)
     size = "full" if args.full else ("tiny" if args.tiny else "quick")
     start = time.perf_counter()
     written = runner.run(args.out, size=size, only=args.only, force=args.force)
-    print(f"reproduced {len(written)} experiment(s) at size {size!r} in {time.perf_counter() - start:.1f} s -> {args.out}")
-    for number, paths in written.items():
-        for p in paths:
-            print(f"  [{number}] {p}")
-    return 0
+    seconds = time.perf_counter() - start
+    figures = {"size": size, "out": str(args.out), "seconds": seconds,
+               "written": {str(k): [str(p) for p in v] for k, v in written.items()}}
+    lines = [f"reproduced {len(written)} experiment(s) at size {size!r} in {seconds:.1f} s -> {args.out}"]
+    lines += [f"  [{number}] {p}" for number, paths in written.items() for p in paths]
+    return _emit(args, figures, "\n".join(lines))
 
 
 def _targets(args) -> int:
-    from . import targets
-
-    for name in targets.names():
-        t = targets.get(name, n=args.n)
-        print(f"{name:16s} n={t.n} alpha={t.alpha:g} C={t.constant:g}")
-    return 0
+    rows = [{"name": name, "n": t.n, "alpha": float(t.alpha), "C": float(t.constant)}
+            for name, t in ((name, targets.get(name, n=args.n)) for name in targets.names())]
+    text = "\n".join(f"{row['name']:16s} n={row['n']} alpha={row['alpha']:g} C={row['C']:g}" for row in rows)
+    return _emit(args, {"targets": rows}, text)
 
 
 def _rates(args) -> int:
-    from .rates import rates_cli
+    from . import rates
 
-    print(rates_cli(args.family, args.n, args.alpha, latex=args.latex))
-    return 0
+    n, alpha = (None, None) if args.symbolic else (args.n, args.alpha)
+    tab = rates.table(args.family, n=n, alpha=alpha, activation=args.activation, progress=not args.json)
+    if args.json:
+        return _emit(args, {"family": args.family, "n": n, "alpha": alpha, "activation": args.activation,
+                            "rows": tab.records()})
+    return _emit(args, {}, tab.to_latex() if args.latex else str(tab))
+
+
+def _design_figures(d, **settings) -> dict:
+    """A :class:`rates.Design` as a flat JSON-ready dict (router counts as ``router_active``/``router_total``)."""
+    out = {**settings}
+    for f in dataclasses.fields(d):
+        value = getattr(d, f.name)
+        if f.name == "router":
+            out["router_active"], out["router_total"] = int(value.active), int(value.total)
+        else:
+            out[f.name] = value
+    out["active_bytes"] = d.active_bytes
+    return out
+
+
+def _design(args) -> int:
+    from . import rates
+
+    common = {"eps": args.eps, "n": args.n, "alpha": args.alpha, "C": args.C, "activation": args.activation}
+    if args.budget is not None:
+        families = "all" if args.family == "all" else [args.family]
+        res = rates.budget_solve(args.eps, args.budget, n=args.n, alpha=args.alpha, C=args.C, families=families,
+                                 activation=args.activation, objective=args.objective, unit=args.unit, progress=not args.json)
+        if not res.feasible:
+            raise ValueError(f"no design fits the budget: {res.reason}")
+        figures = _design_figures(res.best, **common, budget=args.budget, unit=args.unit, objective=args.objective)
+        return _emit(args, figures)
+    if args.family == "all":
+        raise ValueError("family 'all' needs --budget (the best family under a budget); name a family for --r")
+    lo, hi = rates.r_range(args.family, args.n, args.alpha, args.activation)
+    d = rates.design(args.family, eps=args.eps, r=args.r, n=args.n, alpha=args.alpha, C=args.C, activation=args.activation)
+    return _emit(args, _design_figures(d, **common, r=args.r, r_max=float(hi)))
 
 
 def _approximate(args) -> int:
-    import json
-
-    from . import approximate, targets
+    from . import approximate
 
     f = targets.get(args.name, n=args.n)
     moe = approximate(f, args.eps, expert=args.expert, max_experts=args.max_experts, activation=args.activation,
@@ -65,19 +122,31 @@ def _approximate(args) -> int:
         "certified": bool(cert.bound <= args.eps), "evaluations": cert.evaluations, "rounds": cert.rounds,
         "seconds": cert.seconds,
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:14s} {value}")
-    return 0
+    return _emit(args, figures)
+
+
+def _common(dimension=True) -> argparse.ArgumentParser:
+    """Options every subcommand shares: --json, and --n (same default everywhere) where a dimension applies."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    if dimension:
+        parent.add_argument("--n", type=int, default=DEFAULT_N, help=f"dimension of the cube [0,1]^n (default {DEFAULT_N})")
+    return parent
+
+
+def _choices(values) -> str:
+    return "{" + ", ".join(values) + "}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__)
+    families = tuple(experts.FAMILY_NAMES)
+    parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"moe-approx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    rep = sub.add_parser("reproduce", help="reproduce the paper's rate curves (CSV, JSON, PDF/PNG figures)")
+    rep = sub.add_parser("reproduce", parents=[_common(dimension=False)],
+                         help="reproduce the paper's rate curves (CSV, JSON, PDF/PNG figures)")
     size = rep.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="quick sizes (default; minutes on 2 cores)")
     size.add_argument("--full", action="store_true", help="full sizes (under an hour on 2 cores)")
@@ -87,27 +156,43 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--force", action="store_true", help="recompute finished results")
     rep.set_defaults(func=_reproduce)
 
-    rt = sub.add_parser("rates", help="SymPy rates of an expert family: experts, active and total parameters vs eps")
-    rt.add_argument("family", help="expert family (constant, cpwl, yarotsky, optimal) or 'all'")
-    rt.add_argument("--n", type=int, default=None, help="dimension (default: symbolic)")
-    rt.add_argument("--alpha", type=float, default=None, help="Hölder exponent in (0, 1] (default: symbolic)")
-    rt.add_argument("--latex", action="store_true", help="print a LaTeX table")
+    rt = sub.add_parser("rates", parents=[_common()], help="SymPy rates of a family: experts, active and total "
+                        "parameters, VC bounds against eps (docs/theory.md §6, §7)")
+    rt.add_argument("family", choices=families + ("all",), help=f"expert family {_choices(families + ('all',))}")
+    rt.add_argument("--alpha", type=float, default=1.0, help="Hölder exponent in (0, 1] (default 1)")
+    rt.add_argument("--symbolic", action="store_true", help="leave n and alpha symbolic (overrides --n and --alpha)")
+    rt.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
+    rt.add_argument("--latex", action="store_true", help="print a LaTeX table (booktabs)")
     rt.set_defaults(func=_rates)
 
-    ap = sub.add_parser("approximate", help="a mixture of experts with certified sup|f - moe| <= eps")
-    ap.add_argument("name", help="library target (see 'moe-approx targets')")
-    ap.add_argument("--n", type=int, default=2, help="dimension (default 2)")
+    ds = sub.add_parser("design", parents=[_common()], help="the exact integer design for eps at trade-off r, or the best "
+                        "design under a memory budget (docs/theory.md §6)")
+    ds.add_argument("family", choices=families + ("all",),
+                    help=f"expert family {_choices(families + ('all',))}; 'all' needs --budget")
+    ds.add_argument("--eps", type=float, required=True, help="uniform error bound to reach")
+    how = ds.add_mutually_exclusive_group()
+    how.add_argument("--r", type=float, default=0.0, help="trade-off r in [0, r_max]: active params ~ eps^-r (default 0)")
+    how.add_argument("--budget", type=int, help="instead of r: the design with the fewest total parameters (or the "
+                     "smallest VC bound, --objective vc) whose active parameters fit this budget")
+    ds.add_argument("--unit", default="params", choices=("params", "bytes"), help="unit of --budget {params, bytes} (8 bytes "
+                    "per float64 parameter; default params)")
+    ds.add_argument("--objective", default="total", choices=("total", "vc"), help="what --budget minimises {total, vc}")
+    ds.add_argument("--alpha", type=float, default=1.0, help="Hölder exponent in (0, 1] (default 1)")
+    ds.add_argument("--C", type=float, default=1.0, help="Hölder constant (default 1)")
+    ds.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
+    ds.set_defaults(func=_design)
+
+    ap = sub.add_parser("approximate", parents=[_common()], help="a mixture of experts with certified sup|f - moe| <= eps")
+    ap.add_argument("name", choices=targets.names(), help=f"library target {_choices(targets.names())}")
     ap.add_argument("--eps", type=float, required=True, help="certified uniform tolerance")
-    ap.add_argument("--expert", default="cpwl", help="expert family (default cpwl)")
-    ap.add_argument("--activation", default="relu", choices=("relu", "prelu"))
+    ap.add_argument("--expert", default="cpwl", choices=families, help=f"expert family {_choices(families)} (default cpwl)")
+    ap.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
     ap.add_argument("--max-experts", type=int, default=2**14, help="stop with an error beyond this many experts")
     ap.add_argument("--max-evals", type=int, default=2**24, help="box evaluations of the certificate, at most")
     ap.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of the per-cell brackets")
-    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.set_defaults(func=_approximate)
 
-    tg = sub.add_parser("targets", help="list the library's Hölder targets with their (alpha, C)")
-    tg.add_argument("--n", type=int, default=2, help="dimension (default 2)")
+    tg = sub.add_parser("targets", parents=[_common()], help="list the library's Hölder targets with their (alpha, C)")
     tg.set_defaults(func=_targets)
     return parser
 
@@ -125,4 +210,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

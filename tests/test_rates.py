@@ -8,6 +8,8 @@ generic machinery is exercised now with the test-only families of tests/fake_fam
 
 import itertools
 import math
+import re
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -138,9 +140,14 @@ def _reaches(name, alpha, c, K, n, sizes, e):
     err = c·x^(alpha/power) with x, power below, so err <= e  <=>  x <= (e/c)^(power/alpha).
     """
     h = Fraction(1, K)
+    if name == "optimal":  # C (h/M)^alpha (1 + 2^-20)(1/2 + 2^-alpha), alpha = 1 (THEORY.md §4.4)
+        assert alpha == 1
+        M = experts.get("optimal").grid_side(n, sizes["A"], sizes["B"])
+        return c * h / M * (1 + Fraction(1, 2**20)) <= Fraction(e)
     x, power = {
         "constant": lambda: (h / 2, 1),  # C (h/2)^alpha
         "fake_cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha
+        "cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha (THEORY.md §4.2)
         "fake_optimal": lambda: (h**n / (sizes["A"] * sizes["B"]), n),  # C h^alpha (AB)^(-alpha/n)
     }[name]()
     m = Fraction(power) / Fraction(str(alpha))
@@ -225,7 +232,8 @@ def _brute_force(families, e, cap, n, objective="total"):
         module = experts.get(family) if isinstance(family, str) else family
         name = module.__name__.rsplit(".", 1)[-1]
         keys = list(module.SIZE_DEFAULTS)
-        for values in itertools.product(*[range(1, 41)] * len(keys)):
+        limits = getattr(module, "SIZE_LIMITS", {})
+        for values in itertools.product(*[range(1, min(40, limits.get(k, 40)) + 1) for k in keys]):
             sizes = dict(zip(keys, values))
             P = module.num_nonzero(n, "relu", **sizes)  # rates count nonzero parameters
             if P > cap:
@@ -257,6 +265,81 @@ def test_budget_solver_matches_brute_force(e, cap, n):
     assert (res.best.total_params, res.best.active_params) == min(v[0] for v in brute.values())
     same = rates.budget_solve(e, 8 * cap + 7, n=n, alpha=1, families=families, unit="bytes")
     assert same.budget_params == cap and same.best == res.best
+
+
+@pytest.mark.parametrize("e,cap,n", [(Fraction(1, 30), 400, 1), (Fraction(1, 40), 900, 1), (Fraction(1, 8), 5000, 2),
+                                     (Fraction(1, 12), 9000, 2),
+                                     (Fraction(1, 2), 1450, 2)])  # optimal n = 2: only B = 2 fits (count not monotone in B)
+@pytest.mark.parametrize("objective", ["total", "vc"])
+def test_budget_solver_matches_brute_force_on_real_families(e, cap, n, objective):
+    """cpwl and optimal (sizes within SIZE_LIMITS: B <= 27), against plain loops in exact rationals."""
+    families = ["constant", "cpwl", "optimal"]
+    res = rates.budget_solve(e, cap, n=n, alpha=1, families=families, objective=objective)
+    brute = _brute_force(families, e, cap, n, objective=objective)
+    assert set(res.per_family) == set(brute) and brute
+    for name, (score, sizes, K) in brute.items():
+        d = res.per_family[name]
+        got = (d.total_params, d.active_params) if objective == "total" else (d.vc_momlp, d.total_params, d.active_params)
+        assert got == score, (name, d.sizes, sizes)
+
+
+@pytest.mark.parametrize("name", ["cpwl", "optimal", "yarotsky"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("activation", ["relu", "prelu"])
+def test_first_size_keyword_is_monotone(name, n, activation):
+    """The budget solver's premise: in a family's first size keyword, num_nonzero, depth and width
+    never decrease and error_bound never increases (other keywords at every value up to 12)."""
+    module = real_family(name)
+    keys = list(module.SIZE_DEFAULTS)
+    first, others = keys[0], keys[1:]
+    for values in itertools.product(*[range(1, 13 if k != "degree" else 5) for k in others]):
+        rest = dict(zip(others, values))
+        row = []
+        for x in range(1, 60):
+            s = {**rest, first: x}
+            row.append((module.num_nonzero(n, activation, **s), module.depth(n, activation, **s), module.width(n, activation, **s),
+                        -float(module.error_bound(1.0, 1.0, 0.5, n, **s))))
+        for a, b in zip(row, row[1:]):
+            assert all(x <= y for x, y in zip(a, b)), (name, rest, a, b)
+
+
+def test_budget_solver_progress_bar_has_the_true_total(capsys):
+    """One step per family without outer sizes (constant, cpwl), one per B <= 27 that fits (optimal)."""
+    rates.budget_solve(1e-2, 10**5, n=2, alpha=1, progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"budget_solve: 100%.* 29/29 ", err), err[-300:]
+
+
+def test_old_keywords_warn_and_agree():
+    with pytest.warns(DeprecationWarning, match="deprecated keyword\\(s\\) 'eps_', 'r_'; use 'eps', 'r'"):
+        old = rates.design("cpwl", eps_=1e-3, r_=1, n=2, alpha=1)
+    assert old == rates.design("cpwl", eps=1e-3, r=1, n=2, alpha=1) == rates.design("cpwl", 1e-3, 1, 2, 1)
+    with pytest.warns(DeprecationWarning):
+        assert rates.cells_for("cpwl", eps_=1e-3, n=2, alpha=1, k=9) == 112
+    with pytest.warns(DeprecationWarning):
+        assert rates.sample_complexity(3, eps_=sp.Rational(1, 2), delta_=1) == 12
+    with pytest.raises(TypeError, match="both 'eps_' .* and 'eps'"):
+        rates.design("cpwl", eps=1e-3, eps_=1e-3, r=1, n=2, alpha=1)
+
+
+@pytest.mark.parametrize("budget", [10**6, 10**9])
+def test_budget_solver_answers_large_budgets_quickly(budget):
+    """Issue 12: budgets of 10^6 and 10^9 parameters in <= 10 s, scoring a frontier, not the grid."""
+    start = time.perf_counter()
+    res = rates.budget_solve(1e-3, budget, n=2, alpha=1)
+    assert time.perf_counter() - start < 10
+    assert set(res.per_family) == {"constant", "cpwl", "optimal"}
+    assert sum(res.scored.values()) < 5000
+    for d in res.per_family.values():
+        assert d.error_bound <= 1e-3 and d.active_params <= budget
+        assert d.sizes.get("B", 1) <= experts.get("optimal").MAX_BLOCK_FLOAT64
+    # the constant family (500^2 cells at 1 parameter each) has the fewest total parameters
+    assert res.best.family == "constant" and res.best.total_params == 500**2 + 2 * 499
+    # more memory never hurts: each family's best total at 10^9 is at most its best at 10^6
+    if budget == 10**9:
+        small = rates.budget_solve(1e-3, 10**6, n=2, alpha=1)
+        for name, d in small.per_family.items():
+            assert res.per_family[name].total_params <= d.total_params
 
 
 @pytest.mark.parametrize("e,cap,n", CASES[1:3])
@@ -339,7 +422,23 @@ def test_table_matrix_rows_latex_lambdify_cli():
     want = [float(row["asymptotic"].subs({eps: x, r: 0.5, C: 3})) for x in grid]
     np.testing.assert_allclose(f(grid, 0.5, 3.0), want, rtol=1e-12)
     tex = rates.to_latex(tab)
-    assert tex.startswith(r"\begin{tabular}") and r"\varepsilon^{-r}" in tex and "eps^-r" not in tex
+    assert r"\begin{tabular}" in tex and r"\varepsilon^{-r}" in tex and "eps^-r" not in tex
     out = rates.rates_cli("constant", 2, 1, latex=False)
-    assert "constant" in out and "THEORY.md §6" in out
-    assert rates.rates_cli("constant", 2, 1, latex=True).startswith(r"\begin{tabular}")
+    assert "constant" in out and "docs/theory.md §6" in out
+    assert r"\begin{tabular}" in rates.rates_cli("constant", 2, 1, latex=True)
+
+
+@pytest.mark.parametrize("family", ["constant", fake_cpwl, fake_optimal])
+@pytest.mark.parametrize("quantity", ["experts L", "active params", "total params", "VC MoMLP (paper)", "VC one network (BHLM)"])
+def test_tidy_keeps_the_leading_terms(family, quantity):
+    """tidy(expr)/expr -> 1 as eps -> 0 at every r in [0, r_max] (only lower-order terms are dropped),
+    and a tidied exponent equals the exponent."""
+    rt = rates.rate(family, 2, 1)
+    expr = rt.asymptotic[quantity]
+    short = rates.tidy(expr, rt.r_max)
+    assert sp.count_ops(short) <= sp.count_ops(expr)
+    for rr in sorted({sp.Integer(0), rt.r_max / 2, rt.r_max}):
+        ratio = [float((short / expr).subs({r: rr, C: 3, eps: sp.Rational(1, 10**k)})) for k in (30, 60)]
+        assert abs(ratio[1] - 1) < 1e-6 and abs(ratio[1] - 1) <= abs(ratio[0] - 1) + 1e-15, (quantity, rr, ratio)
+        want = rt.exponent[quantity].subs(r, rr)
+        assert sp.simplify(rates.tidy(rt.exponent[quantity]).subs(r, rr) - want) == 0

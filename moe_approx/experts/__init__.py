@@ -13,6 +13,8 @@ Every family module provides the same small interface, which ``build_moe`` and `
   ∞-diameter ``side`` for an (alpha, constant)-Hölder target, with its source.
 - optional ``NUMERIC_SIZES``: size keywords the closed forms need as numbers (``rates`` holds
   them at their defaults when it derives expressions).
+- optional ``SIZE_LIMITS``: largest values of size keywords the family builds (e.g. the optimal
+  family's float64 limit on B); ``rates.budget_solve`` searches within them.
 - optional ``NEEDS_SMOOTHNESS``: True for families whose ``build`` needs a target with declared
   smoothness; their ``error_bound`` reads (alpha, constant) as those of the top derivatives.
 """

@@ -60,6 +60,7 @@ from . import check_cells
 
 SIZE_DEFAULTS = {"A": 4, "B": 4}
 MAX_BLOCK_FLOAT64 = 27
+SIZE_LIMITS = {"B": MAX_BLOCK_FLOAT64}  # largest sizes build() accepts (float64); rates.budget_solve stays within
 OFFSETS = (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))
 STEP_SCALE = 8  # steps rise over t ∈ [j − 1/8, j]: band width 1/(8M) in cell coordinates
 QUANT_MARGIN = 2.0**-20  # q = C (h/M)^α (1 + margin): float rounding of f cannot break |Δv| <= 1

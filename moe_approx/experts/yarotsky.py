@@ -38,6 +38,7 @@ from . import check_cells, generic_nonzero
 
 SIZE_DEFAULTS: dict = {"m": 8, "degree": 2}
 NUMERIC_SIZES = ("degree",)  # the closed forms are symbolic in m, and need a number for degree
+SIZE_LIMITS = {"degree": 30}  # = MAX_DEGREE: largest sizes the closed forms accept
 NEEDS_SMOOTHNESS = True  # Taylor experts need a target that declares smoothness s > degree
 CHUNK_CELLS = 2**14  # cells per autodiff batch
 
