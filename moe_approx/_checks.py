@@ -68,3 +68,28 @@ def check_memory(nbytes: float, what: str) -> None:
             f"{what} needs an estimated {nbytes / 2**30:.2f} GiB but only {available / 2**30:.2f} GiB is available"
         )
 
+
+
+TARGET_ATTRIBUTES = ("fn", "n", "alpha", "constant", "smoothness", "derivative_constant")
+
+
+def check_target(target, name: str = "target"):
+    """``target`` if it is a HolderTarget (or has its attributes), else ``TypeError`` naming ``name``."""
+    missing = [a for a in TARGET_ATTRIBUTES if not hasattr(target, a)]
+    if missing or not callable(target):
+        raise TypeError(
+            f"{name} must be a HolderTarget (moe_approx.HolderTarget(fn, n, alpha, constant) or "
+            f"moe_approx.targets.get(name, n=...)), got {type(target).__name__}"
+            + (f" without {', '.join(missing)}" if missing and target is not None else "")
+        )
+    return target
+
+
+def check_network(net, name: str = "moe"):
+    """``net`` if it is a MixtureOfExperts or a single MLP, else ``TypeError`` naming ``name``."""
+    from .mlp import MLP
+    from .moe import MixtureOfExperts
+
+    if not isinstance(net, (MixtureOfExperts, MLP)):
+        raise TypeError(f"{name} must be a MixtureOfExperts or an MLP, got {type(net).__name__}")
+    return net
