@@ -1,0 +1,180 @@
+"""Issue 12: certificates that cannot lie, results that cannot rot, clear errors.
+
+Checked assumptions (docs/theory.md §5): a declared constant that a sampled pair contradicts is
+refused with the witness; honest (even tight) constants never are.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import moe_approx as ma
+from moe_approx.assumptions import AssumptionError, Assumptions, check_assumptions, default_pairs_per_cell
+
+UNIT = (np.zeros((1, 2)), np.ones((1, 2)))
+
+
+# --- the reproducers of the issue (items 1 and 2) ----------------------------------------------
+
+def test_too_small_derivative_constant_is_caught():
+    """Issue item 1: ∂₁f = 20 cos(20 x₁) x₂ changes by ~400·‖x − y‖, so D = 4.2 is false."""
+    f = ma.HolderTarget(lambda x: jnp.sin(20 * x[..., 0]) * x[..., 1], 2, 1.0, 21.0, "s", 2.0, 4.2)
+    check_assumptions(f, *UNIT)  # C = 21 = sup ‖∇f‖_1 is honest
+    with pytest.raises(AssumptionError, match=r"declared D = 4\.2") as info:
+        check_assumptions(f, *UNIT, uses_derivative=True)
+    err = info.value
+    assert err.constant == "D" and 4.2 < err.implied <= 400 * (1 + 1e-9) + 20
+    # the witness is real: recompute the partials at x and y independently
+    gx, gy = (np.asarray(jax.grad(f.fn)(jnp.asarray(p))) for p in (err.x, err.y))
+    dist = np.max(np.abs(err.x - err.y))
+    assert np.max(np.abs(gx - gy)) == pytest.approx(err.observed, rel=1e-12)
+    assert err.implied == pytest.approx(err.observed / dist, rel=1e-12)
+
+
+def test_wrong_holder_constant_is_caught_on_one_cell():
+    """Issue item 2: one cell (the first box), C = 0.01 for a function with slope up to 20."""
+    f = ma.HolderTarget(lambda x: jnp.sin(20 * x[..., 0]) * x[..., 1], 2, 1.0, 0.01, "lie")
+    with pytest.raises(AssumptionError, match=r"declared C = 0\.01") as info:
+        check_assumptions(f, *UNIT)
+    err = info.value
+    assert isinstance(err, ValueError) and err.constant == "C"
+    observed = abs(float(f(err.x)) - float(f(err.y)))
+    dist = np.max(np.abs(err.x - err.y))
+    assert observed == pytest.approx(err.observed, rel=1e-12) and observed > 0.01 * dist
+    assert err.implied == pytest.approx(observed / dist, rel=1e-12) and 0.01 < err.implied <= 21
+    assert np.all((err.x >= 0) & (err.x <= 1) & (err.y >= 0) & (err.y <= 1))
+
+
+def test_false_exponent_shows_at_short_pairs():
+    """|x₁ − 1/3|^(1/2) declared Lipschitz with C = 1: the ratio 1/(√a + √b) exceeds 1 near 1/3."""
+    cusp = ma.targets.get("cusp", n=2)
+    lie = ma.HolderTarget(cusp.fn, 2, 1.0, 1.0, "cusp as Lipschitz")
+    check_assumptions(cusp, *UNIT)
+    with pytest.raises(AssumptionError, match="declared C = 1"):
+        check_assumptions(lie, *UNIT)
+
+
+def test_non_finite_derivative_is_refused():
+    @jax.custom_jvp
+    def g(t):
+        return t
+
+    g.defjvp(lambda primals, tangents: (primals[0], jnp.nan * tangents[0]))
+    f = ma.HolderTarget(lambda x: g(x[..., 0]), 1, 1.0, 1.0, "nan-derivative", 2.0, 1.0)
+    with pytest.raises(AssumptionError, match="not finite") as info:
+        check_assumptions(f, np.zeros((1, 1)), np.ones((1, 1)), uses_derivative=True)
+    assert info.value.constant == "s"
+
+
+def test_library_targets_pass_and_record_what_was_checked():
+    for name in ma.targets.names():
+        for n in (1, 3):
+            t = ma.targets.get(name, n=n)
+            lo, hi = ma.GridPartition(n, 2).all_bounds()
+            smooth = t.smoothness is not None
+            a = check_assumptions(t, lo, hi, uses_derivative=smooth, seed=3)
+            assert isinstance(a, Assumptions) and a.cells == 2**n and a.seed == 3
+            assert a.pairs == 2**n * default_pairs_per_cell(2**n)
+            assert a.implied_C <= t.constant * (1 + 1e-9) and (a.gradient_pairs > 0) == smooth
+            assert "conditional on the declared constants" in a.statement and "cannot prove" in a.statement
+            if smooth:
+                assert a.D == t.derivative_constant and a.implied_D <= a.D * (1 + 1e-9) + 1e-9
+
+
+def test_argument_errors():
+    f = ma.targets.get("cone", n=2)
+    with pytest.raises(TypeError, match="target must be a HolderTarget"):
+        check_assumptions(lambda x: x, *UNIT)
+    with pytest.raises(ValueError, match="declares none"):
+        check_assumptions(f, *UNIT, uses_derivative=True)
+    with pytest.raises(ValueError, match=r"shape \(L, 2\)"):
+        check_assumptions(f, np.zeros((1, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match="0 <= lo < hi <= 1"):
+        check_assumptions(f, np.zeros((1, 2)), 2 * np.ones((1, 2)))
+    with pytest.raises(ValueError, match="pairs_per_cell"):
+        check_assumptions(f, *UNIT, pairs_per_cell=0)
+    assert check_assumptions(f, *UNIT, pairs_per_cell=np.int64(5)).pairs == 5
+
+
+def test_budget_and_speed():
+    """16 pairs per cell on 4096 cells; a warm check takes well under a second."""
+    import time
+
+    assert [default_pairs_per_cell(L) for L in (1, 64, 256, 4096, 2**16)] == [256, 64, 16, 16, 2]
+    lo, hi = ma.GridPartition(2, 64).all_bounds()
+    t = ma.targets.get("sine_product", n=2)
+    check_assumptions(t, lo, hi)
+    start = time.perf_counter()
+    a = check_assumptions(t, lo, hi)
+    assert a.pairs == 16 * 4096 and time.perf_counter() - start < 1.0
+
+
+# --- property tests: lies 10x too small are caught, honest constants never raise --------------
+
+def _max_abs_cos(omega, phase, lo=0.0, hi=1.0):
+    """max |cos(ω t + φ)| over t in [lo, hi] (exact: 1 if a multiple of π lies in the range)."""
+    a, b = omega * lo + phase, omega * hi + phase
+    if math.floor(b / math.pi) > math.floor(a / math.pi) or a % math.pi == 0:
+        return 1.0
+    return max(abs(math.cos(a)), abs(math.cos(b)))
+
+
+@st.composite
+def known_target(draw):
+    """(target, lo, hi, constant): a·sin(ω x_i + φ) with its exact Lipschitz constant (kind "C") or its
+    exact D for s = 2 or 3 (kinds "D2", "D3"), or a·|x_i − c|^α with C = a (kind "holder")."""
+    n = draw(st.integers(1, 4))
+    i = draw(st.integers(0, n - 1))
+    a = draw(st.floats(0.1, 10.0))
+    K = draw(st.integers(1, 3))
+    lo, hi = ma.GridPartition(n, K).all_bounds()
+    kind = draw(st.sampled_from(["C", "D2", "D3", "holder"]))
+    if kind == "holder":
+        alpha, c = draw(st.floats(0.2, 0.9)), draw(st.floats(0.05, 0.95))
+        return kind, (lambda x: a * jnp.abs(x[..., i] - c) ** alpha), n, alpha, a, None, lo, hi
+    omega, phase = draw(st.floats(0.5, 30.0)), draw(st.floats(0.0, 2 * math.pi))
+    fn = lambda x: a * jnp.sin(omega * x[..., i] + phase)  # noqa: E731
+    C = a * omega * _max_abs_cos(omega, phase)
+    if kind == "C":
+        return kind, fn, n, 1.0, C, None, lo, hi
+    # s = 2: ∂_i f = aω cos is aω² max|sin|-Lipschitz; s = 3: ∂_i² f = −aω² sin is aω³ max|cos|-Lipschitz
+    s = 2.0 if kind == "D2" else 3.0
+    D = a * omega**2 * _max_abs_cos(omega, phase - math.pi / 2) if s == 2 else a * omega**3 * _max_abs_cos(omega, phase)
+    return kind, fn, n, 1.0, C, (s, D), lo, hi
+
+
+def _target(fn, n, alpha, C, smooth):
+    return ma.HolderTarget(fn, n, alpha, C, "drawn", *(smooth or (None, None)))
+
+
+@given(known_target(), st.integers(0, 2**31))
+def test_honest_constants_never_raise(drawn, seed):
+    kind, fn, n, alpha, C, smooth, lo, hi = drawn
+    a = check_assumptions(_target(fn, n, alpha, C, smooth), lo, hi, seed=seed, uses_derivative=smooth is not None)
+    assert a.implied_C <= C * (1 + 1e-9) + 1e-12
+
+
+LIE_DRAWS = 100
+
+
+@settings(max_examples=1, derandomize=True, deadline=None)
+@given(st.lists(known_target(), min_size=LIE_DRAWS, max_size=LIE_DRAWS))
+def test_constants_ten_times_too_small_are_caught(draws):
+    caught = 0
+    for seed, (kind, fn, n, alpha, C, smooth, lo, hi) in enumerate(draws):
+        if kind in ("C", "holder"):
+            lie = _target(fn, n, alpha, C / 10, None)
+        else:
+            lie = _target(fn, n, alpha, C, (smooth[0], smooth[1] / 10))
+        try:
+            check_assumptions(lie, lo, hi, seed=seed, uses_derivative=smooth is not None)
+        except AssumptionError as err:
+            caught += err.constant == ("D" if smooth else "C")
+    rate = caught / LIE_DRAWS
+    print(f"lies caught: {caught}/{LIE_DRAWS} = {rate:.0%}")
+    assert rate >= 0.95, f"only {caught}/{LIE_DRAWS} lies caught"
