@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_int, check_target
+from ._checks import check_int, check_memory, check_target
 
 HOLDER_SLACK = 1e-9  # relative slack on C r^α and D r^β (rounding of the distance and the power)
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation (as supnorm)
@@ -34,6 +34,7 @@ DERIVATIVE_RTOL = 2.0**-40  # assumed relative accuracy of autodiff derivatives 
 SHORTEST_STEP = 1e-6  # shortest pair, relative to the cell's width
 TOTAL_PAIRS = 2**16  # default budget: at most this many pairs once every cell has its minimum
 MIN_PAIRS_PER_CELL, MAX_PAIRS_PER_CELL = 16, 256
+MAX_PAIRS = 2**24  # pairs_per_cell, at most
 DERIVATIVE_ENTRIES = 2**22  # partial-derivative entries held per batch (memory of one jitted call)
 
 STATEMENT = (
@@ -162,6 +163,9 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
         raise ValueError("lo and hi must describe cells inside [0,1]^n with 0 <= lo < hi <= 1")
     L = lo.shape[0]
     P = default_pairs_per_cell(L) if pairs_per_cell is None else check_int(pairs_per_cell, "pairs_per_cell")
+    if P > MAX_PAIRS:
+        raise ValueError(f"pairs_per_cell must be an integer in [1, {MAX_PAIRS}], got {P}")
+    check_memory(6.0 * 8 * L * P * n, f"check_assumptions with {P} pairs in each of {L} cells")
     seed = check_int(seed, "seed", minimum=0)
     if not isinstance(uses_derivative, (bool, np.bool_)):
         raise TypeError(f"uses_derivative must be a bool, got {type(uses_derivative).__name__}")

@@ -170,6 +170,8 @@ class MixtureOfExperts:
     def __call__(self, x):
         """Φ(x) for points (..., n); cell-blocked for concrete input, per-point under tracing."""
         x = check_points(x, self.n)
+        if x.size == 0:  # an empty batch: nothing to route
+            return jnp.zeros(x.shape[:-1], jnp.float64)
         if is_traced(x):
             return self.apply_per_point(x)
         flat = x.reshape(-1, self.n)

@@ -9,6 +9,7 @@ parameters, THEORY.md §2) and ``router_params_total`` all of them.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -16,6 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._checks import check_int, check_memory, check_points
+
+
+MAX_CELL_BITS = 62  # cell indices (and dyadic keys) are exact int64
 
 
 def _ceil_log2(m):
@@ -63,6 +67,9 @@ class GridPartition(_Partition):
     def __init__(self, n: int, cells_per_side: int):
         self.n = check_int(n, "n")
         self.cells_per_side = check_int(cells_per_side, "cells_per_side")
+        if self.cells_per_side > 1 and self.n * math.log2(self.cells_per_side) > MAX_CELL_BITS:
+            raise ValueError(f"cells_per_side**n must be < 2^{MAX_CELL_BITS} cells (int64 cell indices), "
+                             f"got cells_per_side={self.cells_per_side}, n={self.n}")
         self.num_cells = self.cells_per_side**self.n
         check_memory(2 * self.num_cells * self.n * 8, f"GridPartition(n={n}, cells_per_side={cells_per_side}) bounds")
         self.router_params_active, self.router_params_total = grid_router_params(self.n, self.cells_per_side)

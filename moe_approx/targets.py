@@ -31,6 +31,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -52,6 +53,26 @@ def _check_dim(n) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     return int(n)
+
+
+_TRACER_ERRORS = (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError,
+                  jax.errors.TracerIntegerConversionError)
+
+
+def _check_traceable(fn, n: int) -> None:
+    """Trace ``fn`` once on an abstract (2, n) input (``jax.eval_shape``, no arithmetic) so that a fn
+    written with numpy fails here with a TypeError that says what to do, not deep inside ``jit``.
+    Other exceptions are left to the first evaluation, which reports them with real values."""
+    try:
+        jax.eval_shape(fn, jax.ShapeDtypeStruct((2, n), jnp.float64))
+    except _TRACER_ERRORS as err:
+        raise TypeError(
+            "fn must be written with jax.numpy (jnp.abs, jnp.where, ... instead of np.abs or Python if/float on "
+            "array values): the certificate traces it with JAX, and calling it on a traced input failed with "
+            f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
+    except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
+        pass
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,6 +112,7 @@ class HolderTarget:
             s = _check_real("smoothness", self.smoothness, low=1.0, low_open=True)
             object.__setattr__(self, "smoothness", s)
             object.__setattr__(self, "derivative_constant", _check_real("derivative_constant", self.derivative_constant, low=0.0))
+        _check_traceable(self.fn, self.n)
 
     @property
     def derivative_order(self) -> int | None:

@@ -178,3 +178,79 @@ def test_constants_ten_times_too_small_are_caught(draws):
     rate = caught / LIE_DRAWS
     print(f"lies caught: {caught}/{LIE_DRAWS} = {rate:.0%}")
     assert rate >= 0.95, f"only {caught}/{LIE_DRAWS} lies caught"
+
+
+# --- clear errors (issue item 6) ----------------------------------------------------------------
+
+def test_empty_batches_return_empty_arrays():
+    f = ma.targets.get("cone", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 2), expert="cpwl")
+    for shape in ((0, 2), (3, 0, 2)):
+        out = moe(np.zeros(shape))
+        assert out.shape == shape[:-1] and out.dtype == jnp.float64
+    assert jax.jit(moe)(jnp.zeros((0, 2))).shape == (0,)
+
+
+def test_numpy_integers_are_integers():
+    f = ma.targets.get("cone", n=np.int64(2))
+    part = ma.GridPartition(np.int64(2), np.int32(2))
+    moe = ma.build_moe(f, part, expert="cpwl", k=np.int64(2))
+    assert moe.size == {"k": 2} and type(moe.size["k"]) is int
+    reference = ma.build_moe(f, ma.GridPartition(2, 2), expert="cpwl", k=2)
+    x = np.random.default_rng(0).random((64, 2))
+    np.testing.assert_array_equal(moe(x), reference(x))
+    assert ma.DyadicPartition(np.int64(2), np.uint8(1)).num_cells == 4
+    smooth = ma.targets.get("sine_product", n=2)
+    assert ma.build_moe(smooth, part, expert="yarotsky", m=np.int16(2), degree=np.int64(1)).size == {"m": 2, "degree": 1}
+
+
+def test_target_written_with_numpy_is_refused_with_advice():
+    for fn in (lambda x: np.abs(x[..., 0]),  # np.abs on a tracer
+               lambda x: x[..., 0] if x[0, 0] > 0.5 else x[..., 1],  # Python control flow on values
+               lambda x: float(x[0, 0]) + x[..., 0]):
+        with pytest.raises(TypeError, match="fn must be written with jax.numpy"):
+            ma.HolderTarget(fn, 2, 1.0, 1.0)
+    ok = ma.HolderTarget(lambda x: jnp.abs(x[..., 0]), 2, 1.0, 1.0)
+    assert float(ok(np.array([0.25, 0.5]))) == 0.25
+
+
+def test_check_target_and_check_network():
+    from moe_approx._checks import check_network, check_target
+
+    f = ma.targets.get("cone", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 2))
+    assert check_target(f) is f and check_network(moe, "moe") is moe
+    assert check_network(moe.experts, "net") is moe.experts
+    for bad in (None, lambda x: x, "cone", 3.0):
+        with pytest.raises(TypeError, match="^target must be a HolderTarget"):
+            check_target(bad)
+        with pytest.raises(TypeError, match="^moe must be a MixtureOfExperts or an MLP"):
+            check_network(bad, "moe")
+    with pytest.raises(TypeError, match="^f must be a HolderTarget"):
+        check_target(moe, "f")
+
+
+MALFORMED = st.sampled_from([None, "2", 1.5, -1, 0, float("nan"), [1], True, object(), 10**30])
+CALLS = {
+    "n": lambda v: ma.GridPartition(v, 2),
+    "cells_per_side": lambda v: ma.GridPartition(2, v),
+    "level": lambda v: ma.DyadicPartition(2, v),
+    "alpha": lambda v: ma.HolderTarget(lambda x: x[..., 0], 1, v, 1.0),
+    "constant": lambda v: ma.HolderTarget(lambda x: x[..., 0], 1, 1.0, v),
+    "size k": lambda v: ma.build_moe(ma.targets.get("cone", n=1), ma.GridPartition(1, 2), expert="cpwl", k=v),
+    "pairs_per_cell": lambda v: check_assumptions(ma.targets.get("cone", n=1), [[0.0]], [[1.0]], pairs_per_cell=v),
+    "seed": lambda v: check_assumptions(ma.targets.get("cone", n=1), [[0.0]], [[1.0]], seed=v),
+}
+
+
+@given(st.sampled_from(sorted(CALLS)), MALFORMED)
+def test_malformed_arguments_name_the_argument(name, value):
+    legal = {"level": [0], "constant": [0, 1.5, 10**30], "pairs_per_cell": [None], "seed": [0, 10**30]}.get(name, [])
+    if not isinstance(value, bool) and any(value is v or value == v for v in legal):
+        return  # a legal value (level 0, a zero or large Hölder constant)
+    try:
+        CALLS[name](value)
+    except (TypeError, ValueError, MemoryError) as err:
+        assert name in str(err), (name, value, str(err))
+    else:
+        pytest.fail(f"{name}={value!r} was accepted")
