@@ -4,7 +4,11 @@ Checked assumptions (docs/theory.md §5): a declared constant that a sampled pai
 refused with the witness; honest (even tight) constants never are.
 """
 
+import hashlib
+import json
 import math
+import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -254,3 +258,131 @@ def test_malformed_arguments_name_the_argument(name, value):
         assert name in str(err), (name, value, str(err))
     else:
         pytest.fail(f"{name}={value!r} was accepted")
+
+
+# --- result integrity (issue items 4-5) ------------------------------------------------------------
+
+def _common():
+    import sys
+
+    from moe_approx.cli import _experiments_runner
+
+    sys.path.insert(0, str(Path(_experiments_runner().__file__).parent))
+    import _common
+
+    return _common
+
+
+class FakeExperiment:
+    """A two-row experiment with one figure, counting how often its rows are computed."""
+
+    def __init__(self, out):
+        self.out, self.computed, self.common = Path(out), 0, _common()
+
+    def run(self, force=False, settings=None, interrupt_after=None):
+        from moe_approx import plotting
+
+        res = self.common.Results(self.out, "fake", settings or {"seed": 0, "K": [2, 4]}, force)
+        if not res.done:
+            self.computed += 1
+            for i, K in enumerate([2, 4, 8]):
+                if i == interrupt_after:
+                    raise KeyboardInterrupt
+                res.add(K=K, error=1.0 / K)
+            res.finish()
+        fig, ax = plotting.figure()
+        ax.plot([r["K"] for r in res.rows], [r["error"] for r in res.rows])
+        return res.outputs(plotting.save(fig, self.out / "fake"))
+
+    def sidecar(self):
+        return json.loads((self.out / "fake.json").read_text())
+
+
+def _no_warning(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return call()
+
+
+def test_sidecar_hashes_every_output_and_reuses_intact_results(tmp_path):
+    exp = FakeExperiment(tmp_path)
+    paths = exp.run()
+    info = exp.sidecar()
+    assert info["complete"] and sorted(info["sha256"]) == ["fake.csv", "fake.pdf", "fake.png"]
+    common = exp.common
+    for p in paths:
+        if p.suffix != ".json":
+            assert info["sha256"][p.name] == hashlib.sha256(p.read_bytes()).hexdigest() == common.sha256(p)
+    _no_warning(exp.run)
+    assert exp.computed == 1
+    _no_warning(lambda: exp.run(settings={"seed": 1, "K": [2, 4]}))  # new settings: recomputed, quietly
+    assert exp.computed == 2
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "edit"])
+def test_damaged_table_is_recomputed_with_a_warning(tmp_path, damage):
+    exp = FakeExperiment(tmp_path)
+    exp.run()
+    table = tmp_path / "fake.csv"
+    full = table.read_text()
+    if damage == "truncate":
+        table.write_text("\n".join(full.splitlines()[:2]) + "\n")
+    elif damage == "delete":
+        table.unlink()
+    else:
+        table.write_text(full.replace("0.25", "0.35"))
+    with pytest.warns(exp.common.StaleResultWarning, match="missing" if damage == "delete" else "truncated or edited"):
+        exp.run()
+    assert exp.computed == 2 and table.read_text() == full
+    assert exp.sidecar()["sha256"]["fake.csv"] == exp.common.sha256(table)
+
+
+def test_damaged_figure_is_redrawn_with_a_warning(tmp_path):
+    exp = FakeExperiment(tmp_path)
+    exp.run()
+    (tmp_path / "fake.png").unlink()
+    (tmp_path / "fake.pdf").write_bytes(b"%PDF-1.4 edited")
+    with pytest.warns(exp.common.StaleResultWarning, match="redrawing") as record:
+        exp.run()
+    assert len(record) == 2 and exp.computed == 1  # the table was intact: redrawn, not recomputed
+    assert (tmp_path / "fake.png").stat().st_size > 0
+    assert exp.sidecar()["sha256"]["fake.pdf"] == exp.common.sha256(tmp_path / "fake.pdf")
+
+
+def test_broken_sidecar_warns_and_force_never_reads_it(tmp_path):
+    exp = FakeExperiment(tmp_path)
+    exp.run()
+    for garbage in ('{"complete": tru', "[1, 2]", "\xff\xfe"):
+        (tmp_path / "fake.json").write_text(garbage, encoding="latin-1")
+        _no_warning(lambda: exp.run(force=True))
+        (tmp_path / "fake.json").write_text(garbage, encoding="latin-1")
+        with pytest.warns(exp.common.StaleResultWarning, match="unreadable"):
+            exp.run()
+    assert exp.computed == 7 and exp.sidecar()["complete"]
+
+
+def test_interrupted_run_is_never_marked_complete(tmp_path):
+    exp = FakeExperiment(tmp_path)
+    exp.run()
+    with pytest.raises(KeyboardInterrupt):
+        exp.run(force=True, interrupt_after=2)
+    info = exp.sidecar()
+    assert not info["complete"] and len((tmp_path / "fake.csv").read_text().splitlines()) == 3  # header + 2 rows kept
+    with pytest.warns(exp.common.StaleResultWarning, match="interrupted"):
+        exp.run()
+    assert exp.computed == 3 and exp.sidecar()["complete"]
+
+
+def test_sidecar_write_is_atomic(tmp_path, monkeypatch):
+    common = _common()
+    path = tmp_path / "x.json"
+    common.write_atomic(path, '{"complete": true}')
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(common.os, "replace", fail)
+    with pytest.raises(OSError):
+        common.write_atomic(path, '{"complete": false}')
+    assert json.loads(path.read_text()) == {"complete": True} and not list(tmp_path.glob(".*tmp"))
