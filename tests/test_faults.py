@@ -386,3 +386,57 @@ def test_sidecar_write_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         common.write_atomic(path, '{"complete": false}')
     assert json.loads(path.read_text()) == {"complete": True} and not list(tmp_path.glob(".*tmp"))
+
+
+# --- dimensions n = 15 ... 20 (issue item 3, outside the evaluator) ---------------------------------
+
+HIGH_DIMS = range(15, 21)
+
+
+@pytest.mark.parametrize("n", HIGH_DIMS)
+def test_targets_partitions_and_constant_experts_in_high_dimension(n):
+    rng = np.random.default_rng(n)
+    x = rng.random((64, n))
+    for name in ma.targets.names():
+        t = ma.targets.get(name, n=n)
+        assert np.all(np.isfinite(np.asarray(t(x))))
+    f = ma.targets.get("linf_distance", n=n)
+    # one cell: the constant expert is f(centre) everywhere
+    moe = ma.build_moe(f, ma.GridPartition(n, 1), expert="constant")
+    np.testing.assert_array_equal(np.asarray(moe(x)), np.full(64, float(f(np.full(n, 0.5)))))
+    check_assumptions(f, *ma.GridPartition(n, 1).all_bounds(), pairs_per_cell=64)
+    level0 = ma.DyadicPartition(n, 0)
+    assert level0.num_cells == 1 and np.all(np.asarray(level0.locate(x)) == 0)
+    with pytest.raises(ValueError, match=f"level \\* n must be <= 62.*n={n}"):
+        ma.DyadicPartition(n, 62 // n + 1)
+
+
+@pytest.mark.parametrize("n", [15, 16])
+def test_dyadic_level_one_and_grid_locate_agree_with_brute_force(n):
+    x = np.random.default_rng(0).random((256, n))
+    dyadic, grid = ma.DyadicPartition(n, 1), ma.GridPartition(n, 2)
+    assert dyadic.num_cells == grid.num_cells == 2**n
+    assert dyadic.router_params_total == grid.router_params_total == n  # one midpoint per axis
+    brute = (x >= 0.5).astype(np.int64) @ (2 ** np.arange(n - 1, -1, -1))  # C-order index of the half-cube
+    np.testing.assert_array_equal(np.asarray(grid.locate(x)), brute)
+    np.testing.assert_array_equal(np.asarray(dyadic.locate(x)), brute)
+    lo, hi = dyadic.all_bounds()
+    assert np.all((lo[brute] <= x) & (x < hi[brute]))
+    f = ma.targets.get("cone", n=n)
+    moe = ma.build_moe(f, dyadic, expert="constant")
+    np.testing.assert_allclose(np.asarray(moe(x)), np.asarray(f(0.5 * (lo[brute] + hi[brute]))), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n", [15, 20])
+def test_wide_experts_are_refused_up_front_in_high_dimension(n):
+    import time
+
+    f = ma.targets.get("cone", n=n)
+    for expert, size in (("cpwl", {"k": 1}), ("optimal", {})):
+        start = time.perf_counter()
+        with pytest.raises(MemoryError, match="needs an estimated"):
+            ma.build_moe(f, ma.GridPartition(n, 1), expert=expert, **size)
+        assert time.perf_counter() - start < 1.0
+    if n == 15:  # 2^15 cells into 2^15 children each: 2^30 cells
+        with pytest.raises(MemoryError, match="refining 32768 cells into 2\\^15 children"):
+            ma.DyadicPartition(n, 1).refine(np.arange(2**n))
