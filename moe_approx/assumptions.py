@@ -105,13 +105,25 @@ def sample_pairs(lo, hi, pairs_per_cell: int, rng) -> tuple[np.ndarray, np.ndarr
     return x, y
 
 
-@partial(jax.jit, static_argnums=(0, 2))
-def derivatives(fn, x, order: int):
-    """The order-k partials of ``fn`` at points x (N, n): (N, n, …, n) with k trailing axes."""
+def _derivatives(fn, x, order: int):
     d = jax.grad(fn)
     for _ in range(order - 1):
         d = jax.jacfwd(d)
     return jax.vmap(d)(x)
+
+
+_derivatives_jit = partial(jax.jit, static_argnums=(0, 2))(_derivatives)
+
+
+def derivatives(fn, x, order: int):
+    """The order-k partials of ``fn`` at points x (N, n): (N, n, …, n) with k trailing axes.
+
+    Jitted once per (fn, order, shape); a ``fn`` that cannot be hashed is traced on every call."""
+    try:
+        hash(fn)
+    except TypeError:
+        return jax.jit(lambda pts: _derivatives(fn, pts, order))(x)
+    return _derivatives_jit(fn, x, order)
 
 
 def _worst(observed, allowed, dist, exponent):
@@ -200,6 +212,10 @@ def _check_derivatives(target, x, y) -> tuple[int, float]:
     L, P, n = x.shape
     k, beta, D = target.derivative_order, target.derivative_exponent, target.derivative_constant
     entries = n**k
+    if 2 * entries > DERIVATIVE_ENTRIES:
+        raise ValueError(f"derivative order k = {k} in dimension n = {n} has n^k = {entries} partials per point; "
+                         f"at most {DERIVATIVE_ENTRIES // 2} can be checked (declare a smaller smoothness or "
+                         "pass uses_derivative=False)")
     per_cell = int(min(P, max(1, DERIVATIVE_ENTRIES // (2 * entries * L)))) if L * P * 2 * entries > DERIVATIVE_ENTRIES else P
     x, y = x[:, :per_cell].reshape(-1, n), y[:, :per_cell].reshape(-1, n)
     batch = max(1, DERIVATIVE_ENTRIES // (2 * entries))

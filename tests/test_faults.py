@@ -440,3 +440,23 @@ def test_wide_experts_are_refused_up_front_in_high_dimension(n):
     if n == 15:  # 2^15 cells into 2^15 children each: 2^30 cells
         with pytest.raises(MemoryError, match="refining 32768 cells into 2\\^15 children"):
             ma.DyadicPartition(n, 1).refine(np.arange(2**n))
+
+
+def test_derivative_check_limits_and_unhashable_fn():
+    class Quadratic:  # a callable with __eq__ and no __hash__: traced without the jit cache
+        __hash__ = None
+
+        def __eq__(self, other):
+            return isinstance(other, Quadratic)
+
+        def __call__(self, x):
+            return jnp.sum(x**2, axis=-1) / 4
+
+    f = ma.HolderTarget(Quadratic(), 2, 1.0, 1.0, "quadratic", 2.0, 0.5)  # ∇f = x/2: D = 1/2 exactly
+    a = check_assumptions(f, *UNIT, uses_derivative=True)
+    assert a.implied_D == pytest.approx(0.5, rel=1e-12)
+    with pytest.raises(AssumptionError, match="declared D = 0.4"):
+        check_assumptions(ma.HolderTarget(Quadratic(), 2, 1.0, 1.0, "q", 2.0, 0.4), *UNIT, uses_derivative=True)
+    wide = ma.HolderTarget(lambda x: jnp.sum(x, axis=-1), 20, 1.0, 20.0, "sum", 6.0, 0.0)  # k = 5: 20^5 partials
+    with pytest.raises(ValueError, match="n\\^k = 3200000 partials"):
+        check_assumptions(wide, np.zeros((1, 20)), np.ones((1, 20)), uses_derivative=True)
