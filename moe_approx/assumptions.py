@@ -10,9 +10,10 @@ refuses the declaration when one pair contradicts it:
   for every |γ| = k (JAX autodiff: ∇f for k = 1, nested ``jax.jacfwd`` for k ≥ 2).
 
 Pairs per cell: a quarter at independent uniform points (far pairs), the rest a step from a
-uniform point, along one coordinate axis or along a random sign vector (the direction where an
-∞-norm Lipschitz constant Σ|∂_i f| is attained), of length 10^−u times the cell's width with u
-uniform in [0, 6] (short pairs show a false α, long ones a false C). Sampling catches lies; it
+uniform point x, along one coordinate axis, along a random sign vector, or along sign ∇f(x)
+(autodiff; the direction where the ∞-norm Lipschitz constant sup Σ|∂_i f| is attained, which
+random signs miss in high dimension), of length 10^−u times the cell's width with u uniform in
+[0, 6] (short pairs show a false α, long ones a false C). Sampling catches lies; it
 cannot prove the truth.
 """
 
@@ -86,16 +87,22 @@ def default_pairs_per_cell(num_cells: int) -> int:
     return int(min(MAX_PAIRS_PER_CELL, max(MIN_PAIRS_PER_CELL, TOTAL_PAIRS // (16 * num_cells))))
 
 
-def sample_pairs(lo, hi, pairs_per_cell: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Point pairs (x, y), each (L, P, n), both points of a pair in the same cell [lo, hi] (module doc)."""
+def sample_pairs(lo, hi, pairs_per_cell: int, rng, steer=None) -> tuple[np.ndarray, np.ndarray]:
+    """Point pairs (x, y), each (L, P, n), both points of a pair in the same cell [lo, hi] (module doc).
+
+    ``steer`` (optional) maps points (M, n) to directions (M, n): a quarter of the pairs then step
+    along sign(steer(x)) (coordinates where it is 0 or not finite get a random sign)."""
     L, n = lo.shape
     P = pairs_per_cell
     width = (hi - lo)[:, None, :]
     x = lo[:, None, :] + width * rng.random((L, P, n))
     far = lo[:, None, :] + width * rng.random((L, P, n))
-    kind = np.arange(P) % 4  # 0: far pair; 1: along an axis; 2, 3: along a random sign vector
+    kind = np.arange(P) % 4  # 0: far pair; 1: along an axis; 2: along a random sign vector; 3: steered
     axis = np.eye(n)[rng.integers(0, n, (L, P))]
     signs = rng.choice([-1.0, 1.0], (L, P, n))
+    if steer is not None and np.any(kind == 3):
+        steered = np.sign(np.asarray(steer(x[:, kind == 3].reshape(-1, n)))).reshape(L, -1, n)
+        signs[:, kind == 3] = np.where(np.isfinite(steered) & (steered != 0), steered, signs[:, kind == 3])
     direction = np.where((kind == 1)[None, :, None], axis * signs, signs)
     step = direction * width * 10.0 ** (-rng.uniform(0.0, -math.log10(SHORTEST_STEP), (L, P, 1)))
     near = x + step
@@ -115,15 +122,28 @@ def _derivatives(fn, x, order: int):
 _derivatives_jit = partial(jax.jit, static_argnums=(0, 2))(_derivatives)
 
 
-def derivatives(fn, x, order: int):
+def derivatives(fn, x, order: int) -> np.ndarray:
     """The order-k partials of ``fn`` at points x (N, n): (N, n, …, n) with k trailing axes.
 
-    Jitted once per (fn, order, shape); a ``fn`` that cannot be hashed is traced on every call."""
+    Jitted once per (fn, order, bucket of N: a power of two, padded by repeating a point); a ``fn``
+    that cannot be hashed is traced on every call."""
+    x = np.asarray(x, np.float64)
+    N = len(x)
+    bucket = max(64, 1 << max(N - 1, 0).bit_length())
+    padded = jnp.asarray(np.concatenate([x, np.repeat(x[:1], bucket - N, axis=0)]) if N else np.zeros((0, x.shape[1])))
     try:
         hash(fn)
     except TypeError:
-        return jax.jit(lambda pts: _derivatives(fn, pts, order))(x)
-    return _derivatives_jit(fn, x, order)
+        return np.asarray(jax.jit(lambda pts: _derivatives(fn, pts, order))(padded))[:N]
+    return np.asarray(_derivatives_jit(fn, padded, order))[:N]
+
+
+def _gradient_or_nan(fn, x):
+    """∇fn at points x (M, n) by autodiff, or NaN where (or when) JAX cannot differentiate fn."""
+    try:
+        return derivatives(fn, x, 1)
+    except Exception:  # noqa: BLE001 (the pairs then fall back to random directions)
+        return np.full(x.shape, np.nan)
 
 
 def _worst(observed, allowed, dist, exponent):
@@ -185,7 +205,7 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
         raise ValueError(f"uses_derivative=True needs a target that declares (smoothness, derivative_constant); "
                          f"{target!r} declares none")
     rng = np.random.default_rng(seed)
-    x, y = (a.reshape(-1, n) for a in sample_pairs(lo, hi, P, rng))
+    x, y = (a.reshape(-1, n) for a in sample_pairs(lo, hi, P, rng, steer=partial(_gradient_or_nan, target.fn)))
     values = _evaluate(target, np.concatenate([x, y]))
     fx, fy = values[: len(x)], values[len(x):]
     dist = np.max(np.abs(x - y), axis=1)
@@ -222,7 +242,7 @@ def _check_derivatives(target, x, y) -> tuple[int, float]:
     implied_D = 0.0
     for start in range(0, len(x), batch):  # batches of points, each one jitted call
         xs, ys = x[start:start + batch], y[start:start + batch]
-        both = np.asarray(derivatives(target.fn, jnp.asarray(np.concatenate([xs, ys])), k)).reshape(2 * len(xs), -1)
+        both = derivatives(target.fn, np.concatenate([xs, ys]), k).reshape(2 * len(xs), -1)
         bad = ~np.all(np.isfinite(both), axis=1)
         if bad.any():
             j = int(np.argmax(bad))
