@@ -9,8 +9,8 @@ refuses the declaration when one pair contradicts it:
 - smoothness: the k-th partials exist and are finite, and |∂^γ f(x) − ∂^γ f(y)| ≤ D ‖x − y‖_∞^β
   for every |γ| = k (JAX autodiff: ∇f for k = 1, nested ``jax.jacfwd`` for k ≥ 2).
 
-Pairs per cell: a quarter at independent uniform points (far pairs), the rest a step from a
-uniform point x, along one coordinate axis, along a random sign vector, or along sign ∇f(x)
+Pairs per cell, a quarter of each kind: two independent uniform points (far pairs), or a step
+from a uniform point x along one coordinate axis, along a random sign vector, or along sign ∇f(x)
 (autodiff; the direction where the ∞-norm Lipschitz constant sup Σ|∂_i f| is attained, which
 random signs miss in high dimension), of length 10^−u times the cell's width with u uniform in
 [0, 6] (short pairs show a false α, long ones a false C). Sampling catches lies; it

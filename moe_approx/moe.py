@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import experts as _experts
-from ._checks import check_memory, check_points, is_traced
+from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
 
 
@@ -229,6 +229,9 @@ def _per_point(experts: MLP, x, ids):
 
 def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:
     """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``."""
+    check_target(target)
+    if not all(hasattr(partition, a) for a in ("n", "num_cells", "all_bounds")):
+        raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, got {type(partition).__name__}")
     if target.n != partition.n:
         raise ValueError(f"target is defined on n={target.n} but partition on n={partition.n}")
     family = _experts.get(expert)

@@ -460,3 +460,11 @@ def test_derivative_check_limits_and_unhashable_fn():
     wide = ma.HolderTarget(lambda x: jnp.sum(x, axis=-1), 20, 1.0, 20.0, "sum", 6.0, 0.0)  # k = 5: 20^5 partials
     with pytest.raises(ValueError, match="n\\^k = 3200000 partials"):
         check_assumptions(wide, np.zeros((1, 20)), np.ones((1, 20)), uses_derivative=True)
+
+
+def test_build_moe_names_wrong_argument_types():
+    part = ma.GridPartition(2, 2)
+    with pytest.raises(TypeError, match="^target must be a HolderTarget"):
+        ma.build_moe(lambda x: x[..., 0], part)
+    with pytest.raises(TypeError, match="^partition must be a GridPartition"):
+        ma.build_moe(ma.targets.get("cone", n=2), 4)
