@@ -32,13 +32,21 @@ def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def as_float_array(x, name: str = "x") -> np.ndarray:
+    """``x`` as a float64 numpy array, else ``TypeError`` naming ``name``."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__} ({err})") from None
+
+
 def check_points(x, n: int, name: str = "x") -> np.ndarray | jax.Array:
     """Points of shape (..., n) in [0,1]^n with finite entries (checked unless traced)."""
     if is_traced(x):
         if x.shape[-1:] != (n,):
             raise ValueError(f"{name} must have shape (..., {n}), got {x.shape}")
         return x
-    arr = np.asarray(x, dtype=np.float64)
+    arr = as_float_array(x, name)
     if arr.ndim < 1 or arr.shape[-1] != n:
         raise ValueError(f"{name} must have shape (..., {n}) for dimension n={n}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):

@@ -238,7 +238,9 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
     size = _experts.check_size(family, size)
     check_activation(activation)
     per_expert = family.num_params(partition.n, activation, **size)
-    check_memory(8 * partition.num_cells * per_expert, f"{partition.num_cells} {expert} experts of {per_expert} parameters")
+    sizes = "".join(f" {key}={value}" for key, value in size.items())
+    check_memory(8 * partition.num_cells * per_expert, f"{partition.num_cells} {expert} experts ({sizes.strip() or 'no size'}) "
+                                                       f"of {per_expert} parameters")
     lo, hi = partition.all_bounds()
     nets = family.build(target, lo, hi, activation=activation, **size)
     return MixtureOfExperts(partition, nets, expert, size)

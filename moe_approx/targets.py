@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import as_float_array
+
 
 def _check_real(name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> float:
     """``value`` as a float if it is a finite real number in the stated range, else ValueError/TypeError."""
@@ -126,7 +128,7 @@ class HolderTarget:
 
     def __call__(self, x):
         """Evaluate f on points of shape (..., n); float64 in, float64 out of shape (...)."""
-        x = jnp.asarray(x, dtype=jnp.float64)
+        x = jnp.asarray(x if isinstance(x, jax.Array) else as_float_array(x), dtype=jnp.float64)
         if x.shape[-1:] != (self.n,):
             raise ValueError(f"x must have shape (..., {self.n}), got {x.shape}")
         y = self.fn(x)
