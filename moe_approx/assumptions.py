@@ -33,7 +33,8 @@ HOLDER_SLACK = 1e-9  # relative slack on C r^α and D r^β (rounding of the dist
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation (as supnorm)
 DERIVATIVE_RTOL = 2.0**-40  # assumed relative accuracy of autodiff derivatives (scale: largest partial)
 SHORTEST_STEP = 1e-6  # shortest pair, relative to the cell's width
-TOTAL_PAIRS = 2**16  # default budget: at most this many pairs once every cell has its minimum
+BASE_PAIRS = 2**12  # default: this many pairs in all, spread over the cells within the per-cell clip
+TOTAL_PAIRS = 2**16  # default: at most this many pairs once every cell has its minimum
 MIN_PAIRS_PER_CELL, MAX_PAIRS_PER_CELL = 16, 256
 MAX_PAIRS = 2**24  # pairs_per_cell, at most
 DERIVATIVE_ENTRIES = 2**22  # partial-derivative entries held per batch (memory of one jitted call)
@@ -81,10 +82,11 @@ class Assumptions:
 
 
 def default_pairs_per_cell(num_cells: int) -> int:
-    """max(16, TOTAL_PAIRS / L) capped at 256 while the total stays <= TOTAL_PAIRS; never below 2."""
+    """4096/L pairs per cell clipped to [16, 256] (256 to 65536 pairs in all up to 4096 cells);
+    past 4096 cells 65536/L per cell (the total stays 65536), never below 2."""
     if num_cells * MIN_PAIRS_PER_CELL > TOTAL_PAIRS:
         return max(2, TOTAL_PAIRS // num_cells)
-    return int(min(MAX_PAIRS_PER_CELL, max(MIN_PAIRS_PER_CELL, TOTAL_PAIRS // (16 * num_cells))))
+    return int(min(MAX_PAIRS_PER_CELL, max(MIN_PAIRS_PER_CELL, BASE_PAIRS // num_cells)))
 
 
 def sample_pairs(lo, hi, pairs_per_cell: int, rng, steer=None) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +185,8 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     Always (α, C); with ``uses_derivative`` also the derivative order k and (β, D) of the k-th
     partials (docs/theory.md §2). Raises :class:`AssumptionError` (a ``ValueError``) naming the
     constant, the witness pair and the smallest constant it implies; returns what was checked.
-    ``pairs_per_cell`` defaults to :func:`default_pairs_per_cell` (16 to 256, about 65536 in all).
+    ``pairs_per_cell`` defaults to :func:`default_pairs_per_cell` (16 to 256 per cell, 65536 in all at most
+    while L >= 2; past 4096 cells fewer per cell).
     """
     target = check_target(target)
     n = target.n
