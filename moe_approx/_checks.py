@@ -77,7 +77,6 @@ def check_memory(nbytes: float, what: str) -> None:
         )
 
 
-
 TARGET_ATTRIBUTES = ("fn", "n", "alpha", "constant", "smoothness", "derivative_constant")
 
 

@@ -81,7 +81,8 @@ def _check_traceable(fn, n: int) -> None:
 class HolderTarget:
     """f : [0,1]^n → R with |f(x) − f(y)| ≤ constant · ‖x − y‖_∞^alpha for all x, y in [0,1]^n.
 
-    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...).
+    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...); a ``fn`` written with numpy
+    (or Python control flow on array values) is refused here with a ``TypeError``.
 
     Smoothness convention (THEORY.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D are
     given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1 (:attr:`derivative_order`)
