@@ -44,7 +44,7 @@ def run(out, size="quick", force=False):
                         upper=report.upper, certified=report.certified, proven_bound=bound,
                         theory_slope=-target.alpha / n)
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

@@ -60,7 +60,7 @@ def run(out, size="quick", force=False):
                         upper=rep.upper, certified=rep.certified, proven_bound=bound,
                         theory_slope=float("nan"), asymptotic_slope=float("nan"))
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

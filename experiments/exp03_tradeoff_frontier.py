@@ -58,7 +58,7 @@ def run(out, size="quick", force=False):
                     row |= {"lower": rep.lower, "upper": rep.upper, "certified": rep.certified}
                 res.add(**row)
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):

@@ -35,7 +35,7 @@ def run(out, size="quick", force=False):
                 res.add(**design_row(d, r=r, eps=eps, theory_active=float(rt.exponent["active params"].subs(rates.r, r)),
                                      theory_total=float(rt.exponent["total params"].subs(rates.r, r))))
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

@@ -41,7 +41,7 @@ def run(out, size="quick", force=False):
                                      samples_momlp=float(rates.sample_complexity(vc_moe, s["eps_gen"], s["delta"])),
                                      samples_dense=float(rates.sample_complexity(vc_dense, s["eps_gen"], s["delta"]))))
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

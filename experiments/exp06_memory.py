@@ -32,7 +32,7 @@ def run(out, size="quick", force=False):
                 res.add(**design_row(d, r=r, eps=eps, active_bytes=d.active_bytes,
                                      total_bytes=rates.BYTES_PER_PARAM * d.total_params))
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

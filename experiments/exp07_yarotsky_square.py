@@ -41,7 +41,7 @@ def run(out, size="quick", force=False):
                         lower=report.lower, upper=report.upper, certified=report.certified,
                         exact=2.0 ** (-2 * m - 2), evaluations=report.evaluations)
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

@@ -67,7 +67,7 @@ def run(out, size="quick", force=False):
                             ratio=K**n / moe.num_experts, theory_adaptive=-ADAPTIVE_EXPONENT[family, n],
                             theory_uniform=-n / f.alpha)
         res.finish()
-    return [res.csv, res.json] + figure(res.rows, out)
+    return res.outputs(figure(res.rows, out))
 
 
 def figure(rows, out):

@@ -77,7 +77,7 @@ def run(out, size="quick", force=False):
                         proven_bound=bound, theory_slope=(-2 if name != "float64 B=27" else -1) * f.alpha / n,
                         seconds=round(time.perf_counter() - start, 3))
         res.finish(**slopes(res.rows))
-    return [res.csv, res.json] + figure(res.rows, out) + compare(out, size, force)
+    return res.outputs(figure(res.rows, out)) + compare(out, size, force)
 
 
 def slopes(rows) -> dict:
@@ -123,7 +123,7 @@ def compare(out, size="quick", force=False):
         ax.set_xlabel(r"$1/\varepsilon$ (proven bound, n = 2, Lipschitz)")
         plotting.legend(ax, ncol=1)
     axes[0].set_ylabel("nonzero parameters")
-    return [res.csv, res.json] + plotting.save(fig, out / "exp09_optimal_compare")
+    return res.outputs(plotting.save(fig, out / "exp09_optimal_compare"))
 
 
 def figure(rows, out):

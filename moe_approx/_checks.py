@@ -32,13 +32,21 @@ def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def as_float_array(x, name: str = "x") -> np.ndarray:
+    """``x`` as a float64 numpy array, else ``TypeError`` naming ``name``."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__} ({err})") from None
+
+
 def check_points(x, n: int, name: str = "x") -> np.ndarray | jax.Array:
     """Points of shape (..., n) in [0,1]^n with finite entries (checked unless traced)."""
     if is_traced(x):
         if x.shape[-1:] != (n,):
             raise ValueError(f"{name} must have shape (..., {n}), got {x.shape}")
         return x
-    arr = np.asarray(x, dtype=np.float64)
+    arr = as_float_array(x, name)
     if arr.ndim < 1 or arr.shape[-1] != n:
         raise ValueError(f"{name} must have shape (..., {n}) for dimension n={n}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -68,3 +76,27 @@ def check_memory(nbytes: float, what: str) -> None:
             f"{what} needs an estimated {nbytes / 2**30:.2f} GiB but only {available / 2**30:.2f} GiB is available"
         )
 
+
+TARGET_ATTRIBUTES = ("fn", "n", "alpha", "constant", "smoothness", "derivative_constant")
+
+
+def check_target(target, name: str = "target"):
+    """``target`` if it is a HolderTarget (or has its attributes), else ``TypeError`` naming ``name``."""
+    missing = [a for a in TARGET_ATTRIBUTES if not hasattr(target, a)]
+    if missing or not callable(target):
+        raise TypeError(
+            f"{name} must be a HolderTarget (moe_approx.HolderTarget(fn, n, alpha, constant) or "
+            f"moe_approx.targets.get(name, n=...)), got {type(target).__name__}"
+            + (f" without {', '.join(missing)}" if missing and target is not None else "")
+        )
+    return target
+
+
+def check_network(net, name: str = "moe"):
+    """``net`` if it is a MixtureOfExperts or a single MLP, else ``TypeError`` naming ``name``."""
+    from .mlp import MLP
+    from .moe import MixtureOfExperts
+
+    if not isinstance(net, (MixtureOfExperts, MLP)):
+        raise TypeError(f"{name} must be a MixtureOfExperts or an MLP, got {type(net).__name__}")
+    return net

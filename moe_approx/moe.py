@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import experts as _experts
-from ._checks import check_memory, check_points, is_traced
+from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
 
 
@@ -253,6 +253,8 @@ class MixtureOfExperts:
     def __call__(self, x):
         """Φ(x) for points (..., n); cell-blocked for concrete input, per-point under tracing."""
         x = check_points(x, self.n)
+        if x.size == 0:  # an empty batch: nothing to route
+            return jnp.zeros(x.shape[:-1], jnp.float64)
         if is_traced(x):
             return self.apply_per_point(x)
         flat = x.reshape(-1, self.n)
@@ -323,6 +325,7 @@ def as_mixture(net) -> MixtureOfExperts:
 
 
 def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:
+<<<<<<< HEAD
     """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``.
 
     Families and their size keywords (``experts.<family>.SIZE_DEFAULTS``, docs/theory.md §4):
@@ -375,13 +378,21 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
     ...
     ValueError: unknown size keyword(s) ['m']; accepted: ['k']
     """
+=======
+    """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``."""
+    check_target(target)
+    if not all(hasattr(partition, a) for a in ("n", "num_cells", "all_bounds")):
+        raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, got {type(partition).__name__}")
+>>>>>>> faults
     if target.n != partition.n:
         raise ValueError(f"target is defined on n={target.n} but partition on n={partition.n}")
     family = _experts.get(expert)
     size = _experts.check_size(family, size)
     check_activation(activation)
     per_expert = family.num_params(partition.n, activation, **size)
-    check_memory(8 * partition.num_cells * per_expert, f"{partition.num_cells} {expert} experts of {per_expert} parameters")
+    sizes = "".join(f" {key}={value}" for key, value in size.items())
+    check_memory(8 * partition.num_cells * per_expert, f"{partition.num_cells} {expert} experts ({sizes.strip() or 'no size'}) "
+                                                       f"of {per_expert} parameters")
     lo, hi = partition.all_bounds()
     nets = family.build(target, lo, hi, activation=activation, **size)
     return MixtureOfExperts(partition, nets, expert, size)

@@ -9,6 +9,7 @@ parameters, docs/theory.md §2) and ``router_params_total`` all of them.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -16,6 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._checks import check_int, check_memory, check_points
+
+
+MAX_CELL_BITS = 62  # cell indices (and dyadic keys) are exact int64
 
 
 def _ceil_log2(m):
@@ -168,8 +172,12 @@ class GridPartition(_Partition):
     def __init__(self, n: int, cells_per_side: int):
         self.n = check_int(n, "n")
         self.cells_per_side = check_int(cells_per_side, "cells_per_side")
+        bits = self.n * math.log2(self.cells_per_side)  # in floats first: K**n itself can take forever
+        check_memory(16.0 * self.n * 2.0 ** min(bits, 1000.0), f"GridPartition(n={n}, cells_per_side={cells_per_side}) bounds")
+        if bits > MAX_CELL_BITS:
+            raise ValueError(f"cells_per_side**n must be < 2^{MAX_CELL_BITS} cells (int64 cell indices), "
+                             f"got cells_per_side={self.cells_per_side}, n={self.n}")
         self.num_cells = self.cells_per_side**self.n
-        check_memory(2 * self.num_cells * self.n * 8, f"GridPartition(n={n}, cells_per_side={cells_per_side}) bounds")
         self.router_params_active, self.router_params_total = grid_router_params(self.n, self.cells_per_side)
 
     def all_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -194,6 +202,14 @@ def _grid_locate(x, faces):
     idx = jnp.where((x >= faces[idx + 1]) & (idx < k - 1), idx + 1, idx)
     weights = k ** jnp.arange(x.shape[-1] - 1, -1, -1, dtype=jnp.int64)
     return jnp.sum(idx * weights, axis=-1)
+
+
+def _ancestors(levels, index, level: int) -> np.ndarray:
+    """Distinct keys of the level-``level`` ancestors of the deeper cells (level·n <= 62 bits, exact)."""
+    deeper = levels > level
+    ancestor = index[deeper] >> (levels[deeper, None] - level)
+    shifts = level * np.arange(index.shape[1] - 1, -1, -1, dtype=np.int64)
+    return np.unique(np.sum(ancestor << shifts, axis=1))
 
 
 class DyadicPartition(_Partition):
@@ -228,16 +244,19 @@ class DyadicPartition(_Partition):
         self.n = check_int(n, "n")
         if _cells is None:
             level = check_int(level, "level", minimum=0)
-            if level * self.n > 62:
-                raise ValueError(f"level * n must be <= 62 for exact integer keys, got level={level}, n={n}")
+            if level * self.n > MAX_CELL_BITS:
+                raise ValueError(f"level * n must be <= {MAX_CELL_BITS} for exact integer keys, got level={level}, n={n}")
             check_memory(2**(level * self.n) * (self.n + 1) * 8, f"DyadicPartition(n={n}, level={level})")
-            grid = np.stack(np.unravel_index(np.arange(2 ** (level * self.n)), (2**level,) * self.n), axis=-1)
-            _cells = (np.full(len(grid), level, dtype=np.int64), grid.astype(np.int64))
+            shifts = level * np.arange(self.n - 1, -1, -1, dtype=np.int64)  # C-order digits in base 2^level
+            grid = (np.arange(2 ** (level * self.n), dtype=np.int64)[:, None] >> shifts) & (2**level - 1)
+            _cells = (np.full(len(grid), level, dtype=np.int64), grid)
         self.levels, self.index = _cells  # level (L,), integer corner index at that level (L, n)
         self.num_cells = len(self.levels)
         self.max_level = int(self.levels.max())
-        internal = sum(np.unique(self.index[self.levels > l] >> (self.levels[self.levels > l, None] - l), axis=0).shape[0]
-                       for l in range(self.max_level))
+        if np.all(self.levels == self.max_level):  # a full level: 2^(l·n) internal nodes at each level l
+            internal = sum(2 ** (l * self.n) for l in range(self.max_level))
+        else:
+            internal = sum(_ancestors(self.levels, self.index, l).size for l in range(self.max_level))
         self.router_params_active = self.n * self.max_level
         self.router_params_total = self.n * internal
         self._tables = self._routing_tables()
@@ -286,8 +305,10 @@ class DyadicPartition(_Partition):
         cells = np.unique(np.asarray(cells, dtype=np.int64).ravel())
         if cells.size and (cells.min() < 0 or cells.max() >= self.num_cells):
             raise ValueError(f"cells must be indices in [0, {self.num_cells}), got {cells.min()}..{cells.max()}")
-        if cells.size and (self.levels[cells].max() + 1) * self.n > 62:
-            raise ValueError("refining past level 62 // n would overflow the exact integer keys")
+        if cells.size and (self.levels[cells].max() + 1) * self.n > MAX_CELL_BITS:
+            raise ValueError(f"refining past level {MAX_CELL_BITS} // n = {MAX_CELL_BITS // self.n} (n={self.n}) would "
+                             "overflow the exact integer keys")
+        check_memory(cells.size * 2**self.n * (self.n + 1) * 8 * 4, f"refining {cells.size} cells into 2^{self.n} children each")
         keep = np.setdiff1d(np.arange(self.num_cells), cells)
         corners = np.stack(np.unravel_index(np.arange(2**self.n), (2,) * self.n), axis=-1)
         child_index = (2 * self.index[cells][:, None, :] + corners[None]).reshape(-1, self.n)

@@ -6,6 +6,7 @@ measured one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -219,7 +220,8 @@ def legend(ax, **kwargs):
 
 
 def save(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png; return both paths (the figure is closed).
+    """Write ``stem``.pdf and ``stem``.png (each to a temporary file, then renamed: an interrupted
+    save leaves no truncated figure); return both paths (the figure is closed).
 
     Parameters
     ----------
@@ -236,6 +238,11 @@ def save(fig, stem: Path) -> list[Path]:
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
     with plt.rc_context(STYLE):
         for p in paths:
-            fig.savefig(p)
+            tmp = p.with_name(f".{p.stem}.{os.getpid()}.tmp{p.suffix}")
+            try:
+                fig.savefig(tmp, format=p.suffix[1:])
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
     plt.close(fig)
     return paths

@@ -31,8 +31,11 @@ import numbers
 from dataclasses import dataclass
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ._checks import as_float_array
 
 
 def _check_real(name: str, value, *, low: float, low_open: bool = False, high: float = math.inf) -> float:
@@ -54,12 +57,35 @@ def _check_dim(n) -> int:
     return int(n)
 
 
+_TRACER_ERRORS = (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError,
+                  jax.errors.TracerIntegerConversionError)
+
+
+def _check_traceable(fn, n: int) -> None:
+    """Trace ``fn`` once on an abstract (2, n) input (``jax.eval_shape``, no arithmetic) so that a fn
+    written with numpy fails here with a TypeError that says what to do, not deep inside ``jit``.
+    Other exceptions are left to the first evaluation, which reports them with real values."""
+    try:
+        jax.eval_shape(fn, jax.ShapeDtypeStruct((2, n), jnp.float64))
+    except _TRACER_ERRORS as err:
+        raise TypeError(
+            "fn must be written with jax.numpy (jnp.abs, jnp.where, ... instead of np.abs or Python if/float on "
+            "array values): the certificate traces it with JAX, and calling it on a traced input failed with "
+            f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
+    except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
+        pass
+
+
 @dataclass(frozen=True, eq=False)
 class HolderTarget:
     """f : [0,1]^n → R with |f(x) − f(y)| ≤ constant · ‖x − y‖_∞^alpha for all x, y in [0,1]^n.
 
     The declared constants are what every certificate rests on (docs/theory.md §5): the package
     checks them on sampled pairs but cannot prove them.
+
+    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...); a ``fn`` written with numpy
+    (or Python control flow on array values) is refused here with a ``TypeError``.
 
     Smoothness convention (docs/theory.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D
     are given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1
@@ -141,6 +167,7 @@ class HolderTarget:
             s = _check_real("smoothness", self.smoothness, low=1.0, low_open=True)
             object.__setattr__(self, "smoothness", s)
             object.__setattr__(self, "derivative_constant", _check_real("derivative_constant", self.derivative_constant, low=0.0))
+        _check_traceable(self.fn, self.n)
 
     @property
     def derivative_order(self) -> int | None:
@@ -194,7 +221,7 @@ class HolderTarget:
         >>> np.asarray(f(np.array([[1/3, 0.0], [1.0, 0.5]])))
         array([0.        , 0.66666667])
         """
-        x = jnp.asarray(x, dtype=jnp.float64)
+        x = jnp.asarray(x if isinstance(x, jax.Array) else as_float_array(x), dtype=jnp.float64)
         if x.shape[-1:] != (self.n,):
             raise ValueError(f"x must have shape (..., {self.n}), got {x.shape}")
         y = self.fn(x)

@@ -23,6 +23,8 @@ from importlib import import_module
 
 import numpy as np
 
+from .._checks import check_int
+
 FAMILY_NAMES = ("constant", "cpwl", "yarotsky", "optimal")
 
 
@@ -71,6 +73,7 @@ def holder_families() -> list[str]:
 
 
 def check_size(family, size: dict) -> dict:
+<<<<<<< HEAD
     """Size keywords of ``family`` with defaults filled in; each an integer >= 1.
 
     Parameters
@@ -95,14 +98,14 @@ def check_size(family, size: dict) -> dict:
     >>> experts.check_size(experts.get("optimal"), {"B": 8})
     {'A': 4, 'B': 8}
     """
+=======
+    """Size keywords of ``family`` with defaults filled in; each an integer >= 1 (numpy integers too)."""
+>>>>>>> faults
     unknown = set(size) - set(family.SIZE_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown size keyword(s) {sorted(unknown)}; accepted: {sorted(family.SIZE_DEFAULTS)}")
     full = {**family.SIZE_DEFAULTS, **size}
-    for key, value in full.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"size {key} must be an integer >= 1, got {value!r}")
-    return full
+    return {key: check_int(value, f"size {key}") for key, value in full.items()}
 
 
 def check_cells(lo, hi, n: int):
