@@ -325,7 +325,6 @@ def as_mixture(net) -> MixtureOfExperts:
 
 
 def build_moe(target, partition, expert: str = "constant", activation: str = "relu", **size) -> MixtureOfExperts:
-<<<<<<< HEAD
     """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``.
 
     Families and their size keywords (``experts.<family>.SIZE_DEFAULTS``, docs/theory.md §4):
@@ -359,6 +358,8 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
 
     Raises
     ------
+    TypeError
+        If ``target`` or ``partition`` is of the wrong type.
     ValueError
         If the dimensions differ, the family, a size keyword or the activation is unknown, a size
         is not an integer >= 1, the target lacks what the family needs, or the experts would not
@@ -378,12 +379,9 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
     ...
     ValueError: unknown size keyword(s) ['m']; accepted: ['k']
     """
-=======
-    """The MoE with one explicit ``expert`` of the named family on each cell of ``partition``."""
     check_target(target)
     if not all(hasattr(partition, a) for a in ("n", "num_cells", "all_bounds")):
         raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, got {type(partition).__name__}")
->>>>>>> faults
     if target.n != partition.n:
         raise ValueError(f"target is defined on n={target.n} but partition on n={partition.n}")
     family = _experts.get(expert)

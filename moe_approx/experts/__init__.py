@@ -73,8 +73,7 @@ def holder_families() -> list[str]:
 
 
 def check_size(family, size: dict) -> dict:
-<<<<<<< HEAD
-    """Size keywords of ``family`` with defaults filled in; each an integer >= 1.
+    """Size keywords of ``family`` with defaults filled in; each an integer >= 1 (numpy integers too).
 
     Parameters
     ----------
@@ -89,8 +88,10 @@ def check_size(family, size: dict) -> dict:
 
     Raises
     ------
+    TypeError
+        For a value that is not an integer.
     ValueError
-        For an unknown keyword or a value that is not an integer >= 1.
+        For an unknown keyword or an integer < 1.
 
     Examples
     --------
@@ -98,9 +99,6 @@ def check_size(family, size: dict) -> dict:
     >>> experts.check_size(experts.get("optimal"), {"B": 8})
     {'A': 4, 'B': 8}
     """
-=======
-    """Size keywords of ``family`` with defaults filled in; each an integer >= 1 (numpy integers too)."""
->>>>>>> faults
     unknown = set(size) - set(family.SIZE_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown size keyword(s) {sorted(unknown)}; accepted: {sorted(family.SIZE_DEFAULTS)}")
