@@ -5,18 +5,14 @@ lies inside its certified bracket and below its proven bound, and the closed-for
 import csv
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from moe_approx.cli import _experiments_runner
 from moe_approx.plotting import fit_slope
-
-RUNNER = _experiments_runner()
-sys.path.insert(0, str(Path(RUNNER.__file__).parent))
-from _common import _parse  # noqa: E402  (the experiments' own CSV reader)
+from moe_approx.reproduce import runner as RUNNER
+from moe_approx.reproduce import scripts
+from moe_approx.reproduce._common import _parse  # the experiments' own CSV reader
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +72,15 @@ def test_closed_form_truths_lie_inside_brackets(tiny):
     truths += [(r, 2.0 ** (-2 * r["m"] - 2)) for r in _rows(out / "exp07_yarotsky_square.csv")]
     for r, truth in truths:
         assert r["lower"] * (1 - 1e-12) <= truth <= r["upper"] * (1 + 1e-12), (r, truth)
+
+
+def test_thin_script_command_line(tiny):
+    """``python experiments/exp05_vc_dimension.py --size tiny --out OUT`` runs the package module
+    (here on finished results, so it only reads them back)."""
+    out, written = tiny
+    assert scripts.main("exp05_vc_dimension", ["--size", "tiny", "--out", str(out)]) == written[5]
+    with pytest.raises(ValueError, match="name must be one of"):
+        scripts.main("exp99_nothing", [])
 
 
 def test_rerun_skips_finished_results(tiny):
