@@ -1,76 +1,273 @@
-"""Figures in one house style: log-log convergence plots readable in a two-column paper.
+"""Figures in one house style, ready for a two-column paper.
 
-Chebfun's convention: log error against log size, the theoretical slope drawn beside the
-measured one.
+Chebfun's convention: log error against log size, the theoretical slope drawn beside the measured
+one. The house style (:data:`STYLE`):
+
+- single-column figures are 3.4 in wide, multi-panel figures one double column (7 in) wide;
+- every font is at least 7 pt at that size, titles included: draw inside :func:`style` (or a
+  function decorated with :func:`styled`) so the sizes apply whenever text is created;
+- a colour-blind-safe palette (Okabe–Ito) and a distinct (colour, marker) pair per series
+  (:func:`series_styles`);
+- legends sit below the panels (:func:`legend`, :func:`figure_legend`), never on the data;
+- a theory line has its series' colour, is dashed, and shares its series' legend entry
+  (:func:`rate_plot`);
+- a series whose points coincide with an earlier one on the same axes is drawn with larger hollow
+  markers and its legend entry says so (:func:`plot_series`).
+
+The module leaves matplotlib's backend alone.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.collections import PolyCollection
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.ticker import FixedLocator, LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.transforms import ScaledTranslation
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-import numpy as np  # noqa: E402
+SINGLE_COLUMN = 3.4  # inches: one column of a two-column paper
+DOUBLE_COLUMN = 7.0  # inches: the full text width
+PANEL_HEIGHT = 2.3  # inches: the height of one row of panels (legend rows come on top)
+LEGEND_ROW = 0.15  # inches: the height of one legend row at 7 pt
+MIN_FONT = 7.0  # points: the smallest font at print size
+
+# Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
+# deficiencies; yellow comes last (faint on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+# Seven markers: with eight colours, (colour, marker) pairs repeat only after 56 series.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 STYLE = {
-    "figure.figsize": (3.4, 2.6),  # one column of a two-column paper, in inches
+    "figure.figsize": (SINGLE_COLUMN, PANEL_HEIGHT),
     "figure.dpi": 150,
+    "savefig.dpi": 200,
+    "figure.constrained_layout.use": True,
     "font.size": 8,
-    "axes.labelsize": 8,
     "axes.titlesize": 8,
-    "legend.fontsize": 6.5,
+    "axes.labelsize": 8,
+    "figure.titlesize": 8,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
     "xtick.labelsize": 7,
     "ytick.labelsize": 7,
-    "lines.linewidth": 1.2,
-    "lines.markersize": 3.5,
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "lines.linewidth": 1.1,
+    "lines.markersize": 4,
+    "errorbar.capsize": 2,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "savefig.bbox": "tight",
+    "grid.linewidth": 0.5,
+    "legend.handlelength": 2.2,
+    "legend.borderaxespad": 0.3,
+    "legend.columnspacing": 1.2,
+    "legend.framealpha": 0.9,
+    "savefig.bbox": None,  # the saved page is the figure's size; constrained layout keeps all inside it
 }
 
-
-def figure(ncols: int = 1, **kwargs):
-    """A new figure and axes in the house style."""
-    with plt.rc_context(STYLE):
-        width = STYLE["figure.figsize"][0] * ncols
-        return plt.subplots(1, ncols, figsize=(width, STYLE["figure.figsize"][1]), **kwargs)
+_ENTRIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> [(handle, label)]
+_POINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> [(label, set of points)]
 
 
-def panels(rows, key, reverse=False):
+def style():
+    """Context manager applying :data:`STYLE` to everything created inside it, titles included."""
+    return plt.rc_context(STYLE)
+
+
+def styled(func):
+    """Decorator: run ``func`` (a function that draws a figure) inside :func:`style`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with style():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def figure(ncols: int = 1, nrows: int = 1, legend_rows: int = 0, double: bool = False, **kwargs):
+    """A new figure and axes in the house style: 3.4 in wide for one panel, 7 in (a double column)
+    for several side by side or with ``double=True`` (e.g. stacked panels with legends to the
+    right); ``PANEL_HEIGHT`` per row of panels plus ``legend_rows`` rows of legend below."""
+    if ncols < 1 or nrows < 1 or legend_rows < 0:
+        raise ValueError(f"ncols, nrows must be >= 1 and legend_rows >= 0, got {ncols}, {nrows}, {legend_rows}")
+    width = DOUBLE_COLUMN if ncols > 1 or double else SINGLE_COLUMN
+    height = PANEL_HEIGHT * nrows + LEGEND_ROW * legend_rows
+    with style():
+        return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+
+
+def panels(rows, key, reverse=False, legend_rows: int = 0):
     """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel."""
     values = sorted({r[key] for r in rows}, reverse=reverse)
-    fig, axes = figure(len(values), squeeze=False)
+    fig, axes = figure(len(values), legend_rows=legend_rows, squeeze=False)
     return fig, axes[0], [(ax, v, [r for r in rows if r[key] == v]) for ax, v in zip(axes[0], values)]
 
 
-def fit_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
+def series_styles(keys, color_by=None, marker_by=None) -> dict:
+    """A distinct (colour, marker) per series key, stable across the panels of a figure.
+
+    By default series i (in sorted order) gets ``PALETTE[i % 8]`` and ``MARKERS[i % 7]``; with
+    ``color_by`` / ``marker_by`` (functions of the key) the colour follows one attribute (e.g. the
+    family) and the marker another (e.g. r)."""
+    keys = sorted(set(keys))
+    colours = sorted({(color_by or (lambda k: k))(k) for k in keys})
+    markers = sorted({(marker_by or (lambda k: k))(k) for k in keys})
+    styles = {}
+    for k in keys:
+        c = colours.index((color_by or (lambda k: k))(k))
+        m = markers.index((marker_by or (lambda k: k))(k))
+        styles[k] = {"color": PALETTE[c % len(PALETTE)], "marker": MARKERS[m % len(MARKERS)]}
+    if len({(s["color"], s["marker"]) for s in styles.values()}) < len(styles):
+        raise ValueError(f"keys: {len(keys)} series do not get distinct (colour, marker) pairs; pass color_by/marker_by")
+    return styles
+
+
+def _point_set(x, y) -> set:
+    """Points rounded to 9 significant digits in log space, to detect coinciding markers."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+    ok = np.isfinite(x) & np.isfinite(y)
+    return {(float(f"{a:.9g}"), float(f"{b:.9g}")) for a, b in zip(x[ok], y[ok])}
+
+
+def _short(name: str, label: str) -> str:
+    """``name`` without the leading words it shares with ``label`` ("cpwl r=0" next to "cpwl r=1": "r=0")."""
+    words, mine = name.split(), label.split()
+    k = 0
+    while k < min(len(words), len(mine)) - 1 and words[k] == mine[k]:
+        k += 1
+    return " ".join(words[k:])
+
+
+def plot_series(ax, x, y, label, color=None, marker="o", yerr=None, linestyle="-", note="", **kwargs):
+    """One measured series: markers joined by ``linestyle``, optional error bars ``yerr``; its legend
+    entry is ``label`` + ``note``.
+
+    A series that shares points with series drawn earlier on ``ax`` is drawn with hollow,
+    larger markers (so both stay visible) and its label says which series it covers. Returns the
+    artist used as the series' legend handle."""
+    points = _point_set(x, y)
+    earlier = _POINTS.setdefault(ax, [])
+    shared = [(name, len(points & pts)) for name, pts in earlier if points & pts]
+    size = kwargs.pop("markersize", plt.rcParams["lines.markersize"])
+    earlier.append((label, points))
+    text = label + note
+    if shared:
+        names = ", ".join(_short(name, label) for name, _ in shared)
+        whole = all(count == len(points) for _, count in shared)
+        text += f" (hollow: {'on' if whole else 'partly on'} {names})"
+        kwargs |= {"markerfacecolor": "none", "markeredgewidth": 1.0}
+        size = size * (1 + 0.6 * len(shared))
+    if yerr is None:
+        handle, = ax.plot(x, y, marker=marker, linestyle=linestyle, color=color, markersize=size, label=text, **kwargs)
+    else:
+        handle = ax.errorbar(x, y, yerr=yerr, marker=marker, linestyle=linestyle, color=color, markersize=size,
+                             label=text, **kwargs)
+    add_entry(ax, handle, text)
+    return handle
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """``value`` with an explicit sign and a typographic minus: ``signed(-0.5) == "−0.50"``."""
+    return f"{value:+.{digits}f}".replace("-", "\u2212")
+
+
+def add_entry(ax, handle, label: str) -> None:
+    """Add ``handle`` (an artist or a tuple of artists drawn as one entry) to the legend of ``ax``."""
+    _ENTRIES.setdefault(ax, []).append((handle, label))
 
 
 def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None):
-    """Measured error (bracket [lower, upper] as error bars) against size, with a theoretical slope line."""
+    """Measured error (bracket [lower, upper] as error bars, at their geometric mean) against size,
+    with the theoretical slope drawn dashed in the same colour through the first point. Both share
+    one legend entry: "label: fit ±a.aa, theory ±b.bb". Returns the fitted slope."""
     size, lower = np.asarray(size, float), np.asarray(lower, float)
     upper = lower if upper is None else np.asarray(upper, float)
     mid = np.sqrt(lower * upper) if np.all(upper < np.inf) else lower
     fitted = fit_slope(size, mid)
-    with plt.rc_context(STYLE):
-        line = ax.errorbar(size, mid, yerr=[mid - lower, np.where(np.isfinite(upper), upper - mid, 0)], marker=marker,
-                           linestyle="-", capsize=2, color=color, label=f"{label} (fit {fitted:+.2f})")
-        if theory_slope is not None and len(size):
-            ref = mid[0] * (size / size[0]) ** theory_slope
-            ax.plot(size, ref, linestyle="--", color=line[0].get_color(), alpha=0.6,
-                    label=f"theory {theory_slope:+.2f}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+    yerr = None if np.array_equal(lower, upper) else [mid - lower, np.where(np.isfinite(upper), upper - mid, 0)]
+    note = f": fit {signed(fitted)}" + ("" if theory_slope is None else f", theory {signed(theory_slope)}")
+    handle = plot_series(ax, size, mid, label, color=color, marker=marker, yerr=yerr, note=note)
+    line = handle[0] if isinstance(handle, tuple) else handle
+    if theory_slope is not None and len(size):
+        ref = mid[0] * (size / size[0]) ** theory_slope
+        theory, = ax.plot(size, ref, linestyle="--", color=line.get_color(), alpha=0.7, linewidth=0.9)
+        entries = _ENTRIES[ax]
+        entries[-1] = ((handle, theory), entries[-1][1])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     return fitted
+
+
+def log_ticks(ax) -> None:
+    """Tick labels that do not collide on log axes: powers of ten; over less than two decades
+    also 2× and 5×; over so short a range that these give fewer than two ticks, 1× to 9×. Minor
+    ticks are unlabelled. Call after the data and limits are final."""
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log":
+            continue
+        lo, hi = sorted(limits)
+        if not lo > 0:
+            continue
+        decades = np.log10(hi / lo)
+        if decades >= 2:
+            axis.set_major_locator(LogLocator(base=10, numticks=8))
+        else:
+            powers = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+            for subs in ((1, 2, 5), tuple(range(1, 10))):
+                ticks = np.array([p * s for p in powers for s in subs])
+                ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
+                if len(ticks) >= 2:
+                    break
+            axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _entries(ax):
+    found = _ENTRIES.get(ax)
+    if found:
+        return [h for h, _ in found], [t for _, t in found]
+    return ax.get_legend_handles_labels()
+
+
+def legend(ax, ncol: int = 1, below: float = 30.0, right: bool = False, **kwargs):
+    """A legend outside ``ax`` in the house font size: ``below`` points under the bottom of the
+    axes (clear of the tick labels and the x label), or with ``right=True`` beside its right edge.
+    Keyword arguments go to ``ax.legend``."""
+    handles, labels = _entries(ax)
+    if not handles:
+        return None
+    if right:
+        place = {"loc": "center left", "bbox_to_anchor": (1.02, 0.5), "bbox_transform": ax.transAxes}
+    else:
+        offset = ScaledTranslation(0, -below / 72, ax.figure.dpi_scale_trans)
+        place = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "bbox_transform": ax.transAxes + offset}
+    return ax.legend(handles, labels, ncol=ncol, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)},
+                     fontsize=STYLE["legend.fontsize"], **(place | kwargs))
+
+
+def figure_legend(fig, axes, ncol: int = 2, **kwargs):
+    """One legend for all ``axes`` below the panels: each series once, under its label without
+    the per-panel "(hollow: …)" note; a series drawn hollow in some panel is shown hollow and says
+    where it coincides."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, t in zip(*_entries(ax)):
+            base = t.split(" (hollow: ")[0]
+            hollow = " (hollow: " in t
+            if base not in seen or (hollow and not seen[base][1]):
+                seen[base] = (h, hollow)
+    labels = [f"{base} (hollow where it coincides with another series)" if hollow else base
+              for base, (_, hollow) in seen.items()]
+    return fig.legend([h for h, _ in seen.values()], labels, loc="outside lower center", ncol=ncol,
+                      handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)}, fontsize=STYLE["legend.fontsize"],
+                      **kwargs)
 
 
 def cells(ax, partition, **style):
@@ -87,17 +284,21 @@ def cells(ax, partition, **style):
     return ax.add_collection(PolyCollection(corners, **outline))
 
 
-def legend(ax, **kwargs):
-    """A legend in the house font size."""
-    return ax.legend(fontsize=STYLE["legend.fontsize"], **kwargs)
+def fit_slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
 
 def save(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png; return both paths."""
+    """Write ``stem``.pdf and ``stem``.png in the house style; close the figure; return both paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
-    with plt.rc_context(STYLE):
+    with style():
         for p in paths:
             fig.savefig(p)
     plt.close(fig)

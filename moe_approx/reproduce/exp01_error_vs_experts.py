@@ -47,15 +47,21 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, axes, groups = plotting.panels(rows, "n")
+    """One panel per n; one colour and marker per (family, target) in every panel; the theory
+    slope −α/n dashed in its series' colour; each panel's legend (fit and theory slopes) below it."""
+    styles = plotting.series_styles((r["family"], r["target"]) for r in rows)
+    rows_per_legend = max(len({(r["family"], r["target"]) for r in rows if r["n"] == n}) for n in {r["n"] for r in rows})
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=rows_per_legend)
     for ax, n, in_panel in groups:
-        for family, name in sorted({(r["family"], r["target"]) for r in in_panel}):
-            sel = [r for r in in_panel if (r["family"], r["target"]) == (family, name)]
-            plotting.rate_plot(ax, [r["experts"] for r in sel], [r["lower"] for r in sel],
-                               [r["upper"] for r in sel], sel[0]["theory_slope"], label=f"{family} {name}")
+        for key in sorted({(r["family"], r["target"]) for r in in_panel}):
+            sel = [r for r in in_panel if (r["family"], r["target"]) == key]
+            plotting.rate_plot(ax, [r["experts"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel],
+                               sel[0]["theory_slope"], label=" ".join(key), **styles[key])
         ax.set_title(f"n = {n}")
         ax.set_xlabel("number of experts L")
-        plotting.legend(ax, ncol=1)
+        plotting.log_ticks(ax)
+        plotting.legend(ax)
     axes[0].set_ylabel(r"certified $\|f-\Phi\|_\infty$")
     return plotting.save(fig, out / "exp01_error_vs_experts")

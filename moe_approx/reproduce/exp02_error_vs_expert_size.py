@@ -63,14 +63,21 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, ax = plotting.figure()
-    for family, n, name in sorted({(r["family"], r["n"], r["target"]) for r in rows}):
-        sel = [r for r in rows if (r["family"], r["n"], r["target"]) == (family, n, name)]
+    """One colour and marker per (family, n, target); the proven bound's slope at the same sizes
+    dashed in the series' colour; the legend below the panel."""
+    keys = sorted({(r["family"], r["n"], r["target"]) for r in rows})
+    styles = plotting.series_styles(keys)
+    fig, ax = plotting.figure(legend_rows=len(keys))
+    for key in keys:
+        family, n, name = key
+        sel = [r for r in rows if (r["family"], r["n"], r["target"]) == key]
         slope = sel[0]["theory_slope"]
         plotting.rate_plot(ax, [r["expert_nonzero"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel],
-                           None if slope != slope else slope, label=f"{family} n={n} {name}")
+                           None if slope != slope else slope, label=f"{family} n={n} {name}", **styles[key])
     ax.set_xlabel("nonzero parameters per expert")
     ax.set_ylabel(r"certified $\|f-\Phi\|_\infty$")
+    plotting.log_ticks(ax)
     plotting.legend(ax)
     return plotting.save(fig, out / "exp02_error_vs_expert_size")

@@ -71,31 +71,42 @@ def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):
     return np.broadcast_to(active(rs), rs.shape), np.broadcast_to(experts(rs), rs.shape)
 
 
+@plotting.styled
 def figure(rows, out):
-    """One panel per ε: designs (solid ReLU, dotted PReLU), certified designs (squares), the
-    leading-order curve (dashed, drawn where it asks for at least the smallest expert built)."""
-    fig, axes, groups = plotting.panels(rows, "eps", reverse=True)
+    """One panel per ε: designs of each (family, activation) joined along r (ReLU solid, PReLU
+    dotted), certified designs ringed in grey, the leading-order curve dashed in the ReLU series'
+    colour (drawn where it asks for at least the smallest expert built); the legend (below the
+    panels) says which way r runs along each curve."""
+    styles = plotting.series_styles((x["family"], x["activation"]) for x in rows)
+    fig, axes, groups = plotting.panels(rows, "eps", reverse=True, legend_rows=5)
     for ax, eps, in_panel in groups:
-        for family, activation in sorted({(x["family"], x["activation"]) for x in in_panel}):
-            sel = [x for x in in_panel if (x["family"], x["activation"]) == (family, activation)]
-            style = "-" if activation == "relu" else ":"
-            line, = ax.plot([x["active_params"] for x in sel], [x["experts"] for x in sel], "o" + style, ms=3,
-                            label=f"{family} {activation}")
-            measured = [x for x in sel if x["upper"] == x["upper"]]
-            ax.plot([x["active_params"] for x in measured], [x["experts"] for x in measured], "s", mfc="none", ms=6,
-                    color=line.get_color())
-            if activation == "relu":
-                for x in (sel[0], sel[-1]) if len(sel) > 1 else sel[:1]:
-                    ax.annotate(f"r={x['r']:.2g}", (x["active_params"], x["experts"]), fontsize=5, xytext=(2, 2),
-                                textcoords="offset points")
-                t = ma.targets.get(sel[0]["target"], n=sel[0]["n"])
-                a, L = theory_curve(family, t.n, t.alpha, t.constant, activation, eps, max(x["r"] for x in sel))
-                keep = a >= min(x["active_params"] for x in sel)
-                ax.plot(a[keep], L[keep], "--", color=line.get_color(), alpha=0.5, lw=0.8)
+        for key in sorted({(x["family"], x["activation"]) for x in in_panel}):
+            family, activation = key
+            sel = [x for x in in_panel if (x["family"], x["activation"]) == key]
+            moves = len({(x["active_params"], x["experts"]) for x in sel}) > 1
+            r_max = sel[-1]["r"]
+            note = (f", r = 0 (top) to {r_max:g} (bottom)" if moves else f", any r in [0, {r_max:g}]" if r_max else ", r = 0")
+            plotting.plot_series(ax, [x["active_params"] for x in sel], [x["experts"] for x in sel], f"{family} {activation}",
+                                 linestyle="-" if activation == "relu" else ":", note=note, **styles[key])
+            if activation != "relu":
+                continue
+            t = ma.targets.get(sel[0]["target"], n=sel[0]["n"])
+            a, L = theory_curve(family, t.n, t.alpha, t.constant, activation, eps, max(x["r"] for x in sel))
+            keep = a >= min(x["active_params"] for x in sel)
+            if keep.any():
+                theory, = ax.plot(a[keep], L[keep], "--", color=styles[key]["color"], alpha=0.7, lw=0.9)
+                plotting.add_entry(ax, theory, f"{family}: leading order")
+        measured = [x for x in in_panel if x["upper"] == x["upper"]]
+        if measured:
+            ring, = ax.plot([x["active_params"] for x in measured], [x["experts"] for x in measured], "o", mfc="none",
+                            ms=9, color="0.45", mew=0.8, zorder=1)
+            plotting.add_entry(ax, ring, "certified by sup_error")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.margins(x=0.1, y=0.1)
         ax.set_title(rf"$\varepsilon={eps:g}$")
         ax.set_xlabel("active parameters per input")
-        plotting.legend(ax, ncol=1)
+        plotting.log_ticks(ax)
     axes[0].set_ylabel("experts L")
+    plotting.figure_legend(fig, axes, ncol=2)
     return plotting.save(fig, out / "exp03_tradeoff_frontier")

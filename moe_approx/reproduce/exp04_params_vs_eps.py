@@ -38,19 +38,24 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, axes = plotting.figure(2, sharey=True)
-    for (family, r) in sorted({(x["family"], x["r"]) for x in rows}):
-        sel = [x for x in rows if (x["family"], x["r"]) == (family, r)]
+    """Active and total parameters against 1/ε, stacked: colour = family, marker = r; each theory
+    exponent dashed in its series' colour; each panel's legend (fits) to its right. Designs that
+    coincide (e.g. optimal at r = 0 and r = ½) are drawn hollow and say so."""
+    keys = sorted({(x["family"], x["r"]) for x in rows})
+    styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
+    fig, axes = plotting.figure(1, nrows=2, double=True, sharex=True)
+    for key in keys:
+        family, r = key
+        sel = [x for x in rows if (x["family"], x["r"]) == key]
         inv = [1 / x["eps"] for x in sel]
-        plotting.rate_plot(axes[0], inv, [x["active_params"] for x in sel], theory_slope=sel[0]["theory_active"],
-                           label=f"{family} r={r:g}")
-        plotting.rate_plot(axes[1], inv, [x["total_params"] for x in sel], theory_slope=sel[0]["theory_total"],
-                           label=f"{family} r={r:g}")
-    axes[0].set_ylabel("parameters")
-    axes[0].set_title("active (loaded per input)")
-    axes[1].set_title("total")
-    for ax in axes:
-        ax.set_xlabel(r"$1/\varepsilon$")
-        plotting.legend(ax, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+        for ax, count in zip(axes, ("active", "total")):
+            plotting.rate_plot(ax, inv, [x[f"{count}_params"] for x in sel], theory_slope=sel[0][f"theory_{count}"],
+                               label=f"{family} r={r:g}", **styles[key])
+    for ax, title in zip(axes, ("active (loaded per input)", "total")):
+        ax.set_ylabel(f"{title}\nnonzero parameters")
+        plotting.log_ticks(ax)
+        plotting.legend(ax, right=True)
+    axes[1].set_xlabel(r"$1/\varepsilon$")
     return plotting.save(fig, out / "exp04_params_vs_eps")

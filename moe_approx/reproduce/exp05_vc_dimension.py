@@ -44,18 +44,25 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, ax = plotting.figure()
-    for (family, r) in sorted({(x["family"], x["r"]) for x in rows}):
-        sel = [x for x in rows if (x["family"], x["r"]) == (family, r)]
+    """The MoMLP bound and the dense network's bound (same total parameters) in two panels with a
+    shared y axis: colour = family, marker = r, one legend below both panels."""
+    keys = sorted({(x["family"], x["r"]) for x in rows})
+    styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
+    fig, axes = plotting.figure(2, legend_rows=(len(keys) + 1) // 2, sharey=True)
+    for key in keys:
+        sel = [x for x in rows if (x["family"], x["r"]) == key]
         inv = [1 / x["eps"] for x in sel]
-        line, = ax.loglog(inv, [x["vc_momlp"] for x in sel], marker="o", label=f"MoMLP {family} r={r:g}")
-        ax.loglog(inv, [x["vc_dense"] for x in sel], marker="x", linestyle=":", color=line.get_color(),
-                  label=f"dense, same P ({family} r={r:g})")
-    ax.set_xlabel(r"$1/\varepsilon$")
-    ax.set_ylabel("VC bound (constants and logs omitted)")
-    plotting.legend(ax)
+        for ax, column in zip(axes, ("vc_momlp", "vc_dense")):
+            plotting.plot_series(ax, inv, [x[column] for x in sel], f"{key[0]} r={key[1]:g}", **styles[key])
+    axes[0].set_title(r"MoMLP: $L\cdot\max\{nL, JW\}$")
+    axes[1].set_title(r"one dense network, same total $P$: $PJ\log P$")
+    axes[0].set_ylabel("VC bound (constants, logs omitted)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$1/\varepsilon$")
+        plotting.log_ticks(ax)
+    plotting.figure_legend(fig, axes, ncol=2)
     return plotting.save(fig, out / "exp05_vc_dimension")
-
-
-

@@ -35,15 +35,39 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, ax = plotting.figure()
-    for (family, eps) in sorted({(x["family"], x["eps"]) for x in rows}):
-        sel = sorted((x for x in rows if (x["family"], x["eps"]) == (family, eps)), key=lambda x: x["r"])
-        ax.loglog([x["total_bytes"] for x in sel], [x["active_bytes"] for x in sel], marker="o",
-                  label=f"{family} ε={eps:g}")
-        for x in sel:
-            ax.annotate(f"r={x['r']:g}", (x["total_bytes"], x["active_bytes"]), fontsize=5)
-    ax.set_xlabel("total bytes (all experts + router)")
-    ax.set_ylabel("bytes loaded per input")
-    plotting.legend(ax)
+    """One panel per family (shared y axis): each ε a colour, its designs joined in order of r,
+    each r a marker; designs equal to one at a smaller r are drawn hollow and larger. One legend
+    (colours = ε, markers = r) below the panels."""
+    from matplotlib.lines import Line2D
+
+    eps_values = sorted({x["eps"] for x in rows}, reverse=True)
+    r_values = sorted({x["r"] for x in rows})
+    colour = dict(zip(eps_values, plotting.PALETTE))
+    marker = dict(zip(r_values, plotting.MARKERS))
+    fig, axes, groups = plotting.panels(rows, "family", legend_rows=2)
+    hollow = False
+    for ax, family, in_panel in groups:
+        for eps in eps_values:
+            sel = sorted((x for x in in_panel if x["eps"] == eps), key=lambda x: x["r"])
+            ax.plot([x["total_bytes"] for x in sel], [x["active_bytes"] for x in sel], "-", color=colour[eps], lw=0.8)
+            for x in sel:
+                h = plotting.plot_series(ax, [x["total_bytes"]], [x["active_bytes"]], f"ε={eps:g} r={x['r']:g}",
+                                         color=colour[eps], marker=marker[x["r"]], linestyle="none")
+                hollow |= "hollow" in h.get_label()
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.margins(x=0.1, y=0.1)
+        ax.set_title(family)
+        ax.set_xlabel("total bytes (experts + router)")
+        plotting.log_ticks(ax)
+    axes[0].set_ylabel("bytes loaded per input")
+    proxies = [Line2D([], [], color=colour[e], lw=1.5) for e in eps_values]
+    proxies += [Line2D([], [], color="0.3", marker=marker[r], linestyle="none") for r in r_values]
+    labels = [f"ε = {e:g}" for e in eps_values] + [f"r = {r:g}" for r in r_values]
+    if hollow:
+        proxies.append(Line2D([], [], color="0.3", marker="o", mfc="none", ms=7, linestyle="none"))
+        labels.append("hollow: same design as a smaller r")
+    fig.legend(proxies, labels, loc="outside lower center", ncol=(len(labels) + 1) // 2)
     return plotting.save(fig, out / "exp06_memory")

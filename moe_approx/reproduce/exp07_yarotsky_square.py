@@ -44,19 +44,24 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, ax = plotting.figure()
+    """Certified brackets (error bars from lower to upper) for ReLU and PReLU against m, with the
+    exact error 2^(−2m−2) dashed in black. The two activations compute the same function, so the
+    PReLU markers are drawn hollow around the ReLU ones (the legend says so)."""
+    fig, ax = plotting.figure(legend_rows=3)
     for activation, marker in (("relu", "o"), ("prelu", "s")):
         sel = [r for r in rows if r["activation"] == activation]
-        m = np.array([r["m"] for r in sel])
-        ax.errorbar(m, [r["lower"] for r in sel], yerr=[np.zeros(len(sel)), [r["upper"] - r["lower"] for r in sel]],
-                    marker=marker, linestyle="none", capsize=2, label=f"{activation}: certified bracket")
+        lower = np.array([r["lower"] for r in sel])
+        plotting.plot_series(ax, [r["m"] for r in sel], lower, f"{activation}: certified bracket",
+                             color=plotting.PALETTE[0 if activation == "relu" else 3], marker=marker, linestyle="none",
+                             yerr=[np.zeros(len(sel)), np.array([r["upper"] for r in sel]) - lower])
     m = np.array(sorted({r["m"] for r in rows}))
-    ax.plot(m, 2.0 ** (-2 * m - 2), "k--", label=r"$2^{-2m-2}$ (exact)")
+    exact, = ax.plot(m, 2.0 ** (-2 * m - 2), "k--", lw=0.9)
+    plotting.add_entry(ax, exact, r"exact $2^{-2m-2}$")
     ax.set_yscale("log")
     ax.set_xlabel("sawtooth depth m")
     ax.set_ylabel(r"$\|f_m - x^2\|_\infty$")
+    plotting.log_ticks(ax)
     plotting.legend(ax)
     return plotting.save(fig, out / "exp07_yarotsky_square")
-
-

@@ -70,19 +70,26 @@ def run(out, size="quick", force=False):
     return [res.csv, res.json] + figure(res.rows, out)
 
 
+@plotting.styled
 def figure(rows, out):
-    fig, axes, groups = plotting.panels(rows, "n")
+    """One panel per n: experts against certified ε for adaptive and uniform partitions of each
+    family (one colour and marker per series), theory exponents dashed in the series' colour,
+    each panel's legend (fit and theory slopes) below it."""
+    keys = sorted({(r["family"], scheme) for r in rows for scheme in ("adaptive", "uniform")})
+    styles = plotting.series_styles(keys)
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=len(keys))
     for ax, n, in_panel in groups:
         for family in sorted({r["family"] for r in in_panel}):
             sel = [r for r in in_panel if r["family"] == family]
             eps = [r["eps"] for r in sel]
-            plotting.rate_plot(ax, eps, [r["adaptive_experts"] for r in sel], theory_slope=sel[0]["theory_adaptive"],
-                               label=f"{family} adaptive")
-            plotting.rate_plot(ax, eps, [r["uniform_experts"] for r in sel], theory_slope=sel[0]["theory_uniform"],
-                               label=f"{family} uniform", marker="s")
+            for scheme in ("adaptive", "uniform"):
+                plotting.rate_plot(ax, eps, [r[f"{scheme}_experts"] for r in sel],
+                                   theory_slope=sel[0][f"theory_{scheme}"], label=f"{family} {scheme}",
+                                   **styles[family, scheme])
         ax.invert_xaxis()
         ax.set_title(f"cusp, n = {n}")
         ax.set_xlabel(r"certified $\varepsilon$")
-        plotting.legend(ax, ncol=1)
+        plotting.log_ticks(ax)
+        plotting.legend(ax)
     axes[0].set_ylabel("experts L")
     return plotting.save(fig, out / "exp08_adaptive_vs_uniform")

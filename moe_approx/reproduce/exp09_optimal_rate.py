@@ -113,36 +113,56 @@ def compare(out, size="quick", force=False):
                 res.add(**design_row(d, r=r, eps=eps, n=s["n"],
                                      float64_buildable=family != "optimal" or d.sizes["B"] <= optimal.MAX_BLOCK_FLOAT64))
         res.finish()
-    fig, axes = plotting.figure(2, sharey=True)
-    for family, r in sorted({(x["family"], x["r"]) for x in res.rows}):
-        sel = [x for x in res.rows if (x["family"], x["r"]) == (family, r)]
-        for ax, key in zip(axes, ("active_params", "total_params")):
-            plotting.rate_plot(ax, [1 / x["eps"] for x in sel], [x[key] for x in sel], label=f"{family} r={r:g}")
+    return [res.csv, res.json] + compare_figure(res.rows, out)
+
+
+@plotting.styled
+def compare_figure(rows, out):
+    """Active and total nonzero parameters against 1/ε at equal proven ε: colour = family,
+    marker = r; coinciding designs hollow (the legend says so); each panel's legend below it."""
+    keys = sorted({(x["family"], x["r"]) for x in rows})
+    styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
+    fig, axes = plotting.figure(2, legend_rows=len(keys), sharey=True)
+    for key in keys:
+        sel = [x for x in rows if (x["family"], x["r"]) == key]
+        for ax, count in zip(axes, ("active_params", "total_params")):
+            plotting.rate_plot(ax, [1 / x["eps"] for x in sel], [x[count] for x in sel], label=f"{key[0]} r={key[1]:g}",
+                               **styles[key])
     for ax, title in zip(axes, ("active (one expert + router path)", "total")):
         ax.set_title(title)
         ax.set_xlabel(r"$1/\varepsilon$ (proven bound, n = 2, Lipschitz)")
-        plotting.legend(ax, ncol=1)
+        plotting.log_ticks(ax)
+        plotting.legend(ax)
     axes[0].set_ylabel("nonzero parameters")
-    return [res.csv, res.json] + plotting.save(fig, out / "exp09_optimal_compare")
+    return plotting.save(fig, out / "exp09_optimal_compare")
 
 
+
+@plotting.styled
 def figure(rows, out):
-    fig, axes = plotting.figure(2)
+    """One panel per n: the measured error (lower bounds on dense grids) of each series against
+    the expert's parameters, its theory slope dashed in the same colour, the proven bound dotted
+    grey, float64's limit B = 27 as a grey vertical line; each panel's legend below it."""
+    series = (("float64", "o"), ("exact", "s"), ("float64 B=27", "^"))
+    colours = dict(zip((name for name, _ in series), plotting.PALETTE))
+    fig, axes = plotting.figure(2, legend_rows=5)
     for ax, n in zip(axes, (1, 2)):
-        for name, marker in (("float64", "o"), ("exact", "s"), ("float64 B=27", "^")):
+        for name, marker in series:
             sel = [r for r in rows if r["n"] == n and r["series"] == name]
             if not sel:
                 continue
             plotting.rate_plot(ax, [r["params"] for r in sel], [r["lower"] for r in sel],
-                               theory_slope=sel[0]["theory_slope"], label=name, marker=marker)
+                               theory_slope=sel[0]["theory_slope"], label=name, marker=marker, color=colours[name])
         both = sorted((r for r in rows if r["n"] == n and r["series"] != "float64 B=27"), key=lambda r: r["params"])
-        ax.plot([r["params"] for r in both], [r["proven_bound"] for r in both], ":", color="gray", label="proven bound")
+        bound, = ax.plot([r["params"] for r in both], [r["proven_bound"] for r in both], ":", color="0.4", lw=1.0)
+        plotting.add_entry(ax, bound, "proven bound")
         limit = [r["params"] for r in rows if r["n"] == n and r["series"] == "float64" and r["B"] == optimal.MAX_BLOCK_FLOAT64]
         if limit:
-            ax.axvline(limit[0], color="gray", linewidth=0.8, alpha=0.6)
-            ax.text(limit[0], ax.get_ylim()[0], " B = 27: float64 limit", rotation=90, va="bottom", fontsize=6)
+            line = ax.axvline(limit[0], color="0.6", linewidth=0.8)
+            plotting.add_entry(ax, line, "B = 27: float64's limit")
         ax.set_title(f"n = {n}, target {rows[0]['target']}")
         ax.set_xlabel("parameters of one expert")
-        plotting.legend(ax, ncol=1)
-    axes[0].set_ylabel(r"$\max |f-\Phi|$ (dense grid / random points)")
+        plotting.log_ticks(ax)
+        plotting.legend(ax)
+    axes[0].set_ylabel(r"$\max |f-\Phi|$ (grid / random points)")
     return plotting.save(fig, out / "exp09_optimal_rate")
