@@ -28,7 +28,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.collections import PolyCollection
 from matplotlib.legend_handler import HandlerTuple
-from matplotlib.ticker import FixedLocator, LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import ScaledTranslation
 
 SINGLE_COLUMN = 3.4  # inches: one column of a two-column paper
@@ -103,9 +103,11 @@ def figure(ncols: int = 1, nrows: int = 1, legend_rows: int = 0, double: bool = 
 
 
 def panels(rows, key, reverse=False, legend_rows: int = 0):
-    """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel."""
+    """One panel per distinct ``row[key]``, side by side in a double column (also when a small run
+    has a single value, so its legends fit as they do for several): the figure, its axes, and
+    (ax, value, rows) per panel."""
     values = sorted({r[key] for r in rows}, reverse=reverse)
-    fig, axes = figure(len(values), legend_rows=legend_rows, squeeze=False)
+    fig, axes = figure(len(values), legend_rows=legend_rows, double=True, squeeze=False)
     return fig, axes[0], [(ax, v, [r for r in rows if r[key] == v]) for ax, v in zip(axes[0], values)]
 
 
@@ -204,28 +206,38 @@ def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="
     return fitted
 
 
+def _power_label(value: float, _pos=None) -> str:
+    """``c × 10^e`` in mathtext (``10^e`` when c = 1): every tick :func:`log_ticks` places gets a label."""
+    if not value > 0:
+        return ""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    coefficient = value / 10.0**exponent
+    if abs(coefficient - 1) < 1e-6:
+        return rf"$10^{{{exponent}}}$"
+    return rf"${coefficient:.3g}\times10^{{{exponent}}}$"
+
+
 def log_ticks(ax) -> None:
-    """Tick labels that do not collide on log axes: powers of ten; over less than two decades
-    also 2× and 5×; over so short a range that these give fewer than two ticks, 1× to 9×. Minor
-    ticks are unlabelled. Call after the data and limits are final."""
+    """Tick labels that do not collide on log axes: powers of ten where at least two lie in
+    view; else 1×, 2×, 5× powers of ten; else 1× to 9×. Minor ticks are unlabelled. Call after
+    the data and limits are final."""
     for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() != "log":
             continue
         lo, hi = sorted(limits)
         if not lo > 0:
             continue
-        decades = np.log10(hi / lo)
-        if decades >= 2:
-            axis.set_major_locator(LogLocator(base=10, numticks=8))
+        powers = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+        for subs in ((1,), (1, 2, 5), tuple(range(1, 10))):
+            ticks = np.array([p * s for p in powers for s in subs])
+            ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
+            if len(ticks) >= 2:
+                break
+        if subs == (1,):
+            axis.set_major_locator(LogLocator(base=10, numticks=8))  # thins out long ranges
         else:
-            powers = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
-            for subs in ((1, 2, 5), tuple(range(1, 10))):
-                ticks = np.array([p * s for p in powers for s in subs])
-                ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
-                if len(ticks) >= 2:
-                    break
             axis.set_major_locator(FixedLocator(ticks))
-        axis.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
+        axis.set_major_formatter(FuncFormatter(_power_label))
         axis.set_minor_formatter(NullFormatter())
 
 

@@ -5,6 +5,7 @@ lies inside its certified bracket and below its proven bound, and the closed-for
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +82,27 @@ def test_thin_script_command_line(tiny):
     assert scripts.main("exp05_vc_dimension", ["--size", "tiny", "--out", str(out)]) == written[5]
     with pytest.raises(ValueError, match="name must be one of"):
         scripts.main("exp99_nothing", [])
+
+
+def test_every_figure_meets_the_house_style(tiny, monkeypatch):
+    """Redraw every experiment's figures from the tiny results and check each drawn figure: at
+    most 7 in wide and nothing outside the page, fonts >= 7 pt, no two series with the same
+    (colour, marker) on one axes, no legend on data or text, no two texts overlapping."""
+    from figure_checks import problems
+
+    from moe_approx import plotting
+
+    out, _ = tiny
+    checked, save = {}, plotting.save
+
+    def check_then_save(fig, stem):
+        checked[Path(stem).name] = problems(fig)
+        return save(fig, stem)
+
+    monkeypatch.setattr(plotting, "save", check_then_save)
+    RUNNER.run(out, size="tiny")
+    assert len(checked) >= len(RUNNER.EXPERIMENTS)
+    assert {name: found for name, found in checked.items() if found} == {}
 
 
 def test_rerun_skips_finished_results(tiny):

@@ -53,7 +53,7 @@ def figure(rows, out):
     for activation, marker in (("relu", "o"), ("prelu", "s")):
         sel = [r for r in rows if r["activation"] == activation]
         lower = np.array([r["lower"] for r in sel])
-        plotting.plot_series(ax, [r["m"] for r in sel], lower, f"{activation}: certified bracket",
+        plotting.plot_series(ax, [r["m"] for r in sel], lower, activation, note=": certified bracket",
                              color=plotting.PALETTE[0 if activation == "relu" else 3], marker=marker, linestyle="none",
                              yerr=[np.zeros(len(sel)), np.array([r["upper"] for r in sel]) - lower])
     m = np.array(sorted({r["m"] for r in rows}))
