@@ -242,10 +242,12 @@ def log_ticks(ax) -> None:
 
 
 def _entries(ax):
-    found = _ENTRIES.get(ax)
-    if found:
-        return [h for h, _ in found], [t for _, t in found]
-    return ax.get_legend_handles_labels()
+    """The legend entries of ``ax``: those registered by :func:`plot_series` / :func:`add_entry`
+    (in order), then any other labelled artist."""
+    found = list(_ENTRIES.get(ax, []))
+    known = {id(h[0] if type(h) is tuple else h) for h, _ in found}
+    found += [(h, t) for h, t in zip(*ax.get_legend_handles_labels()) if id(h) not in known]
+    return [h for h, _ in found], [t for _, t in found]
 
 
 def legend(ax, ncol: int = 1, below: float = 30.0, right: bool = False, **kwargs):

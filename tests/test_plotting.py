@@ -88,6 +88,14 @@ def test_theory_line_shares_colour_and_legend_entry():
     np.testing.assert_allclose(theory.get_ydata(), [1, 10**-0.5, 0.1])
 
 
+def test_legend_lists_series_once_and_plain_labelled_lines():
+    fig, ax = plotting.figure()
+    plotting.rate_plot(ax, [1, 10], [1, 0.1], upper=[2, 0.2], theory_slope=-1, label="a")
+    ax.plot([1, 10], [0.5, 0.05], label="plain")
+    texts = [t.get_text() for t in plotting.legend(ax).get_texts()]
+    assert texts == ["a: fit \u22121.00, theory \u22121.00", "plain"]
+
+
 def test_coinciding_series_are_drawn_hollow_and_say_so():
     fig, ax = plotting.figure()
     first = plotting.plot_series(ax, [1, 2, 3], [1, 4, 9], "relu", marker="o")
