@@ -71,6 +71,8 @@ def problems(fig) -> list[str]:
             if key in styles:
                 found.append(f"two series share colour and marker {key} on axes {ax.get_title()!r}")
             styles[key] = line
+    for ax in fig.axes:
+        found += _hidden(ax)
     for leg in _legends(fig):
         box = leg.get_window_extent(renderer)
         inside = set(id(t) for t in leg.get_texts()) | ({id(leg.get_title())} if leg.get_title() else set())
@@ -89,5 +91,23 @@ def problems(fig) -> list[str]:
     return found
 
 
-def series_lines(ax) -> list[Line2D]:
-    return [ln for ln in ax.lines if ln.get_marker() not in CAPS]
+def _points(line) -> set:
+    xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+    return {(float(f"{a:.9g}"), float(f"{b:.9g}")) for a, b in xy if np.isfinite(a) and np.isfinite(b)}
+
+
+def _hidden(ax) -> list[str]:
+    """A marker drawn over an earlier one at the same point hides it unless it is hollow or
+    smaller (drawing order: zorder, then creation)."""
+    lines = [ln for ln in ax.lines if ln.get_marker() not in CAPS and ln.get_visible()]
+    order = sorted(range(len(lines)), key=lambda i: (lines[i].get_zorder(), i))
+    found = []
+    for k, i in enumerate(order):
+        for j in order[k + 1:]:
+            below, above = lines[i], lines[j]
+            if not _points(below) & _points(above):
+                continue
+            hollow = str(above.get_markerfacecolor()) == "none"
+            if not hollow and above.get_markersize() >= below.get_markersize():
+                found.append(f"{above.get_label()!r} hides {below.get_label()!r} on axes {ax.get_title()!r}")
+    return found

@@ -76,6 +76,18 @@ def test_checks_catch_a_default_matplotlib_figure():
     plt.close(fig)
     assert "10.20 in wide" in found and "pt (< 7.0 pt)" in found
     assert "legend covers data" in found and "share colour and marker" in found
+    assert "'s1' hides 's0'" not in found  # s1 is drawn one unit above s0: they share no point
+
+
+def test_checks_catch_a_series_hidden_under_another():
+    fig, ax = plotting.figure()
+    ax.plot([1, 2, 3], [1, 2, 3], "o", color=plotting.PALETTE[0], label="relu")
+    ax.plot([1, 2, 3], [1, 2, 3], "s", color=plotting.PALETTE[1], label="prelu")
+    assert any("'prelu' hides 'relu'" in p for p in problems(fig))
+    fig, ax = plotting.figure()
+    plotting.plot_series(ax, [1, 2, 3], [1, 2, 3], "relu", marker="o", color=plotting.PALETTE[0])
+    plotting.plot_series(ax, [1, 2, 3], [1, 2, 3], "prelu", marker="s", color=plotting.PALETTE[1])
+    assert not [p for p in problems(fig) if "hides" in p]
 
 
 def test_theory_line_shares_colour_and_legend_entry():
