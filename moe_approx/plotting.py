@@ -40,8 +40,8 @@ MIN_FONT = 7.0  # points: the smallest font at print size
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
 # deficiencies; yellow comes last (faint on white).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
-# Seven markers: with eight colours, (colour, marker) pairs repeat only after 56 series.
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+# Nine markers: with eight colours, (colour, marker) pairs repeat only after 72 series.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", ">", "*")
 
 STYLE = {
     "figure.figsize": (SINGLE_COLUMN, PANEL_HEIGHT),
@@ -114,7 +114,7 @@ def panels(rows, key, reverse=False, legend_rows: int = 0):
 def series_styles(keys, color_by=None, marker_by=None) -> dict:
     """A distinct (colour, marker) per series key, stable across the panels of a figure.
 
-    By default series i (in sorted order) gets ``PALETTE[i % 8]`` and ``MARKERS[i % 7]``; with
+    By default series i (in sorted order) gets ``PALETTE[i % 8]`` and ``MARKERS[i % 9]``; with
     ``color_by`` / ``marker_by`` (functions of the key) the colour follows one attribute (e.g. the
     family) and the marker another (e.g. r)."""
     keys = sorted(set(keys))
@@ -233,8 +233,10 @@ def log_ticks(ax) -> None:
             ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
             if len(ticks) >= 2:
                 break
-        if subs == (1,):
-            axis.set_major_locator(LogLocator(base=10, numticks=8))  # thins out long ranges
+        if subs == (1,):  # thinned to at most one label per ~0.3 in (x) or ~0.2 in (y) of axis
+            box = ax.get_position()
+            inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
+            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / (0.3 if axis is ax.xaxis else 0.2)))))
         else:
             axis.set_major_locator(FixedLocator(ticks))
         axis.set_major_formatter(FuncFormatter(_power_label))

@@ -124,7 +124,7 @@ def test_series_styles_are_distinct_pairs():
     styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
     assert len({(s["color"], s["marker"]) for s in styles.values()}) == len(keys)
     assert styles["cpwl", 0]["color"] == styles["cpwl", 2]["color"]
-    assert len({(s["color"], s["marker"]) for s in plotting.series_styles(range(56)).values()}) == 56
+    assert len({(s["color"], s["marker"]) for s in plotting.series_styles(range(72)).values()}) == 72
     with pytest.raises(ValueError, match="distinct"):
         plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: 0)
 
