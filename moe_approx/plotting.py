@@ -164,7 +164,7 @@ def plot_series(ax, x, y, label, color=None, marker="o", yerr=None, linestyle="-
         whole = all(count == len(points) for _, count in shared)
         text += f" (hollow: {'on' if whole else 'partly on'} {names})"
         kwargs |= {"markerfacecolor": "none", "markeredgewidth": 1.0}
-        size = size * (1 + 0.6 * len(shared))
+        size = size * (1 + 0.6 * min(len(shared), 3))
     if yerr is None:
         handle, = ax.plot(x, y, marker=marker, linestyle=linestyle, color=color, markersize=size, label=text, **kwargs)
     else:

@@ -15,26 +15,21 @@ CAPS = {"|", "_", "", "None", None, " "}
 
 
 def _shown_ticklabels(axis):
+    """The tick labels drawn: those whose own position lies in the axis' view interval."""
     lo, hi = sorted(axis.get_view_interval())
-    span = hi - lo
-    labels = []
-    for which in ("major", "minor"):
-        ticks = axis.get_major_ticks() if which == "major" else axis.get_minor_ticks()
-        locs = axis.get_majorticklocs() if which == "major" else axis.get_minorticklocs()
-        for tick, loc in zip(ticks, locs):
-            if lo - 1e-9 * span <= loc <= hi + 1e-9 * span and tick.label1.get_visible():
-                labels.append(tick.label1)
-    return labels
+    lo, hi = lo - 1e-9 * abs(lo), hi + 1e-9 * abs(hi)  # relative slack: log axes span many decades
+    coord = 0 if axis.axis_name == "x" else 1
+    return [t for t in axis.get_ticklabels(which="both") if t.get_visible() and lo <= t.get_position()[coord] <= hi]
 
 
 def texts(fig) -> list[Text]:
     """Every visible, non-empty Text the figure draws (titles, labels, tick labels, annotations,
     legend entries)."""
     found = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    ticks = set()
+    ticks = set()  # every tick label the axes hold, also those of spare ticks that are not drawn
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            ticks |= {id(t) for t in axis.get_ticklabels(which="both")}
+            ticks |= {id(t) for tick in axis.majorTicks + axis.minorTicks for t in (tick.label1, tick.label2)}
     shown = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for t in _shown_ticklabels(axis)}
     return [t for t in found if id(t) not in ticks or id(t) in shown]
 

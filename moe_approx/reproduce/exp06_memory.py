@@ -7,6 +7,7 @@ the loaded network (one expert + the router path) against the bytes of the whole
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -46,7 +47,9 @@ def figure(rows, out):
     r_values = sorted({x["r"] for x in rows})
     colour = dict(zip(eps_values, plotting.PALETTE))
     marker = dict(zip(r_values, plotting.MARKERS))
-    fig, axes, groups = plotting.panels(rows, "family", legend_rows=2)
+    entries = len(eps_values) + len(r_values) + 1
+    ncol = min(6, math.ceil(entries / 2))
+    fig, axes, groups = plotting.panels(rows, "family", legend_rows=math.ceil(entries / ncol))
     hollow = False
     for ax, family, in_panel in groups:
         for eps in eps_values:
@@ -68,6 +71,6 @@ def figure(rows, out):
     labels = [f"ε = {e:g}" for e in eps_values] + [f"r = {r:g}" for r in r_values]
     if hollow:
         proxies.append(Line2D([], [], color="0.3", marker="o", mfc="none", ms=7, linestyle="none"))
-        labels.append("hollow: same design as a smaller r")
-    fig.legend(proxies, labels, loc="outside lower center", ncol=(len(labels) + 1) // 2)
+        labels.append("hollow: same design, smaller r")
+    fig.legend(proxies, labels, loc="outside lower center", ncol=ncol)
     return plotting.save(fig, out / "exp06_memory")
