@@ -47,7 +47,6 @@ STYLE = {
     "figure.figsize": (SINGLE_COLUMN, PANEL_HEIGHT),
     "figure.dpi": 150,
     "savefig.dpi": 200,
-    "figure.constrained_layout.use": True,
     "font.size": 8,
     "axes.titlesize": 8,
     "axes.labelsize": 8,
@@ -67,7 +66,7 @@ STYLE = {
     "legend.borderaxespad": 0.3,
     "legend.columnspacing": 1.2,
     "legend.framealpha": 0.9,
-    "savefig.bbox": None,  # the saved page is the figure's size; constrained layout keeps all inside it
+    "savefig.bbox": None,  # the saved page is the figure's size; lay_out keeps everything inside it
 }
 
 _ENTRIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> [(handle, label)]
@@ -309,11 +308,22 @@ def fit_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
 
+def lay_out(fig):
+    """Give ``fig`` matplotlib's constrained layout unless it already has a layout engine (e.g.
+    after ``fig.tight_layout()``): it fits the legends placed outside the axes into the page.
+    :func:`save` calls it; figures are created without one, so ``tight_layout`` stays silent."""
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
+    return fig
+
+
 def save(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png in the house style; close the figure; return both paths."""
+    """Write ``stem``.pdf and ``stem``.png in the house style (laid out by :func:`lay_out`, the page
+    exactly the figure's size); close the figure; return both paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
+    lay_out(fig)
     with style():
         for p in paths:
             fig.savefig(p)

@@ -39,6 +39,7 @@ def _legends(fig):
 
 
 def problems(fig) -> list[str]:
+    plotting.lay_out(fig)  # as plotting.save does
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     found = []

@@ -129,6 +129,15 @@ def test_series_styles_are_distinct_pairs():
         plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: 0)
 
 
+def test_tight_layout_after_house_figure_is_silent(recwarn):
+    fig, ax = plotting.figure()
+    ax.plot([1, 2], [1, 2], label="a")
+    plotting.legend(ax)
+    fig.tight_layout()  # what a notebook does; saving lays out with constrained layout instead
+    assert not [w for w in recwarn if "layout" in str(w.message)]
+    assert "Constrained" not in type(plotting.lay_out(fig).get_layout_engine()).__name__  # kept as the user chose
+
+
 def test_import_leaves_the_backend_alone():
     code = "import matplotlib; matplotlib.use('svg'); import moe_approx.plotting; print(matplotlib.get_backend())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
