@@ -55,11 +55,15 @@ def _three_panels():
     return fig, axes
 
 
-def test_house_style_figure_passes_every_check():
+def test_house_style_figure_passes_every_check(tmp_path):
+    import matplotlib.image
+
     fig, axes = _three_panels()
     assert problems(fig) == []
     assert axes[0].title.get_fontsize() == plotting.STYLE["axes.titlesize"]
-    assert fig.get_size_inches()[0] == plotting.DOUBLE_COLUMN
+    png = plotting.save(fig, tmp_path / "three")[1]
+    height, width = matplotlib.image.imread(png).shape[:2]
+    assert width == round(plotting.DOUBLE_COLUMN * plotting.STYLE["savefig.dpi"])  # the page is 7 in, legends inside
 
 
 def test_checks_catch_a_default_matplotlib_figure():
