@@ -33,7 +33,7 @@ from matplotlib.transforms import ScaledTranslation
 
 SINGLE_COLUMN = 3.4  # inches: one column of a two-column paper
 DOUBLE_COLUMN = 7.0  # inches: the full text width
-PANEL_HEIGHT = 2.3  # inches: the height of one row of panels (legend rows come on top)
+PANEL_HEIGHT = 2.3  # inches: the height of one row of panels (legend rows are added to it)
 LEGEND_ROW = 0.15  # inches: the height of one legend row at 7 pt
 MIN_FONT = 7.0  # points: the smallest font at print size
 
@@ -92,7 +92,8 @@ def styled(func):
 def figure(ncols: int = 1, nrows: int = 1, legend_rows: int = 0, double: bool = False, **kwargs):
     """A new figure and axes in the house style: 3.4 in wide for one panel, 7 in (a double column)
     for several side by side or with ``double=True`` (e.g. stacked panels with legends to the
-    right); ``PANEL_HEIGHT`` per row of panels plus ``legend_rows`` rows of legend below."""
+    right); ``PANEL_HEIGHT`` per row of panels plus ``legend_rows`` rows of legend below. The
+    figure has no layout engine yet: :func:`save` lays it out (:func:`lay_out`)."""
     if ncols < 1 or nrows < 1 or legend_rows < 0:
         raise ValueError(f"ncols, nrows must be >= 1 and legend_rows >= 0, got {ncols}, {nrows}, {legend_rows}")
     width = DOUBLE_COLUMN if ncols > 1 or double else SINGLE_COLUMN
@@ -117,20 +118,17 @@ def series_styles(keys, color_by=None, marker_by=None) -> dict:
     ``color_by`` / ``marker_by`` (functions of the key) the colour follows one attribute (e.g. the
     family) and the marker another (e.g. r)."""
     keys = sorted(set(keys))
-    colours = sorted({(color_by or (lambda k: k))(k) for k in keys})
-    markers = sorted({(marker_by or (lambda k: k))(k) for k in keys})
-    styles = {}
-    for k in keys:
-        c = colours.index((color_by or (lambda k: k))(k))
-        m = markers.index((marker_by or (lambda k: k))(k))
-        styles[k] = {"color": PALETTE[c % len(PALETTE)], "marker": MARKERS[m % len(MARKERS)]}
+    color_by, marker_by = color_by or (lambda k: k), marker_by or (lambda k: k)
+    colours, markers = sorted({color_by(k) for k in keys}), sorted({marker_by(k) for k in keys})
+    styles = {k: {"color": PALETTE[colours.index(color_by(k)) % len(PALETTE)],
+                  "marker": MARKERS[markers.index(marker_by(k)) % len(MARKERS)]} for k in keys}
     if len({(s["color"], s["marker"]) for s in styles.values()}) < len(styles):
         raise ValueError(f"keys: {len(keys)} series do not get distinct (colour, marker) pairs; pass color_by/marker_by")
     return styles
 
 
 def _point_set(x, y) -> set:
-    """Points rounded to 9 significant digits in log space, to detect coinciding markers."""
+    """The finite points (x, y), rounded to 9 significant digits, to detect coinciding markers."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
     return {(float(f"{a:.9g}"), float(f"{b:.9g}")) for a, b in zip(x[ok], y[ok])}
