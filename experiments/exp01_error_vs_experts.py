@@ -1,61 +1,11 @@
 """Experiment 1: uniform error against number of experts at fixed expert size.
 
-Theory (THEORY.md §6): on a K^n grid an expert family with error C·h^α·e(size) gives MoE error
-∝ L^(−α/n) with L = K^n experts; for constant experts the bound is C (h/2)^α, for CPwL with k
-sub-cells per side C (h/k)^α (THEORY.md §4.1–4.2). Measured errors are certified brackets.
+Thin script over ``moe_approx.reproduce.exp01_error_vs_experts``; ``moe-approx reproduce --only 1`` runs the same code:
+
+    python experiments/exp01_error_vs_experts.py --size quick --out results/quick
 """
 
-from __future__ import annotations
+from moe_approx.reproduce.scripts import main
 
-import itertools
-
-import moe_approx as ma
-from moe_approx import plotting
-
-from _common import Results, available_families
-
-SETTINGS = {
-    "tiny": {"dims": [1, 2], "targets": ["kink", "cusp"], "max_dim": {}, "K": {1: [2, 4, 8], 2: [2, 4, 8]}},
-    "quick": {"dims": [1, 2, 3], "targets": ["kink", "cusp"], "max_dim": {"cpwl": 2},
-              "K": {1: [4, 8, 16, 32, 64, 128], 2: [2, 4, 8, 16, 32], 3: [2, 4, 8]}},
-    "full": {"dims": [1, 2, 3], "targets": ["kink", "cusp"], "max_dim": {},
-             "K": {1: [4, 16, 64, 256, 1024, 4096], 2: [2, 4, 8, 16, 32, 64, 128], 3: [2, 4, 8]}},
-}
-FAMILIES = ("constant", "cpwl")
-
-
-def run(out, size="quick", force=False):
-    families = [f for f in available_families() if f in FAMILIES]
-    # the evaluation budget grows with L: certifying cpwl on 64^2 cells needs ~8e6 evaluations
-    settings = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21, "evals_per_expert": 2**11}
-    res = Results(out, "exp01_error_vs_experts", settings, force)
-    if not res.done:
-        for family, n, name in itertools.product(families, settings["dims"], settings["targets"]):
-            if n > settings["max_dim"].get(family, n):  # certifying wide n = 3 CPwL experts takes minutes
-                continue
-            target = ma.targets.get(name, n=n)
-            for K in settings["K"][n]:
-                moe = ma.build_moe(target, ma.GridPartition(n, K), expert=family)
-                budget = max(settings["max_evals"], settings["evals_per_expert"] * moe.num_experts)
-                report = ma.sup_error(target, moe, rtol=settings["rtol"], max_evals=budget)
-                bound = ma.experts.get(family).error_bound(target.alpha, target.constant, 1.0 / K, n, **moe.size)
-                res.add(family=family, n=n, target=name, alpha=target.alpha, K=K, experts=moe.num_experts,
-                        active_params=moe.active_params, total_params=moe.total_params, lower=report.lower,
-                        upper=report.upper, certified=report.certified, proven_bound=bound,
-                        theory_slope=-target.alpha / n)
-        res.finish()
-    return res.outputs(figure(res.rows, out))
-
-
-def figure(rows, out):
-    fig, axes, groups = plotting.panels(rows, "n")
-    for ax, n, in_panel in groups:
-        for family, name in sorted({(r["family"], r["target"]) for r in in_panel}):
-            sel = [r for r in in_panel if (r["family"], r["target"]) == (family, name)]
-            plotting.rate_plot(ax, [r["experts"] for r in sel], [r["lower"] for r in sel],
-                               [r["upper"] for r in sel], sel[0]["theory_slope"], label=f"{family} {name}")
-        ax.set_title(f"n = {n}")
-        ax.set_xlabel("number of experts L")
-        plotting.legend(ax, ncol=1)
-    axes[0].set_ylabel(r"certified $\|f-\Phi\|_\infty$")
-    return plotting.save(fig, out / "exp01_error_vs_experts")
+if __name__ == "__main__":
+    main("exp01_error_vs_experts")

@@ -1,101 +1,11 @@
 """Experiment 3: the trade-off frontier at fixed ε, experts L against active parameters.
 
-Theory (THEORY.md §6): along the trade-off r the loaded parameters grow as ε^(−r) and the number
-of experts falls as r grows, at the family's rate derived by the rates module; the frontier is the
-curve r ↦ (active(ε, r), L(ε, r)). Design points are the exact integer designs
-of ``rates.design`` at a grid of r; the theory line is the rates module's leading-order curve;
-small designs are built and their uniform error certified (``sup_error``), so each measured
-point shows that the design really reaches ε.
+Thin script over ``moe_approx.reproduce.exp03_tradeoff_frontier``; ``moe-approx reproduce --only 3`` runs the same code:
+
+    python experiments/exp03_tradeoff_frontier.py --size quick --out results/quick
 """
 
-from __future__ import annotations
+from moe_approx.reproduce.scripts import main
 
-import itertools
-import math
-
-import numpy as np
-import sympy as sp
-
-import moe_approx as ma
-from moe_approx import plotting, rates
-
-from _common import Results, available_families, design_row
-
-SETTINGS = {
-    "tiny": {"n": 2, "target": "cone", "eps": [0.1], "r_points": 3, "measure_total": 2e4},
-    "quick": {"n": 2, "target": "cone", "eps": [0.05, 1e-3], "r_points": 7, "measure_total": 2e5},
-    "full": {"n": 2, "target": "cone", "eps": [0.05, 1e-2, 1e-3, 1e-4], "r_points": 11, "measure_total": 2e6},
-}
-ACTIVATIONS = ("relu", "prelu")
-
-
-def _r_grid(family, n, alpha, activation, points):
-    r_max = float(rates.r_range(family, n, alpha, activation)[1])
-    return [0.0] if r_max == 0 else [math.floor(1000 * i * r_max / (points - 1)) / 1000 for i in range(points)]  # never past r_max
-
-
-def run(out, size="quick", force=False):
-    f = ma.targets.get(SETTINGS[size]["target"], n=SETTINGS[size]["n"])
-    families = available_families(smooth=f.derivative_order is not None)
-    s = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**20}
-    res = Results(out, "exp03_tradeoff_frontier", s, force)
-    if not res.done:
-        n, alpha, C = s["n"], f.alpha, f.constant
-        for family, activation, eps in itertools.product(s["families"], ACTIVATIONS, s["eps"]):
-            for r in _r_grid(family, n, alpha, activation, s["r_points"]):
-                try:
-                    d = rates.design(family, eps, r, n, alpha, C, activation)
-                except ValueError:  # no design reaches eps (e.g. a fixed-size family at tiny eps)
-                    continue
-                row = design_row(d, r=r, eps=eps, n=n, target=f.name, lower=np.nan, upper=np.nan, certified=False)
-                # The evaluator's interval enclosure is vacuous through bit extraction (optimal):
-                # those designs rest on their proven bound alone.
-                if d.total_params <= s["measure_total"] and activation == "relu" and family != "optimal":
-                    # PReLU computes the same function (THEORY.md §3), so one measurement serves both.
-                    moe = ma.build_moe(f, ma.GridPartition(n, d.cells_per_side), expert=family,
-                                       activation=activation, **d.sizes)
-                    rep = ma.sup_error(f, moe, rtol=s["rtol"], max_evals=s["max_evals"])
-                    row |= {"lower": rep.lower, "upper": rep.upper, "certified": rep.certified}
-                res.add(**row)
-        res.finish()
-    return res.outputs(figure(res.rows, out))
-
-
-def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):
-    """The rates module's leading-order frontier r ↦ (active, L) at ε."""
-    rt = rates.rate(family, n, alpha, activation)
-    values = {rates.eps: sp.Rational(repr(eps)), rates.C: C}
-    active = sp.lambdify(rates.r, rt.asymptotic["active params"].subs(values), "numpy")
-    experts = sp.lambdify(rates.r, rt.asymptotic["experts L"].subs(values), "numpy")
-    rs = np.linspace(0, r_max, num) if r_max > 0 else np.zeros(1)
-    return np.broadcast_to(active(rs), rs.shape), np.broadcast_to(experts(rs), rs.shape)
-
-
-def figure(rows, out):
-    """One panel per ε: designs (solid ReLU, dotted PReLU), certified designs (squares), the
-    leading-order curve (dashed, drawn where it asks for at least the smallest expert built)."""
-    fig, axes, groups = plotting.panels(rows, "eps", reverse=True)
-    for ax, eps, in_panel in groups:
-        for family, activation in sorted({(x["family"], x["activation"]) for x in in_panel}):
-            sel = [x for x in in_panel if (x["family"], x["activation"]) == (family, activation)]
-            style = "-" if activation == "relu" else ":"
-            line, = ax.plot([x["active_params"] for x in sel], [x["experts"] for x in sel], "o" + style, ms=3,
-                            label=f"{family} {activation}")
-            measured = [x for x in sel if x["upper"] == x["upper"]]
-            ax.plot([x["active_params"] for x in measured], [x["experts"] for x in measured], "s", mfc="none", ms=6,
-                    color=line.get_color())
-            if activation == "relu":
-                for x in (sel[0], sel[-1]) if len(sel) > 1 else sel[:1]:
-                    ax.annotate(f"r={x['r']:.2g}", (x["active_params"], x["experts"]), fontsize=5, xytext=(2, 2),
-                                textcoords="offset points")
-                t = ma.targets.get(sel[0]["target"], n=sel[0]["n"])
-                a, L = theory_curve(family, t.n, t.alpha, t.constant, activation, eps, max(x["r"] for x in sel))
-                keep = a >= min(x["active_params"] for x in sel)
-                ax.plot(a[keep], L[keep], "--", color=line.get_color(), alpha=0.5, lw=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(rf"$\varepsilon={eps:g}$")
-        ax.set_xlabel("active parameters per input")
-        plotting.legend(ax, ncol=1)
-    axes[0].set_ylabel("experts L")
-    return plotting.save(fig, out / "exp03_tradeoff_frontier")
+if __name__ == "__main__":
+    main("exp03_tradeoff_frontier")

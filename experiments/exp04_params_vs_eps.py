@@ -1,56 +1,11 @@
 """Experiment 4: active and total parameters against ε for several trade-off values r.
 
-Theory (THEORY.md §6, rates module): active ≍ ε^(−r); total ≍ ε^(−(n/α − r)) for the optimal
-family, ε^(−n/α) for cpwl and constant. Designs are exact integer designs from ``rates.design``.
+Thin script over ``moe_approx.reproduce.exp04_params_vs_eps``; ``moe-approx reproduce --only 4`` runs the same code:
+
+    python experiments/exp04_params_vs_eps.py --size quick --out results/quick
 """
 
-from __future__ import annotations
+from moe_approx.reproduce.scripts import main
 
-import itertools
-
-import numpy as np
-
-from moe_approx import plotting, rates
-
-from _common import Results, available_families, design_row
-
-SETTINGS = {
-    "tiny": {"n": 2, "alpha": 1, "eps": [1e-2, 1e-3], "r": [0, 1]},
-    "quick": {"n": 2, "alpha": 1, "eps": [1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5], "r": [0, 0.5, 1, 2]},
-    "full": {"n": 2, "alpha": 1, "eps": list(np.logspace(-2, -8, 13)), "r": [0, 0.5, 1, 1.5, 2]},
-}
-
-
-def run(out, size="quick", force=False):
-    s = SETTINGS[size] | {"families": available_families()}
-    res = Results(out, "exp04_params_vs_eps", s, force)
-    if not res.done:
-        for family, r in itertools.product(s["families"], s["r"]):
-            lo, hi = rates.r_range(family, s["n"], s["alpha"])
-            if not lo <= r <= hi:
-                continue
-            rt = rates.rate(family, s["n"], s["alpha"])
-            for eps in s["eps"]:
-                d = rates.design(family, eps, r, s["n"], s["alpha"])
-                res.add(**design_row(d, r=r, eps=eps, theory_active=float(rt.exponent["active params"].subs(rates.r, r)),
-                                     theory_total=float(rt.exponent["total params"].subs(rates.r, r))))
-        res.finish()
-    return res.outputs(figure(res.rows, out))
-
-
-def figure(rows, out):
-    fig, axes = plotting.figure(2, sharey=True)
-    for (family, r) in sorted({(x["family"], x["r"]) for x in rows}):
-        sel = [x for x in rows if (x["family"], x["r"]) == (family, r)]
-        inv = [1 / x["eps"] for x in sel]
-        plotting.rate_plot(axes[0], inv, [x["active_params"] for x in sel], theory_slope=sel[0]["theory_active"],
-                           label=f"{family} r={r:g}")
-        plotting.rate_plot(axes[1], inv, [x["total_params"] for x in sel], theory_slope=sel[0]["theory_total"],
-                           label=f"{family} r={r:g}")
-    axes[0].set_ylabel("parameters")
-    axes[0].set_title("active (loaded per input)")
-    axes[1].set_title("total")
-    for ax in axes:
-        ax.set_xlabel(r"$1/\varepsilon$")
-        plotting.legend(ax, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
-    return plotting.save(fig, out / "exp04_params_vs_eps")
+if __name__ == "__main__":
+    main("exp04_params_vs_eps")

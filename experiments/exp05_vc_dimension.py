@@ -1,61 +1,11 @@
 """Experiment 5: VC-dimension bounds and sample complexity (THEORY.md §7).
 
-The MoMLP bound L·max{nL, JW} (paper, claim 3, log factors omitted) of each design against the
-Bartlett–Harvey–Liaw–Mehrabian bound P·J·log P of one piecewise-linear network with the same
-total parameters P and the expert depth J; sample complexity (d + log(1/δ))/ε_gen² from each.
-Constants are omitted on both sides (see rates.vc_bhlm), so compare growth, not values.
+Thin script over ``moe_approx.reproduce.exp05_vc_dimension``; ``moe-approx reproduce --only 5`` runs the same code:
+
+    python experiments/exp05_vc_dimension.py --size quick --out results/quick
 """
 
-from __future__ import annotations
+from moe_approx.reproduce.scripts import main
 
-import itertools
-
-
-import numpy as np
-
-from moe_approx import plotting, rates
-
-from _common import Results, available_families, design_row
-
-SETTINGS = {
-    "tiny": {"n": 2, "alpha": 1, "eps": [1e-2, 1e-3], "r": [0, 1], "delta": 0.05, "eps_gen": 0.1},
-    "quick": {"n": 2, "alpha": 1, "eps": [1e-2, 3e-3, 1e-3, 3e-4, 1e-4], "r": [0, 1], "delta": 0.05, "eps_gen": 0.1},
-    "full": {"n": 2, "alpha": 1, "eps": list(np.logspace(-2, -6, 9)), "r": [0, 0.5, 1, 2], "delta": 0.05,
-             "eps_gen": 0.1},
-}
-
-
-def run(out, size="quick", force=False):
-    s = SETTINGS[size] | {"families": available_families()}
-    res = Results(out, "exp05_vc_dimension", s, force)
-    if not res.done:
-        for family, r in itertools.product(s["families"], s["r"]):
-            lo, hi = rates.r_range(family, s["n"], s["alpha"])
-            if not lo <= r <= hi:
-                continue
-            for eps in s["eps"]:
-                d = rates.design(family, eps, r, s["n"], s["alpha"])
-                vc_moe = float(rates.vc_momlp(d.num_experts, s["n"], d.depth, d.width))
-                vc_dense = float(rates.vc_bhlm(d.total_params, d.depth))
-                res.add(**design_row(d, r=r, eps=eps, vc_momlp=vc_moe, vc_dense=vc_dense,
-                                     samples_momlp=float(rates.sample_complexity(vc_moe, s["eps_gen"], s["delta"])),
-                                     samples_dense=float(rates.sample_complexity(vc_dense, s["eps_gen"], s["delta"]))))
-        res.finish()
-    return res.outputs(figure(res.rows, out))
-
-
-def figure(rows, out):
-    fig, ax = plotting.figure()
-    for (family, r) in sorted({(x["family"], x["r"]) for x in rows}):
-        sel = [x for x in rows if (x["family"], x["r"]) == (family, r)]
-        inv = [1 / x["eps"] for x in sel]
-        line, = ax.loglog(inv, [x["vc_momlp"] for x in sel], marker="o", label=f"MoMLP {family} r={r:g}")
-        ax.loglog(inv, [x["vc_dense"] for x in sel], marker="x", linestyle=":", color=line.get_color(),
-                  label=f"dense, same P ({family} r={r:g})")
-    ax.set_xlabel(r"$1/\varepsilon$")
-    ax.set_ylabel("VC bound (constants and logs omitted)")
-    plotting.legend(ax)
-    return plotting.save(fig, out / "exp05_vc_dimension")
-
-
-
+if __name__ == "__main__":
+    main("exp05_vc_dimension")

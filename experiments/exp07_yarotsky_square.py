@@ -1,62 +1,11 @@
 """Experiment 7: Yarotsky's sawtooth square f_m, uniform error against depth m.
 
-Theory (THEORY.md §4.3; Yarotsky 2017, Prop. 2): ‖f_m − x²‖_∞ = 2^(−2m−2) exactly on [0,1],
-for the ReLU and the PReLU network alike. The certified bracket must contain it.
+Thin script over ``moe_approx.reproduce.exp07_yarotsky_square``; ``moe-approx reproduce --only 7`` runs the same code:
+
+    python experiments/exp07_yarotsky_square.py --size quick --out results/quick
 """
 
-from __future__ import annotations
+from moe_approx.reproduce.scripts import main
 
-import numpy as np
-
-import moe_approx as ma
-from moe_approx import plotting
-from moe_approx.experts.yarotsky import square_network
-from moe_approx.mlp import MLP
-
-from _common import Results
-
-# Past m ≈ 9 the stated float64 margin of the enclosure (≈ 1e-11 here) exceeds rtol·2^(−2m−2):
-# the bracket stays valid but no longer meets rtol.
-SETTINGS = {"tiny": {"m": [1, 2, 3]}, "quick": {"m": list(range(1, 10))}, "full": {"m": list(range(1, 17))}}
-# |x² − y²| ≤ 2|x − y| on [0, 1]; s = 2 with D = 2 ((x²)' = 2x is 2-Lipschitz): the evaluator's
-# first-order bound then needs boxes of width ∝ 2^(−m), not 4^(−m) (THEORY.md §5).
-SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2.0)
-
-
-def stack(net: MLP) -> MLP:
-    """A single network as a stack of one expert."""
-    return MLP(tuple((w[None], b[None]) for w, b in net.layers), tuple(a[None] for a in net.slopes), net.activation)
-
-
-def run(out, size="quick", force=False):
-    s = SETTINGS[size] | {"rtol": 1e-4, "max_evals": 2**20}
-    res = Results(out, "exp07_yarotsky_square", s, force)
-    if not res.done:
-        for activation in ("relu", "prelu"):
-            for m in s["m"]:
-                net = square_network(m, activation)
-                moe = ma.MixtureOfExperts(ma.GridPartition(1, 1), stack(net))
-                report = ma.sup_error(SQUARE, moe, rtol=s["rtol"], max_evals=s["max_evals"])
-                res.add(activation=activation, m=m, depth=net.depth, width=net.width, params=net.num_params,
-                        lower=report.lower, upper=report.upper, certified=report.certified,
-                        exact=2.0 ** (-2 * m - 2), evaluations=report.evaluations)
-        res.finish()
-    return res.outputs(figure(res.rows, out))
-
-
-def figure(rows, out):
-    fig, ax = plotting.figure()
-    for activation, marker in (("relu", "o"), ("prelu", "s")):
-        sel = [r for r in rows if r["activation"] == activation]
-        m = np.array([r["m"] for r in sel])
-        ax.errorbar(m, [r["lower"] for r in sel], yerr=[np.zeros(len(sel)), [r["upper"] - r["lower"] for r in sel]],
-                    marker=marker, linestyle="none", capsize=2, label=f"{activation}: certified bracket")
-    m = np.array(sorted({r["m"] for r in rows}))
-    ax.plot(m, 2.0 ** (-2 * m - 2), "k--", label=r"$2^{-2m-2}$ (exact)")
-    ax.set_yscale("log")
-    ax.set_xlabel("sawtooth depth m")
-    ax.set_ylabel(r"$\|f_m - x^2\|_\infty$")
-    plotting.legend(ax)
-    return plotting.save(fig, out / "exp07_yarotsky_square")
-
-
+if __name__ == "__main__":
+    main("exp07_yarotsky_square")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
+import importlib
 import json
 import sys
 import time
@@ -21,15 +21,8 @@ DEFAULT_N = 2
 
 
 def _experiments_runner():
-    """The runner of ``experiments/`` in the source checkout (reproduction needs the checkout)."""
-    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
-        path = root / "experiments" / "runner.py"
-        if path.exists():
-            spec = importlib.util.spec_from_file_location("moe_approx_experiments_runner", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    raise SystemExit("moe-approx reproduce needs the experiments/ folder of a source checkout of moe_approx")
+    """The runner of the experiments shipped in the package (``moe_approx.reproduce``)."""
+    return importlib.import_module("moe_approx.reproduce.runner")
 
 
 def _emit(args, figures: dict, text: str | None = None) -> int:

@@ -1,197 +1,292 @@
-"""Figures in one house style: log-log convergence plots readable in a two-column paper.
+"""Figures in one house style, ready for a two-column paper.
 
-Chebfun's convention: log error against log size, the theoretical slope drawn beside the
-measured one.
+Chebfun's convention: log error against log size, the theoretical slope drawn beside the measured
+one. The house style (:data:`STYLE`):
+
+- single-column figures are 3.4 in wide, multi-panel figures one double column (7 in) wide;
+- every font is at least 7 pt at that size, titles included: draw inside :func:`style` (or a
+  function decorated with :func:`styled`) so the sizes apply whenever text is created;
+- a colour-blind-safe palette (Okabe–Ito) and a distinct (colour, marker) pair per series
+  (:func:`series_styles`);
+- legends sit below the panels (:func:`legend`, :func:`figure_legend`), never on the data;
+- a theory line has its series' colour, is dashed, and shares its series' legend entry
+  (:func:`rate_plot`);
+- a series whose points coincide with an earlier one on the same axes is drawn with larger hollow
+  markers and its legend entry says so (:func:`plot_series`).
+
+The module leaves matplotlib's backend alone.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 import os
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.collections import PolyCollection
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.transforms import ScaledTranslation
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-import numpy as np  # noqa: E402
+SINGLE_COLUMN = 3.4  # inches: one column of a two-column paper
+DOUBLE_COLUMN = 7.0  # inches: the full text width
+PANEL_HEIGHT = 2.3  # inches: the height of one row of panels (legend rows are added to it)
+LEGEND_ROW = 0.15  # inches: the height of one legend row at 7 pt
+MIN_FONT = 7.0  # points: the smallest font at print size
+
+# Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
+# deficiencies; yellow comes last (faint on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+# Nine markers: with eight colours, (colour, marker) pairs repeat only after 72 series.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", ">", "*")
 
 STYLE = {
-    "figure.figsize": (3.4, 2.6),  # one column of a two-column paper, in inches
+    "figure.figsize": (SINGLE_COLUMN, PANEL_HEIGHT),
     "figure.dpi": 150,
+    "savefig.dpi": 200,
     "font.size": 8,
-    "axes.labelsize": 8,
     "axes.titlesize": 8,
-    "legend.fontsize": 6.5,
+    "axes.labelsize": 8,
+    "figure.titlesize": 8,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
     "xtick.labelsize": 7,
     "ytick.labelsize": 7,
-    "lines.linewidth": 1.2,
-    "lines.markersize": 3.5,
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "lines.linewidth": 1.1,
+    "lines.markersize": 4,
+    "errorbar.capsize": 2,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "savefig.bbox": "tight",
+    "grid.linewidth": 0.5,
+    "legend.handlelength": 2.2,
+    "legend.borderaxespad": 0.3,
+    "legend.columnspacing": 1.2,
+    "legend.framealpha": 0.9,
+    "savefig.bbox": None,  # the saved page is the figure's size; lay_out keeps everything inside it
 }
 
-
-def figure(ncols: int = 1, **kwargs):
-    """A new figure and axes in the house style.
-
-    Parameters
-    ----------
-    ncols : int, default 1
-        Panels side by side.
-    **kwargs
-        Passed to :func:`matplotlib.pyplot.subplots`.
-
-    Returns
-    -------
-    tuple
-        (figure, axes).
-
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> from moe_approx import plotting
-    >>> fig, ax = plotting.figure()
-    >>> plt.close(fig)
-    """
-    with plt.rc_context(STYLE):
-        width = STYLE["figure.figsize"][0] * ncols
-        return plt.subplots(1, ncols, figsize=(width, STYLE["figure.figsize"][1]), **kwargs)
+_ENTRIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> [(handle, label)]
+_POINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> [(label, set of points)]
 
 
-def panels(rows, key, reverse=False):
-    """One panel per distinct ``row[key]``: the figure, its axes, and (ax, value, rows) per panel.
+def style():
+    """Context manager applying :data:`STYLE` to everything created inside it, titles included."""
+    return plt.rc_context(STYLE)
 
-    Parameters
-    ----------
-    rows : list of dict
-        Tidy rows.
-    key : str
-        The column that selects the panel.
-    reverse : bool, default False
-        Panel order.
 
-    Returns
-    -------
-    tuple
-        (figure, axes, [(ax, value, rows of that value), ...]).
+def styled(func):
+    """Decorator: run ``func`` (a function that draws a figure) inside :func:`style`."""
 
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> from moe_approx import plotting
-    >>> fig, axes, groups = plotting.panels([{"n": 1}, {"n": 2}, {"n": 1}], "n")
-    >>> [(value, len(rows)) for _, value, rows in groups]
-    [(1, 2), (2, 1)]
-    >>> plt.close(fig)
-    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with style():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def figure(ncols: int = 1, nrows: int = 1, legend_rows: int = 0, double: bool = False, **kwargs):
+    """A new figure and axes in the house style: 3.4 in wide for one panel, 7 in (a double column)
+    for several side by side or with ``double=True`` (e.g. stacked panels with legends to the
+    right); ``PANEL_HEIGHT`` per row of panels plus ``legend_rows`` rows of legend below. The
+    figure has no layout engine yet: :func:`save` lays it out (:func:`lay_out`)."""
+    if ncols < 1 or nrows < 1 or legend_rows < 0:
+        raise ValueError(f"ncols, nrows must be >= 1 and legend_rows >= 0, got {ncols}, {nrows}, {legend_rows}")
+    width = DOUBLE_COLUMN if ncols > 1 or double else SINGLE_COLUMN
+    height = PANEL_HEIGHT * nrows + LEGEND_ROW * legend_rows
+    with style():
+        return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
+
+
+def panels(rows, key, reverse=False, legend_rows: int = 0):
+    """One panel per distinct ``row[key]``, side by side in a double column (also when a small run
+    has a single value, so its legends fit as they do for several): the figure, its axes, and
+    (ax, value, rows) per panel."""
     values = sorted({r[key] for r in rows}, reverse=reverse)
-    fig, axes = figure(len(values), squeeze=False)
+    fig, axes = figure(len(values), legend_rows=legend_rows, double=True, squeeze=False)
     return fig, axes[0], [(ax, v, [r for r in rows if r[key] == v]) for ax, v in zip(axes[0], values)]
 
 
-def fit_slope(x, y) -> float:
-    """Least-squares slope of log y against log x (positive finite pairs only; NaN if fewer than 2).
+def series_styles(keys, color_by=None, marker_by=None) -> dict:
+    """A distinct (colour, marker) per series key, stable across the panels of a figure.
 
-    Parameters
-    ----------
-    x, y : array_like
+    By default series i (in sorted order) gets ``PALETTE[i % 8]`` and ``MARKERS[i % 9]``; with
+    ``color_by`` / ``marker_by`` (functions of the key) the colour follows one attribute (e.g. the
+    family) and the marker another (e.g. r)."""
+    keys = sorted(set(keys))
+    color_by, marker_by = color_by or (lambda k: k), marker_by or (lambda k: k)
+    colours, markers = sorted({color_by(k) for k in keys}), sorted({marker_by(k) for k in keys})
+    styles = {k: {"color": PALETTE[colours.index(color_by(k)) % len(PALETTE)],
+                  "marker": MARKERS[markers.index(marker_by(k)) % len(MARKERS)]} for k in keys}
+    if len({(s["color"], s["marker"]) for s in styles.values()}) < len(styles):
+        raise ValueError(f"keys: {len(keys)} series do not get distinct (colour, marker) pairs; pass color_by/marker_by")
+    return styles
 
-    Returns
-    -------
-    float
 
-    Examples
-    --------
-    >>> from moe_approx import plotting
-    >>> round(plotting.fit_slope([1, 2, 4, 8], [1, 0.25, 0.0625, 0.015625]), 12)
-    -2.0
-    """
+def _point_set(x, y) -> set:
+    """The finite points (x, y), rounded to 9 significant digits, to detect coinciding markers."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+    ok = np.isfinite(x) & np.isfinite(y)
+    return {(float(f"{a:.9g}"), float(f"{b:.9g}")) for a, b in zip(x[ok], y[ok])}
+
+
+def _short(name: str, label: str) -> str:
+    """``name`` without the leading words it shares with ``label`` ("cpwl r=0" next to "cpwl r=1": "r=0")."""
+    words, mine = name.split(), label.split()
+    k = 0
+    while k < min(len(words), len(mine)) - 1 and words[k] == mine[k]:
+        k += 1
+    return " ".join(words[k:])
+
+
+def plot_series(ax, x, y, label, color=None, marker="o", yerr=None, linestyle="-", note="", **kwargs):
+    """One measured series: markers joined by ``linestyle``, optional error bars ``yerr``; its legend
+    entry is ``label`` + ``note``.
+
+    A series that shares points with series drawn earlier on ``ax`` is drawn with hollow,
+    larger markers (so both stay visible) and its label says which series it covers. Returns the
+    artist used as the series' legend handle."""
+    points = _point_set(x, y)
+    earlier = _POINTS.setdefault(ax, [])
+    shared = [(name, len(points & pts)) for name, pts in earlier if points & pts]
+    size = kwargs.pop("markersize", plt.rcParams["lines.markersize"])
+    earlier.append((label, points))
+    text = label + note
+    if shared:
+        names = ", ".join(_short(name, label) for name, _ in shared)
+        whole = all(count == len(points) for _, count in shared)
+        text += f" (hollow: {'on' if whole else 'partly on'} {names})"
+        kwargs |= {"markerfacecolor": "none", "markeredgewidth": 1.0}
+        size = size * (1 + 0.6 * min(len(shared), 3))
+    if yerr is None:
+        handle, = ax.plot(x, y, marker=marker, linestyle=linestyle, color=color, markersize=size, label=text, **kwargs)
+    else:
+        handle = ax.errorbar(x, y, yerr=yerr, marker=marker, linestyle=linestyle, color=color, markersize=size,
+                             label=text, **kwargs)
+    add_entry(ax, handle, text)
+    return handle
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """``value`` with an explicit sign and a typographic minus: ``signed(-0.5) == "−0.50"``."""
+    return f"{value:+.{digits}f}".replace("-", "\u2212")
+
+
+def add_entry(ax, handle, label: str) -> None:
+    """Add ``handle`` (an artist or a tuple of artists drawn as one entry) to the legend of ``ax``."""
+    _ENTRIES.setdefault(ax, []).append((handle, label))
 
 
 def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None):
-    """Measured error (bracket [lower, upper] as error bars) against size, with a theoretical slope line.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    size, lower : array_like
-        Sizes and lower bounds.
-    upper : array_like, optional
-        Upper bounds (certified brackets); default ``lower``.
-    theory_slope : float, optional
-        Draw a reference line of this slope through the first point.
-    label : str
-    marker : str
-    color : optional
-
-    Returns
-    -------
-    float
-        The fitted slope of the bracket's geometric midpoint.
-
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> from moe_approx import plotting
-    >>> fig, ax = plotting.figure()
-    >>> round(plotting.rate_plot(ax, [1, 2, 4], [0.5, 0.25, 0.125], theory_slope=-1.0), 12)
-    -1.0
-    >>> plt.close(fig)
-    """
+    """Measured error (bracket [lower, upper] as error bars, at their geometric mean) against size,
+    with the theoretical slope drawn dashed in the same colour through the first point. Both share
+    one legend entry: "label: fit ±a.aa, theory ±b.bb". Returns the fitted slope."""
     size, lower = np.asarray(size, float), np.asarray(lower, float)
     upper = lower if upper is None else np.asarray(upper, float)
     mid = np.sqrt(lower * upper) if np.all(upper < np.inf) else lower
     fitted = fit_slope(size, mid)
-    with plt.rc_context(STYLE):
-        line = ax.errorbar(size, mid, yerr=[mid - lower, np.where(np.isfinite(upper), upper - mid, 0)], marker=marker,
-                           linestyle="-", capsize=2, color=color, label=f"{label} (fit {fitted:+.2f})")
-        if theory_slope is not None and len(size):
-            ref = mid[0] * (size / size[0]) ** theory_slope
-            ax.plot(size, ref, linestyle="--", color=line[0].get_color(), alpha=0.6,
-                    label=f"theory {theory_slope:+.2f}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+    yerr = None if np.array_equal(lower, upper) else [mid - lower, np.where(np.isfinite(upper), upper - mid, 0)]
+    note = f": fit {signed(fitted)}" + ("" if theory_slope is None else f", theory {signed(theory_slope)}")
+    handle = plot_series(ax, size, mid, label, color=color, marker=marker, yerr=yerr, note=note)
+    line = handle[0] if isinstance(handle, tuple) else handle
+    if theory_slope is not None and len(size):
+        ref = mid[0] * (size / size[0]) ** theory_slope
+        theory, = ax.plot(size, ref, linestyle="--", color=line.get_color(), alpha=0.7, linewidth=0.9)
+        entries = _ENTRIES[ax]
+        entries[-1] = ((handle, theory), entries[-1][1])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     return fitted
+
+
+def _power_label(value: float, _pos=None) -> str:
+    """``c × 10^e`` in mathtext (``10^e`` when c = 1): every tick :func:`log_ticks` places gets a label."""
+    if not value > 0:
+        return ""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    coefficient = value / 10.0**exponent
+    if abs(coefficient - 1) < 1e-6:
+        return rf"$10^{{{exponent}}}$"
+    return rf"${coefficient:.3g}\times10^{{{exponent}}}$"
+
+
+def log_ticks(ax) -> None:
+    """Tick labels that do not collide on log axes: powers of ten where at least two lie in
+    view; else 1×, 2×, 5× powers of ten; else 1× to 9×. Minor ticks are unlabelled. Call after
+    the data and limits are final."""
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log":
+            continue
+        lo, hi = sorted(limits)
+        if not lo > 0:
+            continue
+        powers = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+        for subs in ((1,), (1, 2, 5), tuple(range(1, 10))):
+            ticks = np.array([p * s for p in powers for s in subs])
+            ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
+            if len(ticks) >= 2:
+                break
+        if subs == (1,):  # thinned to at most one label per ~0.3 in (x) or ~0.2 in (y) of axis
+            box = ax.get_position()
+            inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
+            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / (0.3 if axis is ax.xaxis else 0.2)))))
+        else:
+            axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(_power_label))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _entries(ax):
+    """The legend entries of ``ax``: those registered by :func:`plot_series` / :func:`add_entry`
+    (in order), then any other labelled artist."""
+    found = list(_ENTRIES.get(ax, []))
+    known = {id(h[0] if type(h) is tuple else h) for h, _ in found}
+    found += [(h, t) for h, t in zip(*ax.get_legend_handles_labels()) if id(h) not in known]
+    return [h for h, _ in found], [t for _, t in found]
+
+
+def legend(ax, ncol: int = 1, below: float = 30.0, right: bool = False, **kwargs):
+    """A legend outside ``ax`` in the house font size: ``below`` points under the bottom of the
+    axes (clear of the tick labels and the x label), or with ``right=True`` beside its right edge.
+    Keyword arguments go to ``ax.legend``."""
+    handles, labels = _entries(ax)
+    if not handles:
+        return None
+    if right:
+        place = {"loc": "center left", "bbox_to_anchor": (1.02, 0.5), "bbox_transform": ax.transAxes}
+    else:
+        offset = ScaledTranslation(0, -below / 72, ax.figure.dpi_scale_trans)
+        place = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "bbox_transform": ax.transAxes + offset}
+    return ax.legend(handles, labels, ncol=ncol, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)},
+                     fontsize=STYLE["legend.fontsize"], **(place | kwargs))
+
+
+def figure_legend(fig, axes, ncol: int = 2, **kwargs):
+    """One legend for all ``axes`` below the panels: each series once, under its label without
+    the per-panel "(hollow: …)" note; a series drawn hollow in some panel is shown hollow and says
+    where it coincides."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, t in zip(*_entries(ax)):
+            base = t.split(" (hollow: ")[0]
+            hollow = " (hollow: " in t
+            if base not in seen or (hollow and not seen[base][1]):
+                seen[base] = (h, hollow)
+    labels = [f"{base} (hollow where it coincides with another series)" if hollow else base
+              for base, (_, hollow) in seen.items()]
+    return fig.legend([h for h, _ in seen.values()], labels, loc="outside lower center", ncol=ncol,
+                      handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)}, fontsize=STYLE["legend.fontsize"],
+                      **kwargs)
 
 
 def cells(ax, partition, **style):
     """Draw the cell boundaries of a partition with n <= 2: vertical lines at the interior faces
-    (n = 1) or one rectangle outline per cell (n = 2); ``style`` overrides the default thin grey.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    partition : GridPartition, DyadicPartition or PrototypePartition
-        With n <= 2.
-    **style
-        Matplotlib collection properties.
-
-    Returns
-    -------
-    matplotlib.collections.Collection
-
-    Raises
-    ------
-    ValueError
-        If n > 2.
-
-    Examples
-    --------
-    >>> import moe_approx as ma
-    >>> import matplotlib.pyplot as plt
-    >>> from moe_approx import plotting
-    >>> fig, ax = plotting.figure()
-    >>> len(plotting.cells(ax, ma.DyadicPartition(2, 1).refine([0])).get_paths())
-    7
-    >>> plt.close(fig)
-    """
+    (n = 1) or one rectangle outline per cell (n = 2); ``style`` overrides the default thin grey."""
     lo, hi = partition.all_bounds()
     if partition.n == 1:
         faces = np.unique(lo[:, 0])[1:]
@@ -203,25 +298,28 @@ def cells(ax, partition, **style):
     return ax.add_collection(PolyCollection(corners, **outline))
 
 
-def legend(ax, **kwargs):
-    """A legend in the house font size.
+def fit_slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.legend`.
 
-    Returns
-    -------
-    matplotlib.legend.Legend
-    """
-    return ax.legend(fontsize=STYLE["legend.fontsize"], **kwargs)
+def lay_out(fig):
+    """Give ``fig`` matplotlib's constrained layout unless it already has a layout engine (e.g.
+    after ``fig.tight_layout()``): it fits the legends placed outside the axes into the page.
+    :func:`save` calls it; figures are created without one, so ``tight_layout`` stays silent."""
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
+    return fig
 
 
 def save(fig, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png (each to a temporary file, then renamed: an interrupted
-    save leaves no truncated figure); return both paths (the figure is closed).
+    """Write ``stem``.pdf and ``stem``.png in the house style (laid out by :func:`lay_out`, the page
+    exactly the figure's size), each to a temporary file then renamed (an interrupted save leaves no
+    truncated figure); close the figure; return both paths.
 
     Parameters
     ----------
@@ -236,7 +334,8 @@ def save(fig, stem: Path) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
-    with plt.rc_context(STYLE):
+    lay_out(fig)
+    with style():
         for p in paths:
             tmp = p.with_name(f".{p.stem}.{os.getpid()}.tmp{p.suffix}")
             try:

@@ -5,18 +5,15 @@ lies inside its certified bracket and below its proven bound, and the closed-for
 import csv
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from moe_approx.cli import _experiments_runner
 from moe_approx.plotting import fit_slope
-
-RUNNER = _experiments_runner()
-sys.path.insert(0, str(Path(RUNNER.__file__).parent))
-from _common import _parse  # noqa: E402  (the experiments' own CSV reader)
+from moe_approx.reproduce import runner as RUNNER
+from moe_approx.reproduce import scripts
+from moe_approx.reproduce._common import _parse  # the experiments' own CSV reader
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +73,36 @@ def test_closed_form_truths_lie_inside_brackets(tiny):
     truths += [(r, 2.0 ** (-2 * r["m"] - 2)) for r in _rows(out / "exp07_yarotsky_square.csv")]
     for r, truth in truths:
         assert r["lower"] * (1 - 1e-12) <= truth <= r["upper"] * (1 + 1e-12), (r, truth)
+
+
+def test_thin_script_command_line(tiny):
+    """``python experiments/exp05_vc_dimension.py --size tiny --out OUT`` runs the package module
+    (here on finished results, so it only reads them back)."""
+    out, written = tiny
+    assert scripts.main("exp05_vc_dimension", ["--size", "tiny", "--out", str(out)]) == written[5]
+    with pytest.raises(ValueError, match="name must be one of"):
+        scripts.main("exp99_nothing", [])
+
+
+def test_every_figure_meets_the_house_style(tiny, monkeypatch):
+    """Redraw every experiment's figures from the tiny results and check each drawn figure: at
+    most 7 in wide and nothing outside the page, fonts >= 7 pt, no two series with the same
+    (colour, marker) on one axes, no legend on data or text, no two texts overlapping."""
+    from figure_checks import problems
+
+    from moe_approx import plotting
+
+    out, _ = tiny
+    checked, save = {}, plotting.save
+
+    def check_then_save(fig, stem):
+        checked[Path(stem).name] = problems(fig)
+        return save(fig, stem)
+
+    monkeypatch.setattr(plotting, "save", check_then_save)
+    RUNNER.run(out, size="tiny")
+    assert len(checked) >= len(RUNNER.EXPERIMENTS)
+    assert {name: found for name, found in checked.items() if found} == {}
 
 
 def test_rerun_skips_finished_results(tiny):

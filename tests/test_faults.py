@@ -281,12 +281,7 @@ def test_random_malformed_arguments_name_the_argument(name, value):
 # --- result integrity (issue items 4-5) ------------------------------------------------------------
 
 def _common():
-    import sys
-
-    from moe_approx.cli import _experiments_runner
-
-    sys.path.insert(0, str(Path(_experiments_runner().__file__).parent))
-    import _common
+    from moe_approx.reproduce import _common
 
     return _common
 

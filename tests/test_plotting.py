@@ -30,3 +30,119 @@ def test_cells_rejects_n3():
     fig, ax = plotting.figure()
     with pytest.raises(ValueError, match="n = 1 or 2"):
         plotting.cells(ax, ma.GridPartition(3, 2))
+
+
+# --- house style -------------------------------------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from figure_checks import problems  # noqa: E402
+
+
+@plotting.styled
+def _three_panels():
+    fig, axes, groups = plotting.panels([{"n": n} for n in (1, 2, 3)], "n", legend_rows=2)
+    K = np.array([4, 8, 16, 32])
+    for ax, n, _ in groups:
+        for i, (name, alpha) in enumerate((("kink", 1.0), ("cusp", 0.5))):
+            plotting.rate_plot(ax, K**n, (i + 1) * 0.3 * K ** -alpha, theory_slope=-alpha / n, label=f"constant {name}",
+                               **plotting.series_styles(["kink", "cusp"])[name])
+        ax.set_title(f"n = {n}")  # created after the axes: the style must still apply
+        ax.set_xlabel("number of experts L")
+        plotting.log_ticks(ax)
+        plotting.legend(ax)
+    return fig, axes
+
+
+def test_house_style_figure_passes_every_check(tmp_path):
+    import matplotlib.image
+
+    fig, axes = _three_panels()
+    assert problems(fig) == []
+    assert axes[0].title.get_fontsize() == plotting.STYLE["axes.titlesize"]
+    png = plotting.save(fig, tmp_path / "three")[1]
+    height, width = matplotlib.image.imread(png).shape[:2]
+    assert width == round(plotting.DOUBLE_COLUMN * plotting.STYLE["savefig.dpi"])  # the page is 7 in, legends inside
+
+
+def test_checks_catch_a_default_matplotlib_figure():
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"font.size": 10, "legend.fontsize": 5}):
+        fig, axes = plt.subplots(1, 3, figsize=(10.2, 2.6))
+        for ax in axes:
+            for k in range(2):
+                ax.plot(np.arange(10), np.arange(10) + k, marker="o", color="C0", label=f"s{k}")
+            ax.set_title("panel")
+            ax.legend(loc="center")
+    found = "\n".join(problems(fig))
+    plt.close(fig)
+    assert "10.20 in wide" in found and "pt (< 7.0 pt)" in found
+    assert "legend covers data" in found and "share colour and marker" in found
+    assert "'s1' hides 's0'" not in found  # s1 is drawn one unit above s0: they share no point
+
+
+def test_checks_catch_a_series_hidden_under_another():
+    fig, ax = plotting.figure()
+    ax.plot([1, 2, 3], [1, 2, 3], "o", color=plotting.PALETTE[0], label="relu")
+    ax.plot([1, 2, 3], [1, 2, 3], "s", color=plotting.PALETTE[1], label="prelu")
+    assert any("'prelu' hides 'relu'" in p for p in problems(fig))
+    fig, ax = plotting.figure()
+    plotting.plot_series(ax, [1, 2, 3], [1, 2, 3], "relu", marker="o", color=plotting.PALETTE[0])
+    plotting.plot_series(ax, [1, 2, 3], [1, 2, 3], "prelu", marker="s", color=plotting.PALETTE[1])
+    assert not [p for p in problems(fig) if "hides" in p]
+
+
+def test_theory_line_shares_colour_and_legend_entry():
+    fig, ax = plotting.figure()
+    fitted = plotting.rate_plot(ax, [1, 10, 100], [1, 0.1, 0.01], theory_slope=-0.5, label="cpwl kink")
+    assert fitted == pytest.approx(-1.0)
+    (handle, theory), label = plotting._ENTRIES[ax][0]
+    assert label == "cpwl kink: fit \u22121.00, theory \u22120.50"
+    assert theory.get_linestyle() == "--" and theory.get_color() == handle.get_color()
+    np.testing.assert_allclose(theory.get_ydata(), [1, 10**-0.5, 0.1])
+
+
+def test_legend_lists_series_once_and_plain_labelled_lines():
+    fig, ax = plotting.figure()
+    plotting.rate_plot(ax, [1, 10], [1, 0.1], upper=[2, 0.2], theory_slope=-1, label="a")
+    ax.plot([1, 10], [0.5, 0.05], label="plain")
+    texts = [t.get_text() for t in plotting.legend(ax).get_texts()]
+    assert texts == ["a: fit \u22121.00, theory \u22121.00", "plain"]
+
+
+def test_coinciding_series_are_drawn_hollow_and_say_so():
+    fig, ax = plotting.figure()
+    first = plotting.plot_series(ax, [1, 2, 3], [1, 4, 9], "relu", marker="o")
+    second = plotting.plot_series(ax, [1, 2, 3], [1, 4, 9], "prelu", marker="s")
+    third = plotting.plot_series(ax, [1, 2, 5], [1, 4, 7], "other", marker="^")
+    assert second.get_label() == "prelu (hollow: on relu)" and second.get_markerfacecolor() == "none"
+    assert second.get_markersize() > first.get_markersize()
+    assert third.get_label() == "other (hollow: partly on relu, prelu)"
+    assert third.get_markersize() > second.get_markersize()
+
+
+def test_series_styles_are_distinct_pairs():
+    keys = [(f, r) for f in ("constant", "cpwl", "optimal") for r in (0, 0.5, 1, 2)]
+    styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
+    assert len({(s["color"], s["marker"]) for s in styles.values()}) == len(keys)
+    assert styles["cpwl", 0]["color"] == styles["cpwl", 2]["color"]
+    assert len({(s["color"], s["marker"]) for s in plotting.series_styles(range(72)).values()}) == 72
+    with pytest.raises(ValueError, match="distinct"):
+        plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: 0)
+
+
+def test_tight_layout_after_house_figure_is_silent(recwarn):
+    fig, ax = plotting.figure()
+    ax.plot([1, 2], [1, 2], label="a")
+    plotting.legend(ax)
+    fig.tight_layout()  # what a notebook does; saving lays out with constrained layout instead
+    assert not [w for w in recwarn if "layout" in str(w.message)]
+    assert "Constrained" not in type(plotting.lay_out(fig).get_layout_engine()).__name__  # kept as the user chose
+
+
+def test_import_leaves_the_backend_alone():
+    code = "import matplotlib; matplotlib.use('svg'); import moe_approx.plotting; print(matplotlib.get_backend())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "svg"

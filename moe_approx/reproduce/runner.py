@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-HERE = Path(__file__).resolve().parent
 EXPERIMENTS = {
     1: "exp01_error_vs_experts",
     2: "exp02_error_vs_expert_size",
@@ -27,8 +25,6 @@ EXPERIMENTS = {
 
 def run(out, size="quick", only=None, force=False) -> dict:
     """Run the selected experiments (all by default) at ``size``; return {number: written paths}."""
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
     chosen = sorted(only or EXPERIMENTS)
     unknown = set(chosen) - set(EXPERIMENTS)
     if unknown:
@@ -37,7 +33,7 @@ def run(out, size="quick", only=None, force=False) -> dict:
     written = {}
     for number in tqdm(chosen, desc="experiments", unit="exp"):
         start = time.perf_counter()
-        module = importlib.import_module(EXPERIMENTS[number])
+        module = importlib.import_module(f"{__package__}.{EXPERIMENTS[number]}")
         written[number] = module.run(out, size=size, force=force)
         tqdm.write(f"experiment {number} ({EXPERIMENTS[number]}): {time.perf_counter() - start:.1f} s")
     return written

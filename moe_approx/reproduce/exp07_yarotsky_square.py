@@ -1,0 +1,67 @@
+"""Experiment 7: Yarotsky's sawtooth square f_m, uniform error against depth m.
+
+Theory (THEORY.md §4.3; Yarotsky 2017, Prop. 2): ‖f_m − x²‖_∞ = 2^(−2m−2) exactly on [0,1],
+for the ReLU and the PReLU network alike. The certified bracket must contain it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import moe_approx as ma
+from moe_approx import plotting
+from moe_approx.experts.yarotsky import square_network
+from moe_approx.mlp import MLP
+
+from ._common import Results
+
+# Past m ≈ 9 the stated float64 margin of the enclosure (≈ 1e-11 here) exceeds rtol·2^(−2m−2):
+# the bracket stays valid but no longer meets rtol.
+SETTINGS = {"tiny": {"m": [1, 2, 3]}, "quick": {"m": list(range(1, 10))}, "full": {"m": list(range(1, 17))}}
+# |x² − y²| ≤ 2|x − y| on [0, 1]; s = 2 with D = 2 ((x²)' = 2x is 2-Lipschitz): the evaluator's
+# first-order bound then needs boxes of width ∝ 2^(−m), not 4^(−m) (THEORY.md §5).
+SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2.0)
+
+
+def stack(net: MLP) -> MLP:
+    """A single network as a stack of one expert."""
+    return MLP(tuple((w[None], b[None]) for w, b in net.layers), tuple(a[None] for a in net.slopes), net.activation)
+
+
+def run(out, size="quick", force=False):
+    s = SETTINGS[size] | {"rtol": 1e-4, "max_evals": 2**20}
+    res = Results(out, "exp07_yarotsky_square", s, force)
+    if not res.done:
+        for activation in ("relu", "prelu"):
+            for m in s["m"]:
+                net = square_network(m, activation)
+                moe = ma.MixtureOfExperts(ma.GridPartition(1, 1), stack(net))
+                report = ma.sup_error(SQUARE, moe, rtol=s["rtol"], max_evals=s["max_evals"])
+                res.add(activation=activation, m=m, depth=net.depth, width=net.width, params=net.num_params,
+                        lower=report.lower, upper=report.upper, certified=report.certified,
+                        exact=2.0 ** (-2 * m - 2), evaluations=report.evaluations)
+        res.finish()
+    return res.outputs(figure(res.rows, out))
+
+
+@plotting.styled
+def figure(rows, out):
+    """Certified brackets (error bars from lower to upper) for ReLU and PReLU against m, with the
+    exact error 2^(−2m−2) dashed in black. The two activations compute the same function, so the
+    PReLU markers are drawn hollow around the ReLU ones (the legend says so)."""
+    fig, ax = plotting.figure(legend_rows=3)
+    for activation, marker in (("relu", "o"), ("prelu", "s")):
+        sel = [r for r in rows if r["activation"] == activation]
+        lower = np.array([r["lower"] for r in sel])
+        plotting.plot_series(ax, [r["m"] for r in sel], lower, activation, note=": certified bracket",
+                             color=plotting.PALETTE[0 if activation == "relu" else 3], marker=marker, linestyle="none",
+                             yerr=[np.zeros(len(sel)), np.array([r["upper"] for r in sel]) - lower])
+    m = np.array(sorted({r["m"] for r in rows}))
+    exact, = ax.plot(m, 2.0 ** (-2 * m - 2), "k--", lw=0.9)
+    plotting.add_entry(ax, exact, r"exact $2^{-2m-2}$")
+    ax.set_yscale("log")
+    ax.set_xlabel("sawtooth depth m")
+    ax.set_ylabel(r"$\|f_m - x^2\|_\infty$")
+    plotting.log_ticks(ax)
+    plotting.legend(ax)
+    return plotting.save(fig, out / "exp07_yarotsky_square")
