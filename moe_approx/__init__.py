@@ -1,11 +1,12 @@
 """moe_approx: constructive approximation by mixtures of explicit (P)ReLU MLP experts.
 
-Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in THEORY.md.
+Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in docs/theory.md.
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
 from . import calculus, experts, io, rates, targets
 from .approximate import ApproximationError, Certificate, approximate
+from .assumptions import AssumptionError, Assumptions, check_assumptions
 from .mlp import MLP
 from .io import load
 from .moe import MixtureOfExperts, as_mixture, build_moe
@@ -34,6 +35,9 @@ __all__ = [
     "SupErrorReport",
     "ApproximationError",
     "Certificate",
+    "AssumptionError",
+    "Assumptions",
+    "check_assumptions",
     "build_moe",
     "as_mixture",
     "load",

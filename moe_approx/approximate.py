@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import experts as _experts
-from ._checks import check_int, check_positive
+from ._checks import check_int, check_positive, check_target
+from .assumptions import Assumptions, check_assumptions
 from .mlp import check_activation, concat_stacks, index_stack
 from .moe import MixtureOfExperts
 from .partition import DyadicPartition
@@ -30,8 +31,9 @@ class ApproximationError(RuntimeError):
 class Certificate:
     """Proof attached to ``approximate``'s result: sup_{[0,1]^n} |f − Φ| <= ``bound`` <= ``eps``.
 
-    ``cell_bounds[i]`` is the proven bound on cell i (THEORY.md §5); ``evaluations`` the boxes
-    evaluated over all ``rounds`` of refinement.
+    ``cell_bounds[i]`` is the proven bound on cell i (docs/theory.md §5); ``evaluations`` the boxes
+    evaluated over all ``rounds`` of refinement; ``assumptions`` what the proof is conditional on:
+    the declared constants, checked on sampled pairs in every final cell before it was issued.
     """
 
     bound: float
@@ -41,6 +43,7 @@ class Certificate:
     rounds: int
     seconds: float
     cell_bounds: np.ndarray = field(repr=False)
+    assumptions: Assumptions | None = field(default=None, repr=False)
 
 
 class _ProgressBar:
@@ -77,8 +80,7 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     it got) rather than return an uncertified result when more than ``max_experts`` experts or
     ``max_evals`` box evaluations would be needed.
     """
-    if not all(hasattr(target, a) for a in ("n", "alpha", "constant", "fn")):
-        raise TypeError(f"target must be a HolderTarget, got {type(target).__name__}")
+    check_target(target)
     eps = check_positive(eps, "eps")
     rtol = check_positive(rtol, "rtol")
     max_experts = check_int(max_experts, "max_experts")
@@ -133,6 +135,8 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     if bar is not None:
         bar.step(partition.num_cells, partition.num_cells, evaluations, rounds)
         bar.close()
+    assumptions = check_assumptions(target, *partition.all_bounds(), uses_derivative=target.smoothness is not None)
     moe = MixtureOfExperts(partition, nets, expert, size)
-    moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds)
+    moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds,
+                                  assumptions)
     return moe

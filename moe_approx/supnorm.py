@@ -47,14 +47,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import experts as _experts
-from ._checks import check_int, check_memory, check_positive
+from ._checks import check_int, check_memory, check_network, check_positive, check_target
+from .assumptions import HOLDER_SLACK, TARGET_RTOL, Assumptions, check_assumptions
 from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
 from .mlp import index_stack
 from .moe import as_mixture
 
-TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation
 ATOL_FACTOR = 4.0  # default atol = this times the largest float64 margin of f − Φ at the cell centres
-HOLDER_SLACK = 1e-9  # relative slack when checking sampled pairs against the declared (alpha, C)
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
 MAX_SPLIT_AXES = 4  # a box is split along at most this many (longest) axes: at most 16 children
@@ -73,7 +72,8 @@ class SupErrorReport:
     them also got the affine-form enclosure); ``boxes``: the final boxes (leaves of the splitting tree)
     that cover the cube. ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are
     proven for every cell; the bracket meets rtol only for the cells that decide the global maximum).
-    ``lipschitz``: the experts' Lipschitz bounds Λ_l used.
+    ``lipschitz``: the experts' Lipschitz bounds Λ_l used. ``assumptions``: what the certificate is
+    conditional on and how the declared constants were checked (docs/theory.md §5).
     """
 
     lower: float
@@ -89,6 +89,7 @@ class SupErrorReport:
     cell_lower: np.ndarray = field(default=None, repr=False)
     cell_upper: np.ndarray = field(default=None, repr=False)
     lipschitz: np.ndarray = field(default=None, repr=False)
+    assumptions: Assumptions | None = field(default=None, repr=False)
 
 
 def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
@@ -544,7 +545,9 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     Raises
     ------
     TypeError
-        If ``moe`` is neither a mixture nor an MLP.
+        If ``target`` is not a HolderTarget or ``moe`` is neither a mixture nor an MLP.
+    AssumptionError
+        (a ValueError) If a sampled pair contradicts a declared constant (C, or D where declared).
     ValueError
         For a dimension mismatch, a bad ``rtol``/``atol``/``max_evals``/``bound``, non-finite values of
         f or Φ, or a sampled pair that violates the declared (α, C).
@@ -559,7 +562,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     >>> report.certified, report.lower <= 1 / 8 <= report.upper
     (True, True)
     """
-    moe = as_mixture(moe)
+    check_target(target)
+    moe = as_mixture(check_network(moe, "moe"))
     if target.n != moe.n:
         raise ValueError(f"target is defined on n={target.n} but the MoE on n={moe.n}")
     rtol = check_positive(rtol, "rtol")
@@ -572,6 +576,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
+    assumptions = check_assumptions(target, lo, hi, uses_derivative=target.smoothness is not None)
     floor = [atol]
 
     def threshold(st):
@@ -587,5 +592,5 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations,
         certified=upper - st.lower <= rtol * st.lower + floor[0], seconds=time.perf_counter() - start,
         boxes=st.boxes, rtol=rtol, atol=floor[0], affine_evaluations=st.affine_evaluations,
-        cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz,
+        cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
     )
