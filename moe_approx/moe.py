@@ -8,7 +8,7 @@ counts are bucketed so that ``jit`` compiles a handful of shapes, not one per ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import jax
 import jax.numpy as jnp
@@ -115,6 +115,65 @@ def _best_capacity(counts: np.ndarray) -> int:
     return candidates[int(np.argmin(work))]
 
 
+SLOT_OVERHEAD = 32  # lanes: cost of one slot's weight gather and small matmuls (bench_eval, width 32)
+MAX_CAPACITY = CHUNK_POINTS
+
+
+def _fine_bucket(m: int) -> int:
+    """Smallest value >= m of the form j·2^k, 8 <= j < 16 (at most 12.5 % above m; 8 shapes an octave)."""
+    if m <= 8:
+        return 8
+    base = 1 << (int(m).bit_length() - 4)
+    return -(-m // base) * base
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Points grouped by cell (one counting sort) for :meth:`MixtureOfExperts.apply_dispatched`.
+
+    ``order`` (device, int32) lists the point indices sorted by cell, padded to a bucket size so
+    that ``jit`` sees few shapes. ``passes`` holds, per slot capacity ``cap``, device arrays
+    ``(used, cell, start, length)``: slot s runs expert ``cell[s]`` on the points
+    ``order[start[s] : start[s] + length[s]]`` (length <= cap). Slot arrays are padded to whole
+    chunks of :func:`_group` slots; only the first ``used`` chunks run.
+    """
+
+    num_points: int
+    order: jax.Array
+    caps: tuple
+    passes: tuple
+
+
+def plan_slots(counts: np.ndarray, overhead: int = SLOT_OVERHEAD) -> tuple:
+    """Slots for cells holding ``counts`` points: ``((cap, cell, start, length), ...)`` host arrays.
+
+    Cell c gets one slot of M lanes for its first min(c, M) points and ⌈(c − M)⁺/T⌉ slots of T lanes
+    for the rest, its points being the sorted positions from start_c = Σ_{c' < c} counts_c'.
+    (M, T) minimises the padded work Σ_slots (capacity + ``overhead``), ``overhead`` being the cost
+    of one slot (weight gather, small matmuls) in lanes. M is 0 or a fine bucket (<= 12.5 % above
+    a quantile of the counts), T a power of two: few compiled shapes.
+    """
+    counts = np.asarray(counts, np.int64)
+    occupied = np.nonzero(counts)[0]
+    if occupied.size == 0:
+        return ()
+    c, start = counts[occupied], (np.cumsum(counts) - counts)[occupied]
+    qs = np.quantile(c, [0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], method="higher")
+    mains = np.array([0] + sorted({min(_fine_bucket(int(q)), MAX_CAPACITY) for q in qs}))
+    tails = 2 ** np.arange(3, int(np.log2(MAX_CAPACITY)) + 1)
+    over = np.maximum(c[None, :] - mains[:, None], 0)  # (M, cells)
+    slots = -(-over[:, None, :] // tails[None, :, None])  # (M, T, cells)
+    work = (slots * (tails[None, :, None] + overhead)).sum(-1) + (mains[:, None] > 0) * c.size * (mains[:, None] + overhead)
+    i, j = np.unravel_index(np.argmin(work), work.shape)
+    M, T, per = int(mains[i]), int(tails[j]), slots[i, j]
+    passes = [(M, occupied, start, np.minimum(c, M))] if M else []
+    if per.sum():
+        k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)  # slot number within its cell
+        passes.append((T, np.repeat(occupied, per), np.repeat(start + M, per) + k * T,
+                       np.minimum(np.repeat(over[i], per) - k * T, T)))
+    return tuple(passes)
+
+
 class MixtureOfExperts:
     """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`."""
 
@@ -168,24 +227,53 @@ class MixtureOfExperts:
 
     # --- evaluation --------------------------------------------------------------------
     def __call__(self, x):
-        """Φ(x) for points (..., n); cell-blocked for concrete input, per-point under tracing."""
-        x = check_points(x, self.n)
+        """Φ(x) for points (..., n): routed once, then cell-blocked (per-point under tracing)."""
         if is_traced(x):
-            return self.apply_per_point(x)
+            return self.apply_per_point(check_points(x, self.n))
+        x = x if isinstance(x, jax.Array) else check_points(x, self.n)
+        if x.ndim < 1 or x.shape[-1] != self.n:
+            check_points(np.asarray(x), self.n)  # raises: wrong shape
         flat = x.reshape(-1, self.n)
-        out = self.apply_dispatched(flat, self.dispatch(flat))
-        return out.reshape(x.shape[:-1])
+        return self.apply_dispatched(flat, self.dispatch(flat)).reshape(x.shape[:-1])
 
-    def dispatch(self, x) -> Dispatch:
-        """Group concrete points (N, n) by cell into slots (host side; routing has zero gradient)."""
-        x = check_points(x, self.n)
-        ids = np.asarray(self.partition.locate(x)).ravel()
-        return group_by_cell(ids, self.num_experts, (self.n + self.experts.width + 2) * 8 * 3)
+    @cached_property
+    def _device_experts(self) -> MLP:
+        """The stacked experts as device arrays, copied once (not on every call)."""
+        return jax.tree_util.tree_map(jnp.asarray, self.experts)
 
-    def apply_dispatched(self, x, dispatch: Dispatch):
-        """Cell-blocked Φ(x) for points (N, n) grouped by ``dispatch``; jit- and grad-friendly in x."""
-        experts = self.experts if dispatch.identity else index_stack(self.experts, jnp.asarray(dispatch.slot_cell))
-        return _blocked(experts, jnp.asarray(x), jnp.asarray(dispatch.slot_point), jnp.asarray(dispatch.point_lane))
+    def dispatch(self, x) -> Routing:
+        """Group points (N, n) by cell: route on the device, one counting sort on the host.
+
+        Routing has zero gradient, so the grouping is data, not part of the traced computation.
+        """
+        x = x if isinstance(x, jax.Array) else check_points(x, self.n)
+        if x.ndim != 2 or x.shape[1] != self.n:
+            raise ValueError(f"x must have shape (N, {self.n}), got {x.shape}")
+        N = x.shape[0]
+        size = _bucket(N)
+        check_memory(size * (self.n + 4) * 8 * 4, "routing of the points")
+        xp, ok = _pad_check(x, size)
+        key, counts = _sort_keys(self.partition._locate(xp), N, self.num_experts)
+        if not bool(ok):
+            check_points(np.asarray(x), self.n)  # raises: not finite or outside the cube
+        order = np.argsort(np.asarray(key), kind="stable").astype(np.int32)  # 16-bit keys: radix sort
+        caps, passes = [], []
+        for cap, cell, start, length in plan_slots(np.asarray(counts)):
+            group = _group(cap)
+            used = -(-cell.size // group)
+            size = _bucket(used) * group
+            check_memory(size * cap * (self.n + 2 * self.experts.width + 4) * 8, "cell-blocked evaluation slots")
+            pad = lambda a: jnp.asarray(np.pad(a.astype(np.int32), (0, size - a.size)))
+            caps.append(cap)
+            passes.append((jnp.int32(used), pad(cell), pad(start), pad(length)))
+        return Routing(N, jax.device_put(order, may_alias=True), tuple(caps), tuple(passes))
+
+    def apply_dispatched(self, x, routing: Routing):
+        """Cell-blocked Φ(x) for points (N, n) grouped by ``routing``; jit- and grad-friendly in x."""
+        x = jnp.asarray(x)
+        if x.shape != (routing.num_points, self.n):
+            raise ValueError(f"x must have shape ({routing.num_points}, {self.n}) as dispatched, got {x.shape}")
+        return _routed(self._device_experts, x, routing.order, routing.passes, routing.caps, routing.num_points)
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
@@ -204,6 +292,72 @@ class MixtureOfExperts:
             f"MixtureOfExperts(family={self.family!r}, size={self.size}, experts={self.num_experts}, "
             f"activation={self.activation!r}, expert_params={self.expert_params}, total_params={self.total_params})"
         )
+
+
+def _group(cap: int) -> int:
+    """Slots per chunk of the slot kernel: about CHUNK_POINTS lanes, activations in cache."""
+    return max(1, CHUNK_POINTS // cap)
+
+
+@partial(jax.jit, static_argnums=1)
+def _pad_check(x, size):
+    """x (N, n) padded with zeros to ``size`` rows, and whether every entry is finite and in [0, 1]."""
+    return jnp.pad(x, ((0, size - x.shape[0]), (0, 0))), jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
+
+
+@partial(jax.jit, static_argnums=2)
+def _sort_keys(ids, num_points, num_cells):
+    """Cell counts and sort keys of routed points; the padding rows (from ``num_points`` on) get key L."""
+    ids = jnp.where(jnp.arange(ids.shape[0]) < num_points, ids, num_cells)
+    counts = jnp.zeros(num_cells + 1, jnp.int32).at[ids].add(1)[:num_cells]
+    return ids.astype(jnp.uint16 if num_cells < 2**16 else jnp.uint32), counts
+
+
+def _routed(experts: MLP, x, order, passes, caps, num_points):
+    """Φ at points x (N, n) grouped by a :class:`Routing`'s ``order`` and slot ``passes``.
+
+    Per pass: gather the points of every slot (empty lanes read 0) and run the slots as a loop
+    over chunks (gathered expert weights, batched matmuls; chunks past ``used`` are skipped);
+    then scatter all outputs into place at once. Three jitted steps: XLA fuses one program worse.
+    """
+    where, outs = [], []
+    for cap, (used, cell, start, length) in zip(caps, passes):
+        pts, xs = _slot_points(x, order, start, length, cap, num_points)
+        outs.append(_slot_pass(experts, xs, cell, used))
+        where.append(pts)
+    return _unsort(tuple(where), tuple(outs), num_points)
+
+
+@partial(jax.jit, static_argnums=(4, 5))
+def _slot_points(x, order, start, length, cap, num_points):
+    """Point index of every lane (``num_points`` where empty), shape (S, cap), and the points (S, cap, n)."""
+    lanes = jnp.arange(cap)
+    valid = lanes < length[:, None]
+    pts = jnp.where(valid, order[jnp.where(valid, start[:, None] + lanes, 0)], num_points)
+    return pts, x.at[pts].get(mode="fill", fill_value=0.0)
+
+
+@jax.jit
+def _slot_pass(experts: MLP, xs, cell, used):
+    """Expert ``cell[s]`` on the points xs[s] (S, cap, n), in chunks of slots; chunks from ``used`` on give 0."""
+    S, cap = xs.shape[:2]
+    group = _group(cap)
+
+    def step(a):
+        return jax.lax.cond(a[2] < used, lambda a: index_stack(experts, a[0])(a[1])[..., 0],
+                            lambda a: jnp.zeros((group, cap), xs.dtype), a)
+
+    return jax.lax.map(step, (cell.reshape(-1, group), xs.reshape(-1, group, cap, xs.shape[2]), jnp.arange(S // group)))
+
+
+@partial(jax.jit, static_argnums=2)
+def _unsort(where, outs, num_points):
+    """y with y[where[k]] = outs[k] (indices ``num_points`` dropped)."""
+    if not outs:
+        return jnp.zeros(num_points)
+    idx = jnp.concatenate([w.ravel() for w in where])
+    return jnp.zeros(num_points, outs[0].dtype).at[idx].set(jnp.concatenate([o.ravel() for o in outs]),
+                                                            mode="drop", unique_indices=True)
 
 
 @jax.jit

@@ -40,15 +40,48 @@ def test_blocked_equals_naive(rng, part, act):
     assert y.dtype == np.float64 and y.shape == (300,)
 
 
+def lanes_of(routing):
+    """Host expansion of a Routing: (cell, point) of every occupied lane, over all slots that run."""
+    order = np.asarray(routing.order)
+    cells, points = [], []
+    for cap, (used, cell, start, length) in zip(routing.caps, routing.passes):
+        cell, start, length = (np.asarray(a) for a in (cell, start, length))
+        assert np.all(length <= cap) and not np.any(length[int(used) * ma.moe._group(cap):])  # skipped chunks are empty
+        for c, s, m in zip(cell, start, length):
+            cells += [c] * int(m)
+            points += list(order[s : s + m])
+    return np.array(cells, int), np.array(points, int)
+
+
 def test_skewed_points_use_several_slots_per_cell(rng):
     moe = random_moe(rng, ma.GridPartition(2, 8))
     x = np.concatenate([rng.random((2000, 2)) * 0.1, rng.random((50, 2))])  # one crowded cell
     d = moe.dispatch(x)
-    assert not d.identity and d.slot_point.shape[0] > moe.num_experts // 8
-    np.testing.assert_array_equal(d.slot_point.ravel()[d.point_lane], np.arange(len(x)))  # each point in its lane
-    lo, hi = moe.partition.all_bounds()
-    assert np.all(moe.partition.contains(x, d.slot_cell[d.point_lane // d.slot_point.shape[1]]))
+    cells, points = lanes_of(d)
+    np.testing.assert_array_equal(np.sort(points), np.arange(len(x)))  # every point in exactly one lane
+    assert np.all(moe.partition.contains(x[points], cells))  # ... of a slot of its own cell
+    crowded = np.bincount(cells[np.isin(points, np.arange(2000))]).argmax()
+    slots = sum(int(np.sum(np.asarray(p[1])[np.asarray(p[3]) > 0] == crowded)) for p in d.passes)
+    lanes = sum(cap * int(np.count_nonzero(np.asarray(p[3]))) for cap, p in zip(d.caps, d.passes))
+    assert slots >= 2 and lanes <= 1.125 * len(x) + 8 * moe.num_experts  # split over slots; padding bounded
     np.testing.assert_allclose(np.asarray(moe(x)), np.asarray(moe.apply_per_point(jnp.asarray(x))), atol=1e-14)
+
+
+@pytest.mark.parametrize("counts", [[256] * 64, [0] * 63 + [5000], [1] * 500, [0, 3, 700, 0, 90, 260, 255]])
+def test_plan_slots_covers_every_point_once(counts):
+    """Each sorted position lies in exactly one slot of its own cell; padding within one bucket per cell."""
+    counts = np.array(counts)
+    passes = ma.moe.plan_slots(counts)
+    ends = np.cumsum(counts)
+    covered, lanes = np.zeros(ends[-1], int), 0
+    for cap, cell, start, length in passes:
+        assert np.all((length >= 1) & (length <= cap))
+        assert np.all((ends[cell] - counts[cell] <= start) & (start + length <= ends[cell]))
+        for s, m in zip(start, length):
+            covered[s : s + m] += 1
+        lanes += cap * len(cell)
+    np.testing.assert_array_equal(covered, 1)
+    assert lanes <= 1.125 * ends[-1] + 8 * np.count_nonzero(counts)
 
 
 def test_jit_and_grad(rng):
