@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import moe_approx as ma
 from moe_approx.moe import MixtureOfExperts
@@ -69,19 +71,69 @@ def test_skewed_points_use_several_slots_per_cell(rng):
 
 @pytest.mark.parametrize("counts", [[256] * 64, [0] * 63 + [5000], [1] * 500, [0, 3, 700, 0, 90, 260, 255]])
 def test_plan_slots_covers_every_point_once(counts):
-    """Each sorted position lies in exactly one slot of its own cell; padding within one bucket per cell."""
+    """Each sorted position lies in exactly one slot of its own cell; the padded work is no more than
+    that of two simple plans: slots of 8 lanes only, or one slot per cell of a fine bucket above the largest count."""
     counts = np.array(counts)
     passes = ma.moe.plan_slots(counts)
     ends = np.cumsum(counts)
-    covered, lanes = np.zeros(ends[-1], int), 0
+    covered, work = np.zeros(ends[-1], int), 0
     for cap, cell, start, length in passes:
         assert np.all((length >= 1) & (length <= cap))
         assert np.all((ends[cell] - counts[cell] <= start) & (start + length <= ends[cell]))
         for s, m in zip(start, length):
             covered[s : s + m] += 1
-        lanes += cap * len(cell)
+        work += (cap + ma.moe.SLOT_OVERHEAD) * len(cell)
     np.testing.assert_array_equal(covered, 1)
-    assert lanes <= 1.125 * ends[-1] + 8 * np.count_nonzero(counts)
+    c = counts[counts > 0]
+    assert work <= np.sum(-(-c // 8)) * (8 + ma.moe.SLOT_OVERHEAD)
+    assert work <= c.size * (ma.moe._fine_bucket(c.max()) + ma.moe.SLOT_OVERHEAD) and ma.moe._fine_bucket(c.max()) <= 1.125 * c.max() + 8
+
+
+@st.composite
+def partitions_and_points(draw):
+    """A random Grid, refined Dyadic or Prototype partition of [0,1]^n and points, some on cell faces and at 1."""
+    n = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["grid", "dyadic", "prototype"]))
+    if kind == "grid":
+        part = ma.GridPartition(n, draw(st.integers(1, 6)))
+    elif kind == "dyadic":
+        part = ma.DyadicPartition(n, draw(st.integers(0, 2)))
+        part = part.refine(rng.choice(part.num_cells, size=min(2, part.num_cells), replace=False))
+    else:
+        part = ma.PrototypePartition(rng.random((draw(st.integers(1, 12)), n)))
+    x = rng.random((draw(st.integers(1, 300)), n))
+    lo, hi = part.all_bounds()
+    faces = np.concatenate([lo.ravel(), hi.ravel(), [0.0, 1.0]])
+    snap = rng.random(x.shape) < 0.3
+    x[snap] = rng.choice(faces, size=int(snap.sum()))
+    return part, x, seed
+
+
+@settings(max_examples=10, deadline=None)  # each example compiles new shapes
+@given(partitions_and_points(), st.sampled_from(["relu", "prelu"]))
+def test_call_equals_per_point_on_random_partitions(case, act):
+    part, x, seed = case
+    moe = random_moe(np.random.default_rng(seed), part, widths=(None, 4, 3, 1), act=act)
+    y = np.asarray(moe(x))
+    np.testing.assert_allclose(y, np.asarray(moe.apply_per_point(jnp.asarray(x))), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(moe(jnp.asarray(x))), y)  # device input: same routing, same values
+
+
+def test_call_shapes_and_device_input_errors(rng):
+    moe = random_moe(rng, ma.GridPartition(2, 3))
+    x = rng.random((3, 7, 2))
+    y = moe(x)
+    assert y.shape == (3, 7) and y.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(y).ravel(), np.asarray(moe(x.reshape(-1, 2))))
+    assert moe(np.zeros((0, 2))).shape == (0,)
+    with pytest.raises(ValueError, match="finite"):
+        moe(jnp.asarray([[0.5, jnp.nan]]))
+    with pytest.raises(ValueError, match="unit cube"):
+        moe(jnp.asarray([[0.5, 1.5]]))
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        moe(jnp.zeros((4, 3)))
 
 
 def test_jit_and_grad(rng):
