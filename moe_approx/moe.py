@@ -1,8 +1,12 @@
-"""Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (THEORY.md §2).
+"""Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2).
 
-Evaluation is cell-blocked (DESIGN.md): points are grouped by cell into fixed-capacity slots
-and each expert runs as one dense batched matmul over its own points. Slot capacities and slot
-counts are bucketed so that ``jit`` compiles a handful of shapes, not one per call.
+Evaluation is cell-blocked (DESIGN.md): ``__call__`` routes the points on the device, groups them
+by cell with one counting (radix) sort on the host, lays each cell's points into slots (one slot
+of M lanes for its first M points, slots of T lanes for the rest, M and T chosen from the cell
+counts), and runs every slot as a dense batched matmul with its expert's weights gathered inside
+the loop; one scatter puts the outputs back in input order. The experts live on the device
+(copied once), and point counts, slot counts and capacities are bucketed, so ``jit`` compiles a
+handful of shapes, not one per call. Under tracing ``__call__`` falls back to a per-point gather.
 """
 
 from __future__ import annotations
@@ -23,34 +27,14 @@ CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
 
 
 def _apply_stack(net: MLP, x):
-    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n), in cache-sized chunks of cells."""
-    chunk = max(1, min(x.shape[0], CHUNK_POINTS // max(x.shape[1], 1)))
-    return _apply_chunked(net, x, chunk)
-
-
-@partial(jax.jit, static_argnums=2)
-def _apply_chunked(net: MLP, x, chunk: int):
-    S = x.shape[0]
-    pad = -S % chunk
-
-    def split(a, core):
-        if np.ndim(a) == core:  # shared layer: not part of the scan
-            return None
-        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
-        return a.reshape((-1, chunk) + a.shape[1:])
-
-    layers = [(split(w, 2), split(b, 1)) for w, b in net.layers]
-    slopes = [split(a, 1) for a in net.slopes]
-    xs = split(x, 2)
-
-    def body(carry):
-        (lay, slo, xc) = carry
-        full_layers = tuple((w if wc is None else wc, b if bc is None else bc)
-                            for (w, b), (wc, bc) in zip(net.layers, lay))
-        full_slopes = tuple(a if ac is None else ac for a, ac in zip(net.slopes, slo))
-        return MLP(full_layers, full_slopes, net.activation)(xc)[..., 0]
-
-    return jax.lax.map(body, (layers, slopes, xs)).reshape(-1, x.shape[1])[:S]
+    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n): the slot kernel, slot s running network s."""
+    S, P = x.shape[:2]
+    if S == 0:
+        return jnp.zeros((0, P))
+    group = _group(P)
+    xs = jnp.pad(jnp.asarray(x), ((0, -S % group), (0, 0), (0, 0)))
+    cell = jnp.arange(xs.shape[0]) % S
+    return _slot_pass(net, xs, cell, jnp.int32(-(-S // group))).reshape(-1, P)[:S]
 
 
 def _bucket(m: int) -> int:
@@ -277,7 +261,7 @@ class MixtureOfExperts:
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
-        experts = self.experts if cells == slice(None) else index_stack(self.experts, cells)
+        experts = self._device_experts if cells == slice(None) else index_stack(self._device_experts, cells)
         if x_cells.ndim != 3 or x_cells.shape[-1] != self.n or (experts.batch_shape[0] != x_cells.shape[0]):
             raise ValueError(f"x_cells must have shape ({experts.batch_shape[0]}, P, {self.n}), got {x_cells.shape}")
         return _apply_stack(experts, jnp.asarray(x_cells))
@@ -358,11 +342,6 @@ def _unsort(where, outs, num_points):
     idx = jnp.concatenate([w.ravel() for w in where])
     return jnp.zeros(num_points, outs[0].dtype).at[idx].set(jnp.concatenate([o.ravel() for o in outs]),
                                                             mode="drop", unique_indices=True)
-
-
-@jax.jit
-def _blocked(experts: MLP, x, slot_point, point_lane):
-    return _apply_stack(experts, x[slot_point]).ravel()[point_lane]
 
 
 @jax.jit
