@@ -223,6 +223,8 @@ class MixtureOfExperts:
     @cached_property
     def _device_experts(self) -> MLP:
         """The stacked experts as device arrays, copied once (not on every call)."""
+        leaves = jax.tree_util.tree_leaves(self.experts)
+        check_memory(sum(np.asarray(a).nbytes for a in leaves if not isinstance(a, jax.Array)), "device copy of the experts")
         return jax.tree_util.tree_map(jnp.asarray, self.experts)
 
     def dispatch(self, x) -> Routing:
@@ -283,10 +285,21 @@ def _group(cap: int) -> int:
     return max(1, CHUNK_POINTS // cap)
 
 
-@partial(jax.jit, static_argnums=1)
 def _pad_check(x, size):
-    """x (N, n) padded with zeros to ``size`` rows, and whether every entry is finite and in [0, 1]."""
-    return jnp.pad(x, ((0, size - x.shape[0]), (0, 0))), jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
+    """x (N, n) padded with zeros to ``size`` rows (x itself, not a copy, when N = size), and whether
+    every entry is finite and in [0, 1]."""
+    ok = _in_cube(x)
+    return (x if size == x.shape[0] else _pad_rows(x, size)), ok
+
+
+@jax.jit
+def _in_cube(x):
+    return jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
+
+
+@partial(jax.jit, static_argnums=1)
+def _pad_rows(x, size):
+    return jnp.pad(x, ((0, size - x.shape[0]), (0, 0)))
 
 
 @partial(jax.jit, static_argnums=2)
