@@ -41,7 +41,7 @@ def stages(moe, xj, repeats=3):
     N, L = xj.shape[0], moe.num_experts
     size = moe_module._bucket(N)
     r = moe.dispatch(xj)
-    xp, _ = moe_module._pad_check(xj, size)
+    xp = moe_module._pad_rows(xj, size)
     key = np.asarray(moe_module._sort_keys(moe.partition._locate(xp), N, L)[0])
     passes = [(cap, p, moe_module._slot_points(xj, r.order, p[2], p[3], cap, N)) for cap, p in zip(r.caps, r.passes)]
     E = moe._device_experts
@@ -49,7 +49,7 @@ def stages(moe, xj, repeats=3):
     where = tuple(pts for _, _, (pts, _) in passes)
     times = {
         "route on the device (check, locate, counts, keys)":
-            best_time(lambda: moe_module._sort_keys(moe.partition._locate(moe_module._pad_check(xj, size)[0]), N, L), repeats),
+            best_time(lambda: (bool(moe_module._in_cube(xj)), moe_module._sort_keys(moe.partition._locate(xp), N, L)), repeats),
         "host radix sort of the cell keys": best_time(lambda: np.argsort(key, kind="stable"), repeats),
         "whole dispatch (route + sort + plan + copies)": best_time(lambda: moe.dispatch(xj), repeats),
         "gather points into slots": best_time(

@@ -214,11 +214,17 @@ class MixtureOfExperts:
         """Φ(x) for points (..., n): routed once, then cell-blocked (per-point under tracing)."""
         if is_traced(x):
             return self.apply_per_point(check_points(x, self.n))
-        x = x if isinstance(x, jax.Array) else check_points(x, self.n)
-        if x.ndim < 1 or x.shape[-1] != self.n:
-            check_points(np.asarray(x), self.n)  # raises: wrong shape
+        x = self._device_points(x)
         flat = x.reshape(-1, self.n)
-        return self.apply_dispatched(flat, self.dispatch(flat)).reshape(x.shape[:-1])
+        return self.apply_dispatched(flat, self._dispatch(flat)).reshape(x.shape[:-1])
+
+    def _device_points(self, x):
+        """x (..., n) as a device array, checked once: numpy input on the host, device input on the device."""
+        if not isinstance(x, jax.Array):
+            return jnp.asarray(check_points(x, self.n))
+        if x.ndim < 1 or x.shape[-1] != self.n or not bool(_in_cube(x)):
+            check_points(np.asarray(x), self.n)  # raises: wrong shape, not finite, or outside the cube
+        return x
 
     @cached_property
     def _device_experts(self) -> MLP:
@@ -232,16 +238,17 @@ class MixtureOfExperts:
 
         Routing has zero gradient, so the grouping is data, not part of the traced computation.
         """
-        x = x if isinstance(x, jax.Array) else check_points(x, self.n)
-        if x.ndim != 2 or x.shape[1] != self.n:
+        x = self._device_points(x)
+        if x.ndim != 2:
             raise ValueError(f"x must have shape (N, {self.n}), got {x.shape}")
+        return self._dispatch(x)
+
+    def _dispatch(self, x) -> Routing:
         N = x.shape[0]
         size = _bucket(N)
         check_memory(size * (self.n + 4) * 8 * 4, "routing of the points")
-        xp, ok = _pad_check(x, size)
+        xp = x if size == N else _pad_rows(x, size)
         key, counts = _sort_keys(self.partition._locate(xp), N, self.num_experts)
-        if not bool(ok):
-            check_points(np.asarray(x), self.n)  # raises: not finite or outside the cube
         order = np.argsort(np.asarray(key), kind="stable").astype(np.int32)  # 16-bit keys: radix sort
         caps, passes = [], []
         for cap, cell, start, length in plan_slots(np.asarray(counts)):
@@ -285,20 +292,15 @@ def _group(cap: int) -> int:
     return max(1, CHUNK_POINTS // cap)
 
 
-def _pad_check(x, size):
-    """x (N, n) padded with zeros to ``size`` rows (x itself, not a copy, when N = size), and whether
-    every entry is finite and in [0, 1]."""
-    ok = _in_cube(x)
-    return (x if size == x.shape[0] else _pad_rows(x, size)), ok
-
-
 @jax.jit
 def _in_cube(x):
+    """Whether every entry of x is finite and in [0, 1]."""
     return jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
 
 
 @partial(jax.jit, static_argnums=1)
 def _pad_rows(x, size):
+    """x (N, n) padded with zeros to ``size`` rows (a bucket size: few compiled shapes)."""
     return jnp.pad(x, ((0, size - x.shape[0]), (0, 0)))
 
 
