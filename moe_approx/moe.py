@@ -288,8 +288,9 @@ class MixtureOfExperts:
 
 
 def _group(cap: int) -> int:
-    """Slots per chunk of the slot kernel: about CHUNK_POINTS lanes, activations in cache."""
-    return max(1, CHUNK_POINTS // cap)
+    """Slots per chunk of the slot kernel: about CHUNK_POINTS lanes (activations in cache), and at most
+    256 slots (their gathered weights in cache too)."""
+    return max(1, min(256, CHUNK_POINTS // cap))
 
 
 @jax.jit

@@ -148,6 +148,12 @@ def test_jit_and_grad(rng):
     d = moe.dispatch(np.asarray(x))
     g2 = jax.grad(lambda z: moe.apply_dispatched(z, d).sum())(x)
     np.testing.assert_allclose(g2, g, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(lambda z: moe.apply_dispatched(z, d))(x), moe(x), atol=1e-14)
+    cells = ma.supnorm.cell_grid(*part.all_bounds(), 5)  # (4, 5, 1): points grouped by cell
+    flat = jnp.asarray(cells.reshape(-1, 1))
+    g3 = jax.grad(lambda z: jax.jit(moe.apply_blocked)(z).sum())(jnp.asarray(cells))
+    g4 = jax.grad(lambda z: moe.apply_per_point(z).sum())(flat)
+    np.testing.assert_allclose(np.asarray(g3).reshape(-1, 1), g4, atol=1e-12)
 
 
 def test_sizes_and_counts():
