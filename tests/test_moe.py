@@ -121,6 +121,12 @@ def test_call_equals_per_point_on_random_partitions(case, act):
     np.testing.assert_array_equal(np.asarray(moe(jnp.asarray(x))), y)  # device input: same routing, same values
 
 
+def test_more_than_2_16_cells_use_wide_sort_keys(rng):
+    moe = random_moe(rng, ma.GridPartition(1, 2**16 + 3), widths=(None, 2, 1))
+    x = np.concatenate([rng.random((500, 1)), [[0.0], [1.0], [2**-16]]])
+    np.testing.assert_allclose(np.asarray(moe(x)), np.asarray(moe.apply_per_point(jnp.asarray(x))), rtol=1e-12, atol=1e-12)
+
+
 def test_call_shapes_and_device_input_errors(rng):
     moe = random_moe(rng, ma.GridPartition(2, 3))
     x = rng.random((3, 7, 2))
