@@ -37,7 +37,7 @@ def best_cpu(fn, repeats=3):
 
 
 def stages(moe, xj, repeats=3):
-    """Best wall time of each stage of ``moe(xj)``: routing, host sort and plan, slot gather, slot passes, scatter."""
+    """Least process CPU time of each stage of ``moe(xj)``: routing, host sort and plan, slot gather, slot passes, scatter."""
     N, L = xj.shape[0], moe.num_experts
     size = moe_module._bucket(N)
     r = moe.dispatch(xj)
@@ -49,15 +49,17 @@ def stages(moe, xj, repeats=3):
     where = tuple(pts for _, _, (pts, _) in passes)
     times = {
         "route on the device (check, locate, counts, keys)":
-            best_time(lambda: (bool(moe_module._in_cube(xj)), moe_module._sort_keys(moe.partition._locate(xp), N, L)), repeats),
-        "host radix sort of the cell keys": best_time(lambda: np.argsort(key, kind="stable"), repeats),
-        "whole dispatch (route + sort + plan + copies)": best_time(lambda: moe.dispatch(xj), repeats),
-        "gather points into slots": best_time(
+            best_cpu(lambda: (bool(moe_module._in_cube(xj)), moe_module._sort_keys(moe.partition._locate(xp), N, L)), repeats),
+        "host radix sort of the cell keys": best_cpu(lambda: np.argsort(key, kind="stable"), repeats),
+        "whole dispatch (route + sort + plan + copies)": best_cpu(lambda: moe.dispatch(xj), repeats),
+        "gather points into slots": best_cpu(
             lambda: [moe_module._slot_points(xj, r.order, p[2], p[3], cap, N) for cap, p, _ in passes], repeats),
-        "slot passes (expert matmuls)": best_time(
-            lambda: [moe_module._slot_pass(E, xs, p[1], p[0]) for _, p, (_, xs) in passes], repeats),
-        "scatter outputs to input order": best_time(lambda: moe_module._unsort(where, outs, N), repeats),
+        "scatter outputs to input order": best_cpu(lambda: moe_module._unsort(where, outs, N), repeats),
     }
+    for cap, p, (_, xs) in passes:
+        slots = int(np.count_nonzero(np.asarray(p[3])))
+        times[f"slot pass of capacity {cap} ({slots} slots, expert matmuls)"] = best_cpu(
+            lambda: moe_module._slot_pass(E, xs, p[1], p[0]), repeats)
     lanes = sum(cap * int(np.count_nonzero(np.asarray(p[3]))) for cap, p in zip(r.caps, r.passes))
     return times, r.caps, lanes
 
@@ -119,10 +121,10 @@ def main():
     print(f"CPU time (process, ms): MoE {1e3 * cpu_moe:.1f}, (a) {1e3 * cpu_one:.1f}, (a') {1e3 * cpu_shared:.1f};"
           f"  ratio MoE/(a) = {cpu_one / cpu_moe:.2f}, MoE/(a') = {cpu_shared / cpu_moe:.2f}"
           f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    print(f"where the MoE's time goes (best of 3, ms; slot capacities {caps}, lanes {lanes} = {lanes / N:.3f} N):")
+    print(f"where the MoE's time goes (CPU ms, least of 3; slot capacities {caps}, lanes {lanes} = {lanes / N:.3f} N):")
     for name, t in times.items():
         print(f"  {name:52s} {1e3 * t:8.1f}")
-    print(f"  {'__call__ total':52s} {1e3 * t_moe:8.1f}")
+    print(f"  {'__call__ total':52s} {1e3 * cpu_moe:8.1f}")
 
 
 if __name__ == "__main__":

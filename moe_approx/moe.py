@@ -115,7 +115,7 @@ def _fine_bucket(m: int) -> int:
 class Routing:
     """Points grouped by cell (one counting sort) for :meth:`MixtureOfExperts.apply_dispatched`.
 
-    ``order`` (device, int32) lists the point indices sorted by cell, padded to a bucket size so
+    ``order`` (device, int64) lists the point indices sorted by cell, padded to a bucket size so
     that ``jit`` sees few shapes. ``passes`` holds, per slot capacity ``cap``, device arrays
     ``(used, cell, start, length)``: slot s runs expert ``cell[s]`` on the points
     ``order[start[s] : start[s] + length[s]]`` (length <= cap). Slot arrays are padded to whole
@@ -249,7 +249,7 @@ class MixtureOfExperts:
         check_memory(size * (self.n + 4) * 8 * 4, "routing of the points")
         xp = x if size == N else _pad_rows(x, size)
         key, counts = _sort_keys(self.partition._locate(xp), N, self.num_experts)
-        order = np.argsort(np.asarray(key), kind="stable").astype(np.int32)  # 16-bit keys: radix sort
+        order = np.argsort(np.asarray(key), kind="stable")  # 16-bit keys: numpy sorts by radix (counting) passes
         caps, passes = [], []
         for cap, cell, start, length in plan_slots(np.asarray(counts)):
             group = _group(cap)
