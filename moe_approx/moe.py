@@ -352,12 +352,11 @@ def _slot_pass(experts: MLP, xs, cell, used):
 
 @partial(jax.jit, static_argnums=2)
 def _unsort(where, outs, num_points):
-    """y with y[where[k]] = outs[k] (indices ``num_points`` dropped)."""
-    if not outs:
-        return jnp.zeros(num_points)
-    idx = jnp.concatenate([w.ravel() for w in where])
-    return jnp.zeros(num_points, outs[0].dtype).at[idx].set(jnp.concatenate([o.ravel() for o in outs]),
-                                                            mode="drop", unique_indices=True)
+    """y with y[where[k]] = outs[k] (indices ``num_points`` dropped); one scatter per pass, no concatenation."""
+    y = jnp.zeros(num_points, outs[0].dtype if outs else jnp.float64)
+    for w, o in zip(where, outs):
+        y = y.at[w.ravel()].set(o.ravel(), mode="drop", unique_indices=True)
+    return y
 
 
 @jax.jit
