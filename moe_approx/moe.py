@@ -142,19 +142,22 @@ def plan_slots(counts: np.ndarray, overhead: int = SLOT_OVERHEAD) -> tuple:
     if occupied.size == 0:
         return ()
     c, start = counts[occupied], (np.cumsum(counts) - counts)[occupied]
-    qs = np.quantile(c, [0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], method="higher")
+    qs = np.quantile(c, [0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], method="higher")
     mains = np.array([0] + sorted({min(_fine_bucket(int(q)), MAX_CAPACITY) for q in qs}))
-    tails = 2 ** np.arange(3, int(np.log2(MAX_CAPACITY)) + 1)
-    over = np.maximum(c[None, :] - mains[:, None], 0)  # (M, cells)
-    slots = -(-over[:, None, :] // tails[None, :, None])  # (M, T, cells)
-    work = (slots * (tails[None, :, None] + overhead)).sum(-1) + (mains[:, None] > 0) * c.size * (mains[:, None] + overhead)
-    i, j = np.unravel_index(np.argmin(work), work.shape)
-    M, T, per = int(mains[i]), int(tails[j]), slots[i, j]
+    best = None
+    for M in mains:  # at most 10 x 12 candidates, O(cells) memory each
+        over = np.maximum(c - M, 0)
+        for T in 2 ** np.arange(3, max(4, min(int(over.max()), MAX_CAPACITY).bit_length() + 1)):
+            per = -(-over // T)
+            work = int(per.sum()) * (int(T) + overhead) + (c.size * (int(M) + overhead) if M else 0)
+            if best is None or work < best[0]:
+                best = (work, int(M), int(T), per, over)
+    _, M, T, per, over = best
     passes = [(M, occupied, start, np.minimum(c, M))] if M else []
     if per.sum():
         k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)  # slot number within its cell
         passes.append((T, np.repeat(occupied, per), np.repeat(start + M, per) + k * T,
-                       np.minimum(np.repeat(over[i], per) - k * T, T)))
+                       np.minimum(np.repeat(over, per) - k * T, T)))
     return tuple(passes)
 
 

@@ -69,7 +69,7 @@ def test_skewed_points_use_several_slots_per_cell(rng):
     np.testing.assert_allclose(np.asarray(moe(x)), np.asarray(moe.apply_per_point(jnp.asarray(x))), atol=1e-14)
 
 
-@pytest.mark.parametrize("counts", [[256] * 64, [0] * 63 + [5000], [1] * 500, [0, 3, 700, 0, 90, 260, 255]])
+@pytest.mark.parametrize("counts", [[256] * 64, [0] * 63 + [5000], [1] * 500, [0, 3, 700, 0, 90, 260, 255], [0, 0, 50000, 3]])
 def test_plan_slots_covers_every_point_once(counts):
     """Each sorted position lies in exactly one slot of its own cell; the padded work is no more than
     that of two simple plans: slots of 8 lanes only, or one slot per cell of a fine bucket above the largest count."""
