@@ -43,7 +43,7 @@ def stages(moe, xj, repeats=3):
     r = moe.dispatch(xj)
     xp = moe_module._pad_rows(xj, size)
     key = np.asarray(moe_module._sort_keys(moe.partition._locate(xp), N, L)[0])
-    passes = [(cap, p, moe_module._slot_points(xj, r.order, p[2], p[3], cap, N)) for cap, p in zip(r.caps, r.passes)]
+    passes = [(cap, p, moe_module._slot_points(xp, r.order, p[2], p[3], cap)) for cap, p in zip(r.caps, r.passes)]
     E = moe._device_experts
     outs = tuple(moe_module._slot_pass(E, xs, p[1], p[0]) for _, p, (_, xs) in passes)
     where = tuple(pts for _, _, (pts, _) in passes)
@@ -53,8 +53,8 @@ def stages(moe, xj, repeats=3):
         "host radix sort of the cell keys": best_cpu(lambda: np.argsort(key, kind="stable"), repeats),
         "whole dispatch (route + sort + plan + copies)": best_cpu(lambda: moe.dispatch(xj), repeats),
         "gather points into slots": best_cpu(
-            lambda: [moe_module._slot_points(xj, r.order, p[2], p[3], cap, N) for cap, p, _ in passes], repeats),
-        "scatter outputs to input order": best_cpu(lambda: moe_module._unsort(where, outs, N), repeats),
+            lambda: [moe_module._slot_points(xp, r.order, p[2], p[3], cap) for cap, p, _ in passes], repeats),
+        "scatter outputs to input order": best_cpu(lambda: moe_module._unsort(where, outs, size), repeats),
     }
     for cap, p, (_, xs) in passes:
         slots = int(np.count_nonzero(np.asarray(p[3])))

@@ -267,9 +267,11 @@ class MixtureOfExperts:
     def apply_dispatched(self, x, routing: Routing):
         """Cell-blocked Φ(x) for points (N, n) grouped by ``routing``; jit- and grad-friendly in x."""
         x = jnp.asarray(x)
-        if x.shape != (routing.num_points, self.n):
-            raise ValueError(f"x must have shape ({routing.num_points}, {self.n}) as dispatched, got {x.shape}")
-        return _routed(self._device_experts, x, routing.order, routing.passes, routing.caps, routing.num_points)
+        N, size = routing.num_points, routing.order.shape[0]
+        if x.shape != (N, self.n):
+            raise ValueError(f"x must have shape ({N}, {self.n}) as dispatched, got {x.shape}")
+        y = _routed(self._device_experts, x if size == N else _pad_rows(x, size), routing.order, routing.passes, routing.caps)
+        return y if size == N else y[:N]
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
@@ -316,27 +318,27 @@ def _sort_keys(ids, num_points, num_cells):
     return ids.astype(jnp.uint16 if num_cells < 2**16 else jnp.uint32), counts
 
 
-def _routed(experts: MLP, x, order, passes, caps, num_points):
-    """Φ at points x (N, n) grouped by a :class:`Routing`'s ``order`` and slot ``passes``.
+def _routed(experts: MLP, x, order, passes, caps):
+    """Φ at points x (N, n) grouped by a :class:`Routing`'s ``order`` and slot ``passes`` (N = its bucket size).
 
     Per pass: gather the points of every slot (empty lanes read 0) and run the slots as a loop
     over chunks (gathered expert weights, batched matmuls; chunks past ``used`` are skipped);
-    then scatter all outputs into place at once. Three jitted steps: XLA fuses one program worse.
+    then scatter the outputs into place. Separate jitted steps: XLA fuses one program worse.
     """
     where, outs = [], []
     for cap, (used, cell, start, length) in zip(caps, passes):
-        pts, xs = _slot_points(x, order, start, length, cap, num_points)
+        pts, xs = _slot_points(x, order, start, length, cap)
         outs.append(_slot_pass(experts, xs, cell, used))
         where.append(pts)
-    return _unsort(tuple(where), tuple(outs), num_points)
+    return _unsort(tuple(where), tuple(outs), x.shape[0])
 
 
-@partial(jax.jit, static_argnums=(4, 5))
-def _slot_points(x, order, start, length, cap, num_points):
-    """Point index of every lane (``num_points`` where empty), shape (S, cap), and the points (S, cap, n)."""
+@partial(jax.jit, static_argnums=4)
+def _slot_points(x, order, start, length, cap):
+    """Point index of every lane (N where empty), shape (S, cap), and the points (S, cap, n)."""
     lanes = jnp.arange(cap)
     valid = lanes < length[:, None]
-    pts = jnp.where(valid, order[jnp.where(valid, start[:, None] + lanes, 0)], num_points)
+    pts = jnp.where(valid, order[jnp.where(valid, start[:, None] + lanes, 0)], x.shape[0])
     return pts, x.at[pts].get(mode="fill", fill_value=0.0)
 
 
