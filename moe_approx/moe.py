@@ -1,14 +1,18 @@
 """Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2).
 
-Evaluation is cell-blocked (DESIGN.md): points are grouped by cell into fixed-capacity slots
-and each expert runs as one dense batched matmul over its own points. Slot capacities and slot
-counts are bucketed so that ``jit`` compiles a handful of shapes, not one per call.
+Evaluation is cell-blocked (DESIGN.md): ``__call__`` routes the points on the device, groups them
+by cell with one counting (radix) sort on the host, lays each cell's points into slots (one slot
+of M lanes for its first M points, slots of T lanes for the rest, M and T chosen from the cell
+counts), and runs every slot as a dense batched matmul with its expert's weights gathered inside
+the loop; one scatter puts the outputs back in input order. The experts live on the device
+(copied once), and point counts, slot counts and capacities are bucketed, so ``jit`` compiles a
+handful of shapes, not one per call. Under tracing ``__call__`` falls back to a per-point gather.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import jax
 import jax.numpy as jnp
@@ -23,34 +27,14 @@ CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
 
 
 def _apply_stack(net: MLP, x):
-    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n), in cache-sized chunks of cells."""
-    chunk = max(1, min(x.shape[0], CHUNK_POINTS // max(x.shape[1], 1)))
-    return _apply_chunked(net, x, chunk)
-
-
-@partial(jax.jit, static_argnums=2)
-def _apply_chunked(net: MLP, x, chunk: int):
-    S = x.shape[0]
-    pad = -S % chunk
-
-    def split(a, core):
-        if np.ndim(a) == core:  # shared layer: not part of the scan
-            return None
-        a = jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]) if pad else a
-        return a.reshape((-1, chunk) + a.shape[1:])
-
-    layers = [(split(w, 2), split(b, 1)) for w, b in net.layers]
-    slopes = [split(a, 1) for a in net.slopes]
-    xs = split(x, 2)
-
-    def body(carry):
-        (lay, slo, xc) = carry
-        full_layers = tuple((w if wc is None else wc, b if bc is None else bc)
-                            for (w, b), (wc, bc) in zip(net.layers, lay))
-        full_slopes = tuple(a if ac is None else ac for a, ac in zip(net.slopes, slo))
-        return MLP(full_layers, full_slopes, net.activation)(xc)[..., 0]
-
-    return jax.lax.map(body, (layers, slopes, xs)).reshape(-1, x.shape[1])[:S]
+    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n): the slot kernel, slot s running network s."""
+    S, P = x.shape[:2]
+    if S == 0:
+        return jnp.zeros((0, P))
+    group = _group(P)
+    xs = jnp.pad(jnp.asarray(x), ((0, -S % group), (0, 0), (0, 0)))
+    cell = jnp.arange(xs.shape[0]) % S
+    return _slot_pass(net, xs, cell, jnp.int32(-(-S // group))).reshape(-1, P)[:S]
 
 
 def _bucket(m: int) -> int:
@@ -113,6 +97,68 @@ def _best_capacity(counts: np.ndarray) -> int:
     candidates = sorted({_bucket(int(c)) for c in np.quantile(counts, [0.5, 0.75, 0.9, 0.99, 1.0])})
     work = [int(np.sum(-(-counts // c)) * c) for c in candidates]
     return candidates[int(np.argmin(work))]
+
+
+SLOT_OVERHEAD = 32  # lanes: cost of one slot's weight gather and small matmuls (bench_eval, width 32)
+MAX_CAPACITY = CHUNK_POINTS
+
+
+def _fine_bucket(m: int) -> int:
+    """Smallest value >= m of the form j·2^k, 8 <= j < 16 (at most 12.5 % above m; 8 shapes an octave)."""
+    if m <= 8:
+        return 8
+    base = 1 << (int(m).bit_length() - 4)
+    return -(-m // base) * base
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Points grouped by cell (one counting sort) for :meth:`MixtureOfExperts.apply_dispatched`.
+
+    ``order`` (device, int64) lists the point indices sorted by cell, padded to a bucket size so
+    that ``jit`` sees few shapes. ``passes`` holds, per slot capacity ``cap``, device arrays
+    ``(used, cell, start, length)``: slot s runs expert ``cell[s]`` on the points
+    ``order[start[s] : start[s] + length[s]]`` (length <= cap). Slot arrays are padded to whole
+    chunks of :func:`_group` slots; only the first ``used`` chunks run.
+    """
+
+    num_points: int
+    order: jax.Array
+    caps: tuple
+    passes: tuple
+
+
+def plan_slots(counts: np.ndarray, overhead: int = SLOT_OVERHEAD) -> tuple:
+    """Slots for cells holding ``counts`` points: ``((cap, cell, start, length), ...)`` host arrays.
+
+    Cell c gets one slot of M lanes for its first min(c, M) points and ⌈(c − M)⁺/T⌉ slots of T lanes
+    for the rest, its points being the sorted positions from start_c = Σ_{c' < c} counts_c'.
+    (M, T) minimises the padded work Σ_slots (capacity + ``overhead``), ``overhead`` being the cost
+    of one slot (weight gather, small matmuls) in lanes. M is 0 or a fine bucket (<= 12.5 % above
+    a quantile of the counts), T a power of two: few compiled shapes.
+    """
+    counts = np.asarray(counts, np.int64)
+    occupied = np.nonzero(counts)[0]
+    if occupied.size == 0:
+        return ()
+    c, start = counts[occupied], (np.cumsum(counts) - counts)[occupied]
+    qs = np.quantile(c, [0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0], method="higher")
+    mains = np.array([0] + sorted({min(_fine_bucket(int(q)), MAX_CAPACITY) for q in qs}))
+    best = None
+    for M in mains:  # at most 10 x 12 candidates, O(cells) memory each
+        over = np.maximum(c - M, 0)
+        for T in 2 ** np.arange(3, max(4, min(int(over.max()), MAX_CAPACITY).bit_length() + 1)):
+            per = -(-over // T)
+            work = int(per.sum()) * (int(T) + overhead) + (c.size * (int(M) + overhead) if M else 0)
+            if best is None or work < best[0]:
+                best = (work, int(M), int(T), per, over)
+    _, M, T, per, over = best
+    passes = [(M, occupied, start, np.minimum(c, M))] if M else []
+    if per.sum():
+        k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)  # slot number within its cell
+        passes.append((T, np.repeat(occupied, per), np.repeat(start + M, per) + k * T,
+                       np.minimum(np.repeat(over, per) - k * T, T)))
+    return tuple(passes)
 
 
 class MixtureOfExperts:
@@ -251,30 +297,68 @@ class MixtureOfExperts:
 
     # --- evaluation --------------------------------------------------------------------
     def __call__(self, x):
-        """Φ(x) for points (..., n); cell-blocked for concrete input, per-point under tracing."""
-        x = check_points(x, self.n)
-        if x.size == 0:  # an empty batch: nothing to route
-            return jnp.zeros(x.shape[:-1], jnp.float64)
+        """Φ(x) for points (..., n): routed once, then cell-blocked (per-point under tracing)."""
         if is_traced(x):
-            return self.apply_per_point(x)
+            return self.apply_per_point(check_points(x, self.n))
+        x = self._device_points(x)
         flat = x.reshape(-1, self.n)
-        out = self.apply_dispatched(flat, self.dispatch(flat))
-        return out.reshape(x.shape[:-1])
+        return self.apply_dispatched(flat, self._dispatch(flat)).reshape(x.shape[:-1])
 
-    def dispatch(self, x) -> Dispatch:
-        """Group concrete points (N, n) by cell into slots (host side; routing has zero gradient)."""
-        x = check_points(x, self.n)
-        ids = np.asarray(self.partition.locate(x)).ravel()
-        return group_by_cell(ids, self.num_experts, (self.n + self.experts.width + 2) * 8 * 3)
+    def _device_points(self, x):
+        """x (..., n) as a device array, checked once: numpy input on the host, device input on the device."""
+        if not isinstance(x, jax.Array):
+            return jnp.asarray(check_points(x, self.n))
+        if x.ndim < 1 or x.shape[-1] != self.n or not bool(_in_cube(x)):
+            check_points(np.asarray(x), self.n)  # raises: wrong shape, not finite, or outside the cube
+        return x
 
-    def apply_dispatched(self, x, dispatch: Dispatch):
-        """Cell-blocked Φ(x) for points (N, n) grouped by ``dispatch``; jit- and grad-friendly in x."""
-        experts = self.experts if dispatch.identity else index_stack(self.experts, jnp.asarray(dispatch.slot_cell))
-        return _blocked(experts, jnp.asarray(x), jnp.asarray(dispatch.slot_point), jnp.asarray(dispatch.point_lane))
+    @cached_property
+    def _device_experts(self) -> MLP:
+        """The stacked experts as device arrays, copied once (not on every call)."""
+        leaves = jax.tree_util.tree_leaves(self.experts)
+        check_memory(sum(np.asarray(a).nbytes for a in leaves if not isinstance(a, jax.Array)), "device copy of the experts")
+        return jax.tree_util.tree_map(jnp.asarray, self.experts)
+
+    def dispatch(self, x) -> Routing:
+        """Group points (N, n) by cell: route on the device, one counting sort on the host.
+
+        Routing has zero gradient, so the grouping is data, not part of the traced computation.
+        """
+        x = self._device_points(x)
+        if x.ndim != 2:
+            raise ValueError(f"x must have shape (N, {self.n}), got {x.shape}")
+        return self._dispatch(x)
+
+    def _dispatch(self, x) -> Routing:
+        N = x.shape[0]
+        size = _bucket(N)
+        check_memory(size * (self.n + 4) * 8 * 4, "routing of the points")
+        xp = x if size == N else _pad_rows(x, size)
+        key, counts = _sort_keys(self.partition._locate(xp), N, self.num_experts)
+        order = np.argsort(np.asarray(key), kind="stable")  # 16-bit keys: numpy sorts by radix (counting) passes
+        caps, passes = [], []
+        for cap, cell, start, length in plan_slots(np.asarray(counts)):
+            group = _group(cap)
+            used = -(-cell.size // group)
+            size = _bucket(used) * group
+            check_memory(size * cap * (self.n + 2 * self.experts.width + 4) * 8, "cell-blocked evaluation slots")
+            pad = lambda a: jnp.asarray(np.pad(a.astype(np.int32), (0, size - a.size)))
+            caps.append(cap)
+            passes.append((jnp.int32(used), pad(cell), pad(start), pad(length)))
+        return Routing(N, jax.device_put(order, may_alias=True), tuple(caps), tuple(passes))
+
+    def apply_dispatched(self, x, routing: Routing):
+        """Cell-blocked Φ(x) for points (N, n) grouped by ``routing``; jit- and grad-friendly in x."""
+        x = jnp.asarray(x)
+        N, size = routing.num_points, routing.order.shape[0]
+        if x.shape != (N, self.n):
+            raise ValueError(f"x must have shape ({N}, {self.n}) as dispatched, got {x.shape}")
+        y = _routed(self._device_experts, x if size == N else _pad_rows(x, size), routing.order, routing.passes, routing.caps)
+        return y if size == N else y[:N]
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
-        experts = self.experts if cells == slice(None) else index_stack(self.experts, cells)
+        experts = self._device_experts if cells == slice(None) else index_stack(self._device_experts, cells)
         if x_cells.ndim != 3 or x_cells.shape[-1] != self.n or (experts.batch_shape[0] != x_cells.shape[0]):
             raise ValueError(f"x_cells must have shape ({experts.batch_shape[0]}, P, {self.n}), got {x_cells.shape}")
         return _apply_stack(experts, jnp.asarray(x_cells))
@@ -291,9 +375,76 @@ class MixtureOfExperts:
         )
 
 
+def _group(cap: int) -> int:
+    """Slots per chunk of the slot kernel: about CHUNK_POINTS lanes (activations in cache), and at most
+    256 slots (their gathered weights in cache too)."""
+    return max(1, min(256, CHUNK_POINTS // cap))
+
+
 @jax.jit
-def _blocked(experts: MLP, x, slot_point, point_lane):
-    return _apply_stack(experts, x[slot_point]).ravel()[point_lane]
+def _in_cube(x):
+    """Whether every entry of x is finite and in [0, 1]."""
+    return jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
+
+
+@partial(jax.jit, static_argnums=1)
+def _pad_rows(x, size):
+    """x (N, n) padded with zeros to ``size`` rows (a bucket size: few compiled shapes)."""
+    return jnp.pad(x, ((0, size - x.shape[0]), (0, 0)))
+
+
+@partial(jax.jit, static_argnums=2)
+def _sort_keys(ids, num_points, num_cells):
+    """Cell counts and sort keys of routed points; the padding rows (from ``num_points`` on) get key L."""
+    ids = jnp.where(jnp.arange(ids.shape[0]) < num_points, ids, num_cells)
+    counts = jnp.zeros(num_cells + 1, jnp.int32).at[ids].add(1)[:num_cells]
+    return ids.astype(jnp.uint16 if num_cells < 2**16 else jnp.uint32), counts
+
+
+def _routed(experts: MLP, x, order, passes, caps):
+    """Φ at points x (N, n) grouped by a :class:`Routing`'s ``order`` and slot ``passes`` (N = its bucket size).
+
+    Per pass: gather the points of every slot (empty lanes read 0) and run the slots as a loop
+    over chunks (gathered expert weights, batched matmuls; chunks past ``used`` are skipped);
+    then scatter the outputs into place. Separate jitted steps: XLA fuses one program worse.
+    """
+    where, outs = [], []
+    for cap, (used, cell, start, length) in zip(caps, passes):
+        pts, xs = _slot_points(x, order, start, length, cap)
+        outs.append(_slot_pass(experts, xs, cell, used))
+        where.append(pts)
+    return _unsort(tuple(where), tuple(outs), x.shape[0])
+
+
+@partial(jax.jit, static_argnums=4)
+def _slot_points(x, order, start, length, cap):
+    """Point index of every lane (N where empty), shape (S, cap), and the points (S, cap, n)."""
+    lanes = jnp.arange(cap)
+    valid = lanes < length[:, None]
+    pts = jnp.where(valid, order[jnp.where(valid, start[:, None] + lanes, 0)], x.shape[0])
+    return pts, x.at[pts].get(mode="fill", fill_value=0.0)
+
+
+@jax.jit
+def _slot_pass(experts: MLP, xs, cell, used):
+    """Expert ``cell[s]`` on the points xs[s] (S, cap, n), in chunks of slots; chunks from ``used`` on give 0."""
+    S, cap = xs.shape[:2]
+    group = _group(cap)
+
+    def step(a):
+        return jax.lax.cond(a[2] < used, lambda a: index_stack(experts, a[0])(a[1])[..., 0],
+                            lambda a: jnp.zeros((group, cap), xs.dtype), a)
+
+    return jax.lax.map(step, (cell.reshape(-1, group), xs.reshape(-1, group, cap, xs.shape[2]), jnp.arange(S // group)))
+
+
+@partial(jax.jit, static_argnums=2)
+def _unsort(where, outs, num_points):
+    """y with y[where[k]] = outs[k] (indices ``num_points`` dropped); one scatter per pass, no concatenation."""
+    y = jnp.zeros(num_points, outs[0].dtype if outs else jnp.float64)
+    for w, o in zip(where, outs):
+        y = y.at[w.ravel()].set(o.ravel(), mode="drop", unique_indices=True)
+    return y
 
 
 @jax.jit
