@@ -1,4 +1,4 @@
-"""Experiment 5: VC-dimension bounds and sample complexity (THEORY.md §7).
+"""Experiment 5: VC-dimension bounds and sample complexity (docs/theory.md §7).
 
 Thin script over ``moe_approx.reproduce.exp05_vc_dimension``; ``moe-approx reproduce --only 5`` runs the same code:
 

@@ -1,4 +1,4 @@
-"""Input validation shared by the public functions (DESIGN.md, Conventions: errors)."""
+"""Input validation shared by the public functions (every public function names the argument and the accepted range)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numerical configuration: float64 everywhere (DESIGN.md, Conventions), and a persistent cache of
+"""Numerical configuration: float64 everywhere (docs/theory.md §2), and a persistent cache of
 compiled XLA kernels so that a new process does not compile the evaluator's kernels again.
 
 The cache lives in ``$MOE_APPROX_JAX_CACHE`` (default ``~/.cache/moe_approx/jax``); set the variable to

@@ -1,4 +1,4 @@
-"""A mixture of experts to a certified uniform tolerance (THEORY.md §5; DESIGN.md).
+"""A mixture of experts to a certified uniform tolerance (docs/theory.md §5).
 
 Chebfun-style adaptivity: start from the coarsest :class:`DyadicPartition`, certify every new
 cell by branch and bound (:func:`moe_approx.supnorm.branch_and_bound`), split only the cells whose

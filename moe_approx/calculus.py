@@ -114,7 +114,7 @@ def compose(outer: MLP, inner: MLP) -> MLP:
 
 
 def identity(d: int, depth: int = 1, activation: str = "relu") -> MLP:
-    """The identity on R^d as a depth-``depth`` network (THEORY.md §3).
+    """The identity on R^d as a depth-``depth`` network (docs/theory.md §3).
 
     ReLU: t = σ(t) − σ(−t), hidden width 2d. PReLU: one neuron of slope 1 per channel, width d.
 

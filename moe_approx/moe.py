@@ -1,6 +1,6 @@
 """Mixtures of explicit experts: Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2).
 
-Evaluation is cell-blocked (DESIGN.md): ``__call__`` routes the points on the device, groups them
+Evaluation is cell-blocked: ``__call__`` routes the points on the device, groups them
 by cell with one counting (radix) sort on the host, lays each cell's points into slots (one slot
 of M lanes for its first M points, slots of T lanes for the rest, M and T chosen from the cell
 counts), and runs every slot as a dense batched matmul with its expert's weights gathered inside
@@ -254,7 +254,7 @@ class MixtureOfExperts:
 
         return io.save(self, path, target=target)
 
-    # --- sizes (THEORY.md §2) ---------------------------------------------------------
+    # --- sizes (docs/theory.md §2) ---------------------------------------------------------
     @property
     def num_experts(self) -> int:
         """L, the number of cells."""

@@ -340,7 +340,7 @@ def _dyadic_locate(x, tables, levels, n):
 
 
 class PrototypePartition(_Partition):
-    """Tree routing over prototypes (THEORY.md §1, claim 5: routing tree over a δ-net).
+    """Tree routing over prototypes (docs/theory.md §1, claim 5: routing tree over a δ-net).
 
     A k-d routing tree is built on the prototypes by median splits along the coordinate of
     widest spread; a node sends x right when ``x[dim] >= threshold`` (the tie rule), where the

@@ -1,7 +1,7 @@
 """Test-only expert families with the interface of ``moe_approx.experts`` (no ``build``).
 
 They exercise the generic code path of ``moe_approx.rates`` before the real cpwl and optimal
-families are merged. Their closed forms are invented, shaped like THEORY.md §4.2 and §4.4.
+families are merged. Their closed forms are invented, shaped like docs/theory.md §4.2 and §4.4.
 """
 
 import math

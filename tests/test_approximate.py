@@ -1,4 +1,4 @@
-"""approximate(): certified MoEs, checked on dense numpy grids (THEORY.md §5)."""
+"""approximate(): certified MoEs, checked on dense numpy grids (docs/theory.md §5)."""
 
 import json
 import sys

@@ -1,4 +1,4 @@
-"""Network calculus (THEORY.md §3): each operation equals the function it must compute."""
+"""Network calculus (docs/theory.md §3): each operation equals the function it must compute."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""Tests of the Kuhn piecewise-linear experts (THEORY.md §4.2), against independent computations:
+"""Tests of the Kuhn piecewise-linear experts (docs/theory.md §4.2), against independent computations:
 exact counts of the built weights, the sorted-coordinate Kuhn formula in numpy, exact affine
 reproduction, node interpolation, the Hölder bound on random targets, and convergence slopes."""
 

@@ -172,7 +172,7 @@ def test_sizes_and_counts():
 
 
 def test_constant_expert_error_is_c_h_over_2():
-    """Cone 1 − ‖x − ½‖_∞ with constant experts on a K^n grid: error exactly C·h/2 (THEORY.md §4.1)."""
+    """Cone 1 − ‖x − ½‖_∞ with constant experts on a K^n grid: error exactly C·h/2 (docs/theory.md §4.1)."""
     for n, K in [(1, 5), (2, 4), (3, 2)]:
         f = ma.targets.get("cone", n=n)
         moe = ma.build_moe(f, ma.GridPartition(n, K))

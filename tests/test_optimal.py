@@ -1,4 +1,4 @@
-"""The optimal-rate expert (THEORY.md §4.4): each building block on its own, then the whole expert.
+"""The optimal-rate expert (docs/theory.md §4.4): each building block on its own, then the whole expert.
 
 Independent references: floor-based cube indices and a direct boustrophedon formula for the step
 networks, the encoded increments for bit extraction, numpy medians for the median network, the

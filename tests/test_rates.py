@@ -1,6 +1,6 @@
-"""Tests of moe_approx.rates (THEORY.md §6–7).
+"""Tests of moe_approx.rates (docs/theory.md §6–7).
 
-Exponents are checked against the formulas of THEORY.md §6; exact SymPy expressions against an
+Exponents are checked against the formulas of docs/theory.md §6; exact SymPy expressions against an
 integer search (design) and both against brute force with exact rationals. Families not yet on
 this branch (cpwl, yarotsky, optimal) have tests that skip only while their module is absent; the
 generic machinery is exercised now with the test-only families of tests/fake_families.py.
@@ -61,7 +61,7 @@ def test_router_params_counts_an_explicit_routing_tree(n, K):
     assert symbolic.active.subs({rates.n: n, rates.K: K}) == depth
 
 
-# --- exponents against THEORY.md §6 --------------------------------------------------------------
+# --- exponents against docs/theory.md §6 --------------------------------------------------------------
 def _assert_exponents(rt, r_max, L, active, total):
     assert sp.simplify(rt.r_max - r_max) == 0
     for quantity, want in (("experts L", L), ("active params", active), ("total params", total)):
@@ -99,7 +99,7 @@ def test_symbolic_n_alpha_reproduce_theory_table():
     _assert_exponents(rates.rate("constant"), 0, nn / a, 0, nn / a)
     _assert_exponents(rates.rate(fake_cpwl), nn / a, nn / a - r, r, nn / a)
     _assert_exponents(rates.rate(fake_optimal), nn / (2 * a), nn / a - 2 * r, r, nn / a - r)
-    # THEORY.md §6 column "experts L at P = eps^-r": (C/eps)^(n/alpha) * P^-1 (cpwl), P^-2 (optimal).
+    # docs/theory.md §6 column "experts L at P = eps^-r": (C/eps)^(n/alpha) * P^-1 (cpwl), P^-2 (optimal).
     P = rates.P_sym
     for family, power in ((fake_cpwl, 1), (fake_optimal, 2), ("constant", 0)):
         row = next(x for x in rates.table(family, paper=False).rows if x["quantity"] == "experts L at P = eps^-r")
@@ -139,14 +139,14 @@ def _reaches(name, alpha, c, K, n, sizes, e):
     err = c·x^(alpha/power) with x, power below, so err <= e  <=>  x <= (e/c)^(power/alpha).
     """
     h = Fraction(1, K)
-    if name == "optimal":  # C (h/M)^alpha (1 + 2^-20)(1/2 + 2^-alpha), alpha = 1 (THEORY.md §4.4)
+    if name == "optimal":  # C (h/M)^alpha (1 + 2^-20)(1/2 + 2^-alpha), alpha = 1 (docs/theory.md §4.4)
         assert alpha == 1
         M = experts.get("optimal").grid_side(n, sizes["A"], sizes["B"])
         return c * h / M * (1 + Fraction(1, 2**20)) <= Fraction(e)
     x, power = {
         "constant": lambda: (h / 2, 1),  # C (h/2)^alpha
         "fake_cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha
-        "cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha (THEORY.md §4.2)
+        "cpwl": lambda: (h / sizes["k"], 1),  # C (h/k)^alpha (docs/theory.md §4.2)
         "fake_optimal": lambda: (h**n / (sizes["A"] * sizes["B"]), n),  # C h^alpha (AB)^(-alpha/n)
     }[name]()
     m = Fraction(power) / Fraction(str(alpha))

@@ -1,4 +1,4 @@
-"""Certified sup-norm evaluator (THEORY.md §5): brackets against closed forms and dense numpy grids."""
+"""Certified sup-norm evaluator (docs/theory.md §5): brackets against closed forms and dense numpy grids."""
 
 import json
 import os
@@ -28,7 +28,7 @@ def assert_bracket(report, truth, rtol):
 
 @pytest.mark.parametrize("n, K", [(1, 5), (2, 4), (3, 2)])
 def test_constant_expert_on_cone(n, K):
-    """Constant experts on the cone 1 − ‖x − ½‖_∞: the error is exactly C·h/2 (THEORY.md §4.1)."""
+    """Constant experts on the cone 1 − ‖x − ½‖_∞: the error is exactly C·h/2 (docs/theory.md §4.1)."""
     f = ma.targets.get("cone", n=n)
     moe = ma.build_moe(f, ma.GridPartition(n, K))
     report = ma.sup_error(f, moe, rtol=1e-3)
@@ -65,7 +65,7 @@ PRODUCT = ma.HolderTarget(lambda x: x[..., 0] * x[..., 1], 2, 1.0, 2.0, "product
 
 @pytest.mark.parametrize("activation", ["relu", pytest.param("prelu", marks=pytest.mark.slow)])
 def test_yarotsky_square_and_product(activation):
-    """‖f_m − x²‖ = 2^(−2m−2) and sup|P_m − xy| = 2^(−2m−1) (THEORY.md §4.3) lie in certified brackets."""
+    """‖f_m − x²‖ = 2^(−2m−2) and sup|P_m − xy| = 2^(−2m−1) (docs/theory.md §4.3) lie in certified brackets."""
     from moe_approx.experts.yarotsky import product_network, square_network
 
     for m in (1, 10):

@@ -1,4 +1,4 @@
-"""Tests of Yarotsky's square, product and Taylor experts (THEORY.md §4.3), against independent
+"""Tests of Yarotsky's square, product and Taylor experts (docs/theory.md §4.3), against independent
 computations: np.interp of x² on the dyadic grid, exact attaining points, counts derived by hand,
 SymPy derivatives, and convergence slopes."""
 

@@ -152,7 +152,7 @@ def _parse(value: str):
 
 
 def available_families(smooth: bool = False) -> list[str]:
-    """Expert families registered in this checkout, in the order of THEORY.md §4: those for
+    """Expert families registered in this checkout, in the order of docs/theory.md §4: those for
     (α, C)-Hölder targets, and with ``smooth=True`` also those that need a smooth target (their
     module sets ``NEEDS_SMOOTHNESS``, e.g. yarotsky's Taylor experts)."""
     from moe_approx import experts

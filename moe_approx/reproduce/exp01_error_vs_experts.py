@@ -1,8 +1,8 @@
 """Experiment 1: uniform error against number of experts at fixed expert size.
 
-Theory (THEORY.md §6): on a K^n grid an expert family with error C·h^α·e(size) gives MoE error
+Theory (docs/theory.md §6): on a K^n grid an expert family with error C·h^α·e(size) gives MoE error
 ∝ L^(−α/n) with L = K^n experts; for constant experts the bound is C (h/2)^α, for CPwL with k
-sub-cells per side C (h/k)^α (THEORY.md §4.1–4.2). Measured errors are certified brackets.
+sub-cells per side C (h/k)^α (docs/theory.md §4.1–4.2). Measured errors are certified brackets.
 """
 
 from __future__ import annotations

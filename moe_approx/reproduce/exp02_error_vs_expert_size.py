@@ -1,10 +1,10 @@
 """Experiment 2: uniform error against expert size at a fixed number of experts.
 
-Theory (THEORY.md §4.2, §6): CPwL with a k^n sub-grid has error ≤ C (h/k)^α and ≍ (k+1)^n
+Theory (docs/theory.md §4.2, §6): CPwL with a k^n sub-grid has error ≤ C (h/k)^α and ≍ (k+1)^n
 nonzero parameters, so error ∝ P^(−α/n) at fixed L as k → ∞; at the k measured here the theory
 slope is that of the proven bound against the exact nonzero counts (stored dense counts grow
 faster, ~(k+1)^(2n) for n = 2; both are in the table). Yarotsky Taylor experts of degree d on
-sin(πx): the error falls with d, not as a power of P (no theory slope; THEORY.md §4.3); their
+sin(πx): the error falls with d, not as a power of P (no theory slope; docs/theory.md §4.3); their
 proven bound is Yarotsky's with the constants of sin(πx).
 """
 

@@ -1,6 +1,6 @@
 """Experiment 3: the trade-off frontier at fixed ε, experts L against active parameters.
 
-Theory (THEORY.md §6): along the trade-off r the loaded parameters grow as ε^(−r) and the number
+Theory (docs/theory.md §6): along the trade-off r the loaded parameters grow as ε^(−r) and the number
 of experts falls as r grows, at the family's rate derived by the rates module; the frontier is the
 curve r ↦ (active(ε, r), L(ε, r)). Design points are the exact integer designs
 of ``rates.design`` at a grid of r; the theory line is the rates module's leading-order curve;
@@ -51,7 +51,7 @@ def run(out, size="quick", force=False):
                 # The evaluator's interval enclosure is vacuous through bit extraction (optimal):
                 # those designs rest on their proven bound alone.
                 if d.total_params <= s["measure_total"] and activation == "relu" and family != "optimal":
-                    # PReLU computes the same function (THEORY.md §3), so one measurement serves both.
+                    # PReLU computes the same function (docs/theory.md §3), so one measurement serves both.
                     moe = ma.build_moe(f, ma.GridPartition(n, d.cells_per_side), expert=family,
                                        activation=activation, **d.sizes)
                     rep = ma.sup_error(f, moe, rtol=s["rtol"], max_evals=s["max_evals"])

@@ -1,6 +1,6 @@
 """Experiment 4: active and total parameters against ε for several trade-off values r.
 
-Theory (THEORY.md §6, rates module): active ≍ ε^(−r); total ≍ ε^(−(n/α − r)) for the optimal
+Theory (docs/theory.md §6, rates module): active ≍ ε^(−r); total ≍ ε^(−(n/α − r)) for the optimal
 family, ε^(−n/α) for cpwl and constant. Designs are exact integer designs from ``rates.design``.
 """
 

@@ -1,4 +1,4 @@
-"""Experiment 5: VC-dimension bounds and sample complexity (THEORY.md §7).
+"""Experiment 5: VC-dimension bounds and sample complexity (docs/theory.md §7).
 
 The MoMLP bound L·max{nL, JW} (paper, claim 3, log factors omitted) of each design against the
 Bartlett–Harvey–Liaw–Mehrabian bound P·J·log P of one piecewise-linear network with the same

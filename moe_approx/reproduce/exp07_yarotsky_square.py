@@ -1,6 +1,6 @@
 """Experiment 7: Yarotsky's sawtooth square f_m, uniform error against depth m.
 
-Theory (THEORY.md §4.3; Yarotsky 2017, Prop. 2): ‖f_m − x²‖_∞ = 2^(−2m−2) exactly on [0,1],
+Theory (docs/theory.md §4.3; Yarotsky 2017, Prop. 2): ‖f_m − x²‖_∞ = 2^(−2m−2) exactly on [0,1],
 for the ReLU and the PReLU network alike. The certified bracket must contain it.
 """
 
@@ -19,7 +19,7 @@ from ._common import Results
 # the bracket stays valid but no longer meets rtol.
 SETTINGS = {"tiny": {"m": [1, 2, 3]}, "quick": {"m": list(range(1, 10))}, "full": {"m": list(range(1, 17))}}
 # |x² − y²| ≤ 2|x − y| on [0, 1]; s = 2 with D = 2 ((x²)' = 2x is 2-Lipschitz): the evaluator's
-# first-order bound then needs boxes of width ∝ 2^(−m), not 4^(−m) (THEORY.md §5).
+# first-order bound then needs boxes of width ∝ 2^(−m), not 4^(−m) (docs/theory.md §5).
 SQUARE = ma.HolderTarget(lambda x: x[..., 0] ** 2, 1, 1.0, 2.0, "square", 2.0, 2.0)
 
 

@@ -1,6 +1,6 @@
 """Experiment 9: error of one optimal-rate expert against its parameters, up to float64's limit and past it.
 
-Theory (THEORY.md §4.4, §6): with A blocks of B cubes (sizes A = B = k) the expert has
+Theory (docs/theory.md §4.4, §6): with A blocks of B cubes (sizes A = B = k) the expert has
 P ≍ A + B parameters and error ≤ C (h/M)^α (1/2 + 2^−α) with M + 1 = ⌊(AB)^(1/n)⌋ cubes per side,
 so error ≍ P^(−2/n). Float64 holds a block's 2(B − 1) encoded bits only for B ≤ 27; past that
 the series continues in exact rational arithmetic (``moe_approx.exact``) on the same
@@ -102,7 +102,7 @@ COMPARE = {"tiny": {"n": 2, "eps": [1e-2, 1e-3]}, "quick": {"n": 2, "eps": [1e-2
 
 def compare(out, size="quick", force=False):
     """Equal certified ε (proven bounds, exact integer designs from ``rates.design``): active and
-    total parameters of each family at r ∈ {0, r_max/2, r_max} (THEORY.md §6)."""
+    total parameters of each family at r ∈ {0, r_max/2, r_max} (docs/theory.md §6)."""
     s = COMPARE[size] | {"alpha": 1, "families": available_families()}
     res = Results(out, "exp09_optimal_compare", s, force)
     if not res.done:
