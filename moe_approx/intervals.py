@@ -82,10 +82,6 @@ def up(y, ulps: int = 0):
     return -down(-jnp.asarray(y, dtype=jnp.float64), ulps)
 
 
-def _whole(like):
-    return jnp.full_like(like, -jnp.inf), jnp.full_like(like, jnp.inf)
-
-
 def _nan_where(mask, a: Interval) -> Interval:
     return jnp.where(mask, jnp.nan, a[0]), jnp.where(mask, jnp.nan, a[1])
 
@@ -329,11 +325,6 @@ def heaviside(a: Interval, at_zero: float = 0.5) -> Interval:
     return jnp.heaviside(a[0], at_zero), jnp.heaviside(a[1], at_zero)
 
 
-def union(*args: Interval) -> Interval:
-    """The hull of intervals (NaN-free entries only)."""
-    return jnp.min(jnp.stack([a[0] for a in args]), axis=0), jnp.max(jnp.stack([a[1] for a in args]), axis=0)
-
-
 # --- SymPy expression trees ------------------------------------------------------------------
 
 _UNARY = {
@@ -561,8 +552,8 @@ def _defined(ev: _Evaluator):
     return out
 
 
-def compile_enclosure(expr, symbols: Sequence[sp.Symbol]) -> Callable:
-    """Jitted (lo, hi) of shape (..., n) → (f_lo, f_hi, defined) of shape (...): f(B) ⊆ [f_lo, f_hi].
+def compile_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True) -> Callable:
+    """Jitted (unless ``jit=False``) (lo, hi) of shape (..., n) → (f_lo, f_hi, defined) of shape (...): f(B) ⊆ [f_lo, f_hi].
 
     ``defined`` is True on boxes where every domain restriction of the formula holds on the whole
     box (no log, sqrt or real power of a possibly negative argument, no possibly vanishing
@@ -578,7 +569,7 @@ def compile_enclosure(expr, symbols: Sequence[sp.Symbol]) -> Callable:
         shape = lo.shape[:-1]
         return jnp.broadcast_to(f_lo, shape), jnp.broadcast_to(f_hi, shape), jnp.broadcast_to(_defined(ev), shape)
 
-    return jax.jit(enclosure)
+    return jax.jit(enclosure) if jit else enclosure
 
 
 def gradient_expressions(expr, symbols: Sequence[sp.Symbol]) -> list:
@@ -586,8 +577,8 @@ def gradient_expressions(expr, symbols: Sequence[sp.Symbol]) -> list:
     return [sp.diff(expr, s) for s in symbols]
 
 
-def compile_gradient_enclosure(expr, symbols: Sequence[sp.Symbol]) -> Callable:
-    """Jitted (lo, hi) (..., n) → (g_lo, g_hi) (..., n): ∇f(B) ⊆ [g_lo, g_hi] where f is C¹ on B.
+def compile_gradient_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True) -> Callable:
+    """Jitted (unless ``jit=False``) (lo, hi) (..., n) → (g_lo, g_hi) (..., n): ∇f(B) ⊆ [g_lo, g_hi] where f is C¹ on B.
 
     Components are [−∞, ∞] on boxes where the derivative formula is not valid throughout the box
     (derivative mode, module docstring).
@@ -604,7 +595,7 @@ def compile_gradient_enclosure(expr, symbols: Sequence[sp.Symbol]) -> Callable:
         g_hi = jnp.stack([jnp.broadcast_to(p[1], shape) for p in parts], axis=-1)
         return g_lo, g_hi
 
-    return jax.jit(enclosure)
+    return jax.jit(enclosure) if jit else enclosure
 
 
 _JAX_MODULES = [{"erf": jsp.erf}, "jax"]
