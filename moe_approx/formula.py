@@ -57,6 +57,7 @@ def parse(text: str, n: int) -> sp.Expr:
 
 def _as_expression(expr, n: int) -> sp.Expr:
     """expr (str or SymPy) with its symbols x1 … xn replaced by the real ones; refuses what it cannot enclose."""
+    text = expr if isinstance(expr, str) else None
     if isinstance(expr, str):
         expr = parse(expr, n)
     elif isinstance(expr, sp.Basic):
@@ -71,8 +72,9 @@ def _as_expression(expr, n: int) -> sp.Expr:
     expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
     bad = iv.unsupported_atoms(expr, symbols)
     if bad:
+        shown = f"{text!r} (parsed as {expr})" if text is not None else str(expr)
         raise ValueError(
-            f"formula {expr} uses unsupported atoms: {', '.join(bad)} "
+            f"formula {shown} uses unsupported atoms: {', '.join(bad)} "
             f"(variables are x1 … x{n}; supported: {iv.SUPPORTED})"
         )
     return expr
@@ -89,6 +91,10 @@ def grid_boxes(n: int, boxes: int = LIPSCHITZ_BOXES) -> tuple[np.ndarray, np.nda
     return edges[idx], edges[idx + 1]
 
 
+MIN_BUCKET = 2**10
+"""Batches of boxes are padded to max(MIN_BUCKET, next power of 2) boxes: one compilation per bucket."""
+
+
 def _check_boxes(lo, hi, n: int):
     lo, hi = jnp.asarray(lo, jnp.float64), jnp.asarray(hi, jnp.float64)
     if lo.shape != hi.shape or lo.shape[-1:] != (n,):
@@ -97,6 +103,53 @@ def _check_boxes(lo, hi, n: int):
         if not bool(jnp.all(jnp.isfinite(lo) & jnp.isfinite(hi) & (lo <= hi))):
             raise ValueError("boxes must satisfy lo <= hi with finite entries")
     return lo, hi
+
+
+def _bucketed(compiled, lo, hi, n: int):
+    """compiled(lo, hi) on boxes (..., n); concrete batches are padded to a power-of-2 bucket so
+    that a jitted enclosure compiles once per bucket, not once per batch size."""
+    lo, hi = _check_boxes(lo, hi, n)
+    if isinstance(lo, jax.core.Tracer) or isinstance(hi, jax.core.Tracer):
+        return compiled(lo, hi)
+    shape = lo.shape[:-1]
+    flat_lo, flat_hi = lo.reshape(-1, n), hi.reshape(-1, n)
+    count = flat_lo.shape[0]
+    bucket = max(MIN_BUCKET, 1 << max(count - 1, 0).bit_length())
+    pad = ((0, bucket - count), (0, 0))
+    out = compiled(jnp.pad(flat_lo, pad, mode="edge" if count else "constant"), jnp.pad(flat_hi, pad, mode="edge" if count else "constant"))
+    return tuple(a[:count].reshape(shape + a.shape[1:]) for a in out)
+
+
+@jax.jit
+def _centre(lo, hi):
+    return jnp.clip(lo + 0.5 * (hi - lo), lo, hi)  # inside the box despite rounding
+
+
+@jax.jit
+def _mean_value_form(lo, hi, c, natural, at_centre, grad):
+    """[f(c)] + Σ_i [∂_i f](B)·([B_i] − c_i), rounded outward, ∩ the natural enclosure."""
+    slope = iv.mul(grad, iv.sub((lo, hi), (c, c)))
+    total = at_centre
+    for i in range(lo.shape[-1]):
+        total = iv.add(total, (slope[0][..., i], slope[1][..., i]))
+    return jnp.maximum(natural[0], total[0]), jnp.minimum(natural[1], total[1])
+
+
+def _compile(expr, n: int) -> dict:
+    """The jitted value, gradient and mean-value enclosures of ``expr`` (docs/theory.md §9)."""
+    symbols = variables(n)
+    value = iv.compile_enclosure(expr, symbols)
+    gradient = iv.compile_gradient_enclosure(expr, symbols)
+
+    def mean_value(lo, hi):
+        """f(c) + ∇f(B)·(B − c), c the centre, intersected with the natural enclosure.
+
+        Calls the compiled value and gradient enclosures (cached per shape), then one small jit.
+        """
+        c = _centre(lo, hi)
+        return _mean_value_form(lo, hi, c, value(lo, hi)[:2], value(c, c)[:2], gradient(lo, hi))
+
+    return {"value": value, "gradient": gradient, "mean_value": mean_value}
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,22 +170,8 @@ class FormulaTarget(HolderTarget):
         super().__post_init__()
         if not isinstance(self.expr, sp.Expr):
             raise TypeError(f"expr must be a SymPy expression, got {type(self.expr).__name__}")
-        symbols = variables(self.n)
-        value = iv.compile_enclosure(self.expr, symbols)
-        gradient = iv.compile_gradient_enclosure(self.expr, symbols)
-
-        @jax.jit
-        def mean_value(lo, hi):
-            """f(c) + ∇f(B)·(B − c), c the centre, intersected with the natural enclosure."""
-            f_lo, f_hi, _ = value(lo, hi)
-            c = jnp.clip(lo + 0.5 * (hi - lo), lo, hi)
-            total = value(c, c)[:2]
-            slope = iv.mul(gradient(lo, hi), iv.sub((lo, hi), (c, c)))
-            for i in range(self.n):
-                total = iv.add(total, (slope[0][..., i], slope[1][..., i]))
-            return jnp.maximum(f_lo, total[0]), jnp.minimum(f_hi, total[1])
-
-        self._compiled.update(value=value, gradient=gradient, mean_value=mean_value)
+        if not self._compiled:
+            self._compiled.update(_compile(self.expr, self.n))
 
     @property
     def gradient_expressions(self) -> list:
@@ -141,27 +180,23 @@ class FormulaTarget(HolderTarget):
 
     def enclose(self, lo, hi):
         """(f_lo, f_hi) of shape (...): f(B) ⊆ [f_lo, f_hi] for the boxes B = [lo, hi] (..., n)."""
-        lo, hi = _check_boxes(lo, hi, self.n)
-        return self._compiled["value"](lo, hi)[:2]
+        return _bucketed(self._compiled["value"], lo, hi, self.n)[:2]
 
     def defined_on(self, lo, hi):
         """Boolean (...): True where the formula is proven defined on the whole box (no domain violation)."""
-        lo, hi = _check_boxes(lo, hi, self.n)
-        return self._compiled["value"](lo, hi)[2]
+        return _bucketed(self._compiled["value"], lo, hi, self.n)[2]
 
     def enclose_gradient(self, lo, hi):
         """(g_lo, g_hi) of shape (..., n): ∇f(B) ⊆ [g_lo, g_hi]; [−∞, ∞] where f is not C¹ on B."""
-        lo, hi = _check_boxes(lo, hi, self.n)
-        return self._compiled["gradient"](lo, hi)
+        return _bucketed(self._compiled["gradient"], lo, hi, self.n)
 
     def mean_value_enclosure(self, lo, hi):
         """(f_lo, f_hi): f(c) + ∇f(B)·(B − c) ∩ the natural enclosure (never wider than :meth:`enclose`)."""
-        lo, hi = _check_boxes(lo, hi, self.n)
-        return self._compiled["mean_value"](lo, hi)
+        return _bucketed(self._compiled["mean_value"], lo, hi, self.n)
 
     def lipschitz_bound(self, boxes: int = LIPSCHITZ_BOXES) -> float:
         """A rigorous upper bound on sup_{[0,1]^n} ‖∇f‖_1 from a grid of ~``boxes`` boxes (inf if unbounded)."""
-        return _lipschitz_bound(self._compiled["gradient"], self.n, boxes)
+        return _lipschitz_bound(self._compiled, self.n, boxes)
 
     def __repr__(self):
         smooth = "" if self.smoothness is None else f", s={self.smoothness}, D={self.derivative_constant}"
@@ -171,9 +206,9 @@ class FormulaTarget(HolderTarget):
         )
 
 
-def _lipschitz_bound(gradient, n: int, boxes: int) -> float:
+def _lipschitz_bound(compiled: dict, n: int, boxes: int) -> float:
     lo, hi = grid_boxes(n, boxes)
-    g_lo, g_hi = gradient(jnp.asarray(lo), jnp.asarray(hi))
+    g_lo, g_hi = _bucketed(compiled["gradient"], lo, hi, n)
     mag = jnp.maximum(jnp.abs(g_lo), jnp.abs(g_hi))
     total = mag[:, 0]
     for i in range(1, n):
@@ -182,11 +217,11 @@ def _lipschitz_bound(gradient, n: int, boxes: int) -> float:
     return bound if math.isfinite(bound) else math.inf
 
 
-def _check_defined(expr, n: int, boxes: int):
+def _check_defined(expr, compiled: dict, n: int, boxes: int):
     """Refuse a formula that is NaN or infinite at a grid point; warn where definedness is unproven."""
     symbols = variables(n)
     lo, hi = grid_boxes(n, boxes)
-    _, _, defined = iv.compile_enclosure(expr, symbols)(jnp.asarray(lo), jnp.asarray(hi))
+    _, _, defined = _bucketed(compiled["value"], lo, hi, n)
     defined = np.asarray(defined)
     if defined.all():
         return
@@ -226,11 +261,12 @@ def from_sympy(
     if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
         raise ValueError(f"boxes must be an integer >= 1, got {boxes!r}")
     expr = _as_expression(expr, n)
-    _check_defined(expr, n, boxes)
+    compiled = _compile(expr, n)
+    _check_defined(expr, compiled, n, boxes)
     if (alpha is None) != (constant is None):
         raise ValueError("alpha and constant must be given together (or both omitted to compute them)")
     if alpha is None:
-        bound = _lipschitz_bound(iv.compile_gradient_enclosure(expr, variables(n)), n, boxes)
+        bound = _lipschitz_bound(compiled, n, boxes)
         if not math.isfinite(bound):
             raise ValueError(
                 f"cannot bound the gradient of {expr} on [0,1]^{n} (it is not differentiable, or its slope is "
@@ -242,7 +278,7 @@ def from_sympy(
         source = "declared by the user"
     return FormulaTarget(
         iv.compile_point(expr, variables(n)), n, alpha, constant, name or str(expr),
-        smoothness, derivative_constant, expr=expr, constants_source=source,
+        smoothness, derivative_constant, expr=expr, constants_source=source, _compiled=compiled,
     )
 
 

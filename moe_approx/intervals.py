@@ -67,19 +67,26 @@ Interval = tuple  # (lo, hi)
 def down(y, ulps: int = 0):
     """A float64 ≤ every real within ``ulps`` relative ulps (plus TINY) of the computed value y.
 
-    y − (|y|·ulps·2^−52 + TINY), then one ``nextafter`` toward −∞ (so at least one ulp below y).
-    −∞ stays −∞; +∞ (an overflowed result, exact value > max float) becomes max float (widened).
+    y·(1 ∓ ulps·2^−52) − TINY (so at least y − ulps·ulp(y) − TINY), then one ``nextafter`` toward
+    −∞ (so at least one ulp below y). −∞ stays −∞; +∞ (an overflowed result) becomes a finite
+    bound just below max float.
     """
     y = jnp.asarray(y, dtype=jnp.float64)
-    ys = jnp.where(jnp.isinf(y), jnp.sign(y) * _MAX, y)
-    delta = TINY if ulps == 0 else jnp.abs(ys) * (ulps * _EPS) + TINY
-    d = jnp.nextafter(ys - delta, -jnp.inf)
-    return jnp.where(y == -jnp.inf, -jnp.inf, d)
+    if not ulps:
+        return jnp.nextafter(y - TINY, -jnp.inf)
+    y = y * jnp.where(y >= 0, 1.0 - ulps * _EPS, 1.0 + ulps * _EPS)
+    return jnp.minimum(jnp.nextafter(y - TINY, -jnp.inf), _MAX * (1.0 - ulps * _EPS))
 
 
 def up(y, ulps: int = 0):
     """A float64 ≥ every real within ``ulps`` relative ulps (plus TINY) of y (mirror of :func:`down`)."""
     return -down(-jnp.asarray(y, dtype=jnp.float64), ulps)
+
+
+def outward(lo, hi, ulps: int = 0) -> Interval:
+    """(down(lo), up(hi)) computed as one stacked operation (half the traced operations)."""
+    d = down(jnp.stack(jnp.broadcast_arrays(lo, -hi)), ulps)
+    return d[0], -d[1]
 
 
 def _nan_where(mask, a: Interval) -> Interval:
@@ -150,39 +157,36 @@ def neg(a: Interval) -> Interval:
 
 def add(a: Interval, b: Interval) -> Interval:
     """[a_lo + b_lo, a_hi + b_hi], rounded outward."""
-    return down(a[0] + b[0]), up(a[1] + b[1])
+    return outward(a[0] + b[0], a[1] + b[1])
 
 
 def sub(a: Interval, b: Interval) -> Interval:
     """[a_lo − b_hi, a_hi − b_lo], rounded outward."""
-    return down(a[0] - b[1]), up(a[1] - b[0])
+    return outward(a[0] - b[1], a[1] - b[0])
 
 
-def _times(x, y):
-    """x·y with 0·(±∞) = 0 (an interval holds real numbers; an infinite end is a limit)."""
-    zero_inf = ((x == 0) & jnp.isinf(y)) | ((y == 0) & jnp.isinf(x))
-    return jnp.where(zero_inf, 0.0, x * y)
+def _corners(a: Interval, b: Interval):
+    """The endpoint pairs (a_lo, b_lo), (a_lo, b_hi), (a_hi, b_lo), (a_hi, b_hi), stacked."""
+    x = jnp.stack(jnp.broadcast_arrays(a[0], a[0], a[1], a[1]))
+    y = jnp.stack(jnp.broadcast_arrays(b[0], b[1], b[0], b[1]))
+    return x, y
 
 
 def mul(a: Interval, b: Interval) -> Interval:
-    """Min and max of the four endpoint products, rounded outward."""
-    p = [_times(x, y) for x in a for y in b]
-    return down(jnp.minimum(jnp.minimum(p[0], p[1]), jnp.minimum(p[2], p[3]))), up(
-        jnp.maximum(jnp.maximum(p[0], p[1]), jnp.maximum(p[2], p[3]))
-    )
+    """Min and max of the four endpoint products, rounded outward; 0·(±∞) = 0 (an interval holds
+    real numbers, an infinite end is a limit)."""
+    x, y = _corners(a, b)
+    p = x * y
+    p = jnp.where(jnp.isnan(p) & ~jnp.isnan(x) & ~jnp.isnan(y), 0.0, p)
+    return outward(jnp.min(p, axis=0), jnp.max(p, axis=0))
 
 
 def div(a: Interval, b: Interval) -> Interval:
     """a / b: the four endpoint quotients when 0 ∉ b, else the whole line (rounded outward)."""
-    q_lo, q_hi = [], []
-    for x in a:
-        for y in b:
-            q = x / y
-            both_inf = jnp.isinf(x) & jnp.isinf(y)
-            q_lo.append(jnp.where(both_inf, -jnp.inf, q))
-            q_hi.append(jnp.where(both_inf, jnp.inf, q))
-    lo = down(jnp.minimum(jnp.minimum(q_lo[0], q_lo[1]), jnp.minimum(q_lo[2], q_lo[3])))
-    hi = up(jnp.maximum(jnp.maximum(q_hi[0], q_hi[1]), jnp.maximum(q_hi[2], q_hi[3])))
+    x, y = _corners(a, b)
+    q = x / y
+    both_inf = jnp.isinf(x) & jnp.isinf(y)  # ∞/∞: any value
+    lo, hi = outward(jnp.min(jnp.where(both_inf, -jnp.inf, q), axis=0), jnp.max(jnp.where(both_inf, jnp.inf, q), axis=0))
     zero = (b[0] <= 0) & (b[1] >= 0)
     return jnp.where(zero, -jnp.inf, lo), jnp.where(zero, jnp.inf, hi)
 
@@ -219,9 +223,10 @@ def integer_power(a: Interval, m: int) -> Interval:
     ulps = m + 2  # m − 1 roundings of ≤ ½ ulp each, compounded
     lo, hi = a
     if m % 2:
-        return down(lo**m, ulps), up(hi**m, ulps)
+        return outward(lo**m, hi**m, ulps)
     mag_lo, mag_hi = abs_(a)
-    return jnp.maximum(down(mag_lo**m, ulps), 0.0), up(mag_hi**m, ulps)
+    lo, hi = outward(mag_lo**m, mag_hi**m, ulps)
+    return jnp.maximum(lo, 0.0), hi
 
 
 def _domain(a: Interval, low: float = 0.0) -> Interval:
@@ -231,13 +236,16 @@ def _domain(a: Interval, low: float = 0.0) -> Interval:
 
 def sqrt(a: Interval) -> Interval:
     """√x on a ∩ [0, ∞) (IEEE sqrt is correctly rounded: one ulp)."""
-    lo, hi = _domain(a)
-    return jnp.maximum(down(jnp.sqrt(lo)), 0.0), up(jnp.sqrt(hi))
+    r = jnp.sqrt(jnp.stack(_domain(a)))
+    lo, hi = outward(r[0], r[1])
+    return jnp.maximum(lo, 0.0), hi
 
 
 def _monotone(fn: Callable, a: Interval, low=-jnp.inf, high=jnp.inf, ulps=TRANSCENDENTAL_ULPS) -> Interval:
     """[fn(lo), fn(hi)] for a nondecreasing fn, widened by ``ulps`` and clamped to [low, high]."""
-    return jnp.maximum(down(fn(a[0]), ulps), low), jnp.minimum(up(fn(a[1]), ulps), high)
+    v = fn(jnp.stack(jnp.broadcast_arrays(*a)))
+    lo, hi = outward(v[0], v[1], ulps)
+    return jnp.maximum(lo, low), jnp.minimum(hi, high)
 
 
 def cbrt(a: Interval) -> Interval:
@@ -251,11 +259,10 @@ def real_power(a: Interval, p: Interval) -> Interval:
     x^p is monotone in x (for fixed p) and in p (for fixed x > 0), so its range over the box
     a × p is spanned by the four corners.
     """
-    lo, hi = _domain(a)
-    c = [jnp.power(x, y) for x in (lo, hi) for y in p]
-    low = jnp.minimum(jnp.minimum(c[0], c[1]), jnp.minimum(c[2], c[3]))
-    high = jnp.maximum(jnp.maximum(c[0], c[1]), jnp.maximum(c[2], c[3]))
-    return jnp.maximum(down(low, TRANSCENDENTAL_ULPS), 0.0), up(high, TRANSCENDENTAL_ULPS)
+    x, y = _corners(_domain(a), p)
+    c = jnp.power(x, y)
+    lo, hi = outward(jnp.min(c, axis=0), jnp.max(c, axis=0), TRANSCENDENTAL_ULPS)
+    return jnp.maximum(lo, 0.0), hi
 
 
 def exp(a: Interval) -> Interval:
@@ -283,18 +290,25 @@ def erf(a: Interval) -> Interval:
     return _monotone(jsp.erf, a, -1.0, 1.0)
 
 
+def _scale(a: Interval, c: tuple[float, float]) -> Interval:
+    """a·[c_lo, c_hi] for a positive constant interval (two products per end), rounded outward."""
+    return outward(jnp.minimum(a[0] * c[0], a[0] * c[1]), jnp.maximum(a[1] * c[0], a[1] * c[1]))
+
+
 def _hits(u: Interval, shift: float):
     """True where [u_lo + shift, u_hi + shift] may contain an integer (rounded outward)."""
-    return jnp.floor(up(u[1] + shift)) >= jnp.ceil(down(u[0] + shift))
+    lo, hi = outward(u[0] + shift, u[1] + shift)
+    return jnp.floor(hi) >= jnp.ceil(lo)
 
 
 def _periodic(fn: Callable, a: Interval, max_shift: float, min_shift: float) -> Interval:
     """sin or cos: endpoint values, with ±1 where x/(2π) + shift may be an integer."""
-    u = mul(a, _INV_TWO_PI)  # an enclosure of x/(2π)
+    u = _scale(a, _INV_TWO_PI)  # an enclosure of x/(2π)
     huge = (jnp.abs(a[0]) > _HUGE_ANGLE) | (jnp.abs(a[1]) > _HUGE_ANGLE)
-    f_lo, f_hi = fn(a[0]), fn(a[1])
-    lo = jnp.where(_hits(u, min_shift) | huge, -1.0, jnp.maximum(down(jnp.minimum(f_lo, f_hi), TRANSCENDENTAL_ULPS), -1.0))
-    hi = jnp.where(_hits(u, max_shift) | huge, 1.0, jnp.minimum(up(jnp.maximum(f_lo, f_hi), TRANSCENDENTAL_ULPS), 1.0))
+    v = fn(jnp.stack(jnp.broadcast_arrays(*a)))
+    lo, hi = outward(jnp.min(v, axis=0), jnp.max(v, axis=0), TRANSCENDENTAL_ULPS)
+    lo = jnp.where(_hits(u, min_shift) | huge, -1.0, jnp.maximum(lo, -1.0))
+    hi = jnp.where(_hits(u, max_shift) | huge, 1.0, jnp.minimum(hi, 1.0))
     return _nan_where(jnp.isnan(a[0]) | jnp.isnan(a[1]), (lo, hi))
 
 
@@ -310,7 +324,7 @@ def cos(a: Interval) -> Interval:
 
 def tan(a: Interval) -> Interval:
     """tan: increasing between poles; the whole line where x/π − 1/2 may be an integer."""
-    pole = _hits(mul(a, _INV_PI), -0.5) | (jnp.abs(a[0]) > _HUGE_ANGLE) | (jnp.abs(a[1]) > _HUGE_ANGLE)
+    pole = _hits(_scale(a, _INV_PI), -0.5) | (jnp.abs(a[0]) > _HUGE_ANGLE) | (jnp.abs(a[1]) > _HUGE_ANGLE)
     lo, hi = _monotone(jnp.tan, a)
     return jnp.where(pole, -jnp.inf, lo), jnp.where(pole, jnp.inf, hi)
 
