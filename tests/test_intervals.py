@@ -102,6 +102,11 @@ def to_arb(e, env, balls=False):
         return reduce(pick, [to_arb(a, env, balls) for a in e.args])
     if isinstance(e, sp.Heaviside):
         return (to_arb(e.args[0], env, balls).sgn() + 1) / 2
+    if isinstance(e, sp.DiracDelta):  # at points only: 0 away from the origin
+        arg = to_arb(e.args[0], env, balls)
+        if arg.contains(0):
+            raise Uncertain(e)
+        return arb(0)
     if isinstance(e, sp.Piecewise):
         possible = []
         for branch, cond in e.args:
@@ -366,6 +371,27 @@ def test_random_trees_contain_arb_values(expr, seed, log_width):
     if ball.is_finite() and math.isfinite(f_hi - f_lo):
         arb_width = float(ball.upper()) - float(ball.lower())
         assert f_hi - f_lo <= 4 * arb_width + _ulp_tol(max(abs(f_lo), abs(f_hi)), 256), (expr, lo, hi)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expr=_trees(), seed=st.integers(0, 2**31 - 1), log_width=st.floats(-6, -1))
+def test_random_tree_gradients_contain_arb_derivatives(expr, seed, log_width):
+    """Where the gradient enclosure is finite, it contains arb's values of SymPy's derivative."""
+    rng = np.random.default_rng(seed)
+    width = 10.0**log_width
+    lo = rng.uniform(0, 1 - width, size=(1, 2))
+    hi = lo + width
+    g_lo, g_hi = (np.asarray(a)[0] for a in iv.compile_gradient_enclosure(expr, (X1, X2), jit=False)(jnp.asarray(lo), jnp.asarray(hi)))
+    points = np.concatenate([lo + rng.uniform(0, 1, size=(6, 2)) * width, np.array(_corners(lo[0], hi[0], 2))])
+    for i, d in enumerate(iv.gradient_expressions(expr, (X1, X2))):
+        if not (np.isfinite(g_lo[i]) and np.isfinite(g_hi[i])):
+            continue
+        for p in points:
+            try:
+                v = to_arb(d, {X1: arb(float(p[0])), X2: arb(float(p[1]))})
+            except Uncertain:
+                continue
+            assert arb(float(g_lo[i])) <= v and v <= arb(float(g_hi[i])), (expr, d, p, g_lo[i], g_hi[i], v)
 
 
 # --- refusals ------------------------------------------------------------------------------------
