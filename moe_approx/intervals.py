@@ -361,7 +361,7 @@ _UNARY = {
     sp.erf: erf,
     sp.Abs: abs_,
 }
-_NONSMOOTH = (sp.sign, sp.Heaviside, sp.DiracDelta)  # only as derivatives, see module docstring
+_NONSMOOTH = (sp.sign, sp.Heaviside, sp.DiracDelta)  # DiracDelta only in derivative formulas
 _RELATIONAL = (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan, sp.GreaterThan, sp.Equality, sp.Unequality)
 _LOGICAL = (sp.And, sp.Or, sp.Not, sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)
 _STRUCTURAL = (sp.Add, sp.Mul, sp.Pow, sp.Min, sp.Max, sp.Piecewise, sp.functions.elementary.piecewise.ExprCondPair)
@@ -374,7 +374,7 @@ SUPPORTED = (
 
 
 def unsupported_atoms(expr, symbols: Sequence[sp.Symbol]) -> list[str]:
-    """Names of the functions, constants and symbols in ``expr`` that the enclosures cannot handle."""
+    """Names of the functions, constants and symbols in a formula ``expr`` that the enclosures cannot handle."""
     allowed_symbols = set(symbols)
     bad = set()
     for node in sp.preorder_traversal(expr):
@@ -388,9 +388,9 @@ def unsupported_atoms(expr, symbols: Sequence[sp.Symbol]) -> list[str]:
                 bad.add(str(node))
         elif isinstance(node, sp.Number) or node in (sp.I, sp.nan, sp.zoo):
             bad.add(str(node))
+        elif isinstance(node, sp.DiracDelta):
+            bad.add("DiracDelta")  # appears in derivative formulas only, never in f
         elif isinstance(node, _STRUCTURAL + _RELATIONAL + _LOGICAL + _NONSMOOTH) or node.func in _UNARY:
-            if isinstance(node, sp.DiracDelta) and len(node.args) > 1:
-                bad.add("DiracDelta derivative")
             continue
         elif isinstance(node, sp.core.function.AppliedUndef):
             bad.add(f"{node.func.__name__} (undefined function)")

@@ -152,5 +152,14 @@ def test_other_refusals():
         from_sympy("sqrt(x1 - x1**2)", 1, alpha=0.5, constant=1.0)  # defined, but the interval test cannot show it
 
 
+def test_defined_on_flags_domain_violations():
+    expr = sp.log(X1) + sp.sqrt(X2 - sp.Rational(1, 4)) + 1 / (X1 - sp.Rational(7, 8))
+    g = FormulaTarget(formula.iv.compile_point(expr, (X1, X2)), 2, 1.0, 1.0, "partly undefined", expr=expr)
+    lo = np.array([[0.0, 0.5], [0.5, 0.5], [0.5, 0.0], [0.5, 0.3], [0.75, 0.5]])
+    hi = lo + 0.25
+    # log at 0; fine; sqrt of a negative; fine; a vanishing denominator at x1 = 7/8
+    np.testing.assert_array_equal(np.asarray(g.defined_on(lo, hi)), [False, True, False, True, False])
+
+
 def test_re_exported_from_targets():
     assert ma.targets.from_sympy is from_sympy and ma.targets.FormulaTarget is FormulaTarget
