@@ -200,8 +200,9 @@ class FormulaTarget(HolderTarget):
 
     def __repr__(self):
         smooth = "" if self.smoothness is None else f", s={self.smoothness}, D={self.derivative_constant}"
+        shown = "" if self.name == str(self.expr) else f", f={self.expr}"
         return (
-            f"FormulaTarget({self.name}, n={self.n}, f={self.expr}, alpha={self.alpha}, C={self.constant}"
+            f"FormulaTarget({self.name}, n={self.n}{shown}, alpha={self.alpha}, C={self.constant}"
             f"{smooth}; constants {self.constants_source})"
         )
 
