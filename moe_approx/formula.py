@@ -170,6 +170,7 @@ class FormulaTarget(HolderTarget):
         super().__post_init__()
         if not isinstance(self.expr, sp.Expr):
             raise TypeError(f"expr must be a SymPy expression, got {type(self.expr).__name__}")
+        object.__setattr__(self, "expr", _as_expression(self.expr, self.n))  # x1 … xn, supported atoms only
         if not self._compiled:
             self._compiled.update(_compile(self.expr, self.n))
 
