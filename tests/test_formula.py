@@ -64,6 +64,11 @@ def test_computed_lipschitz_constant_is_rigorous_and_tight(rng):
     assert "computed" in f.constants_source and "computed" in repr(f)
     a = from_sympy(formula.library("affine", 3).expr, 3)  # ‖w‖_1 = (n + 1)/2
     assert 2.0 <= a.constant <= 2.0 * (1 + 1e-12)
+    # refined cover: within ~1 % of sup ‖∇f‖_1 = π for Π sin(π x_i), n = 2 (at x1 + x2 = 1/2) and of the
+    # attained library constant √n e^(−1/2)/σ of the Gaussian bump
+    assert math.pi <= formula.library("sine_product", 2).lipschitz_bound() <= math.pi * 1.02
+    bump = formula.library("gaussian_bump", 2)
+    assert bump.constant <= bump.lipschitz_bound() <= bump.constant * 1.02
     g = from_sympy("exp(-x1*x2) * cos(5*x2) + erf(x1 - x2) + tanh(x1)", 2)
     grad = jax.vmap(jax.grad(g.fn))(jnp.asarray(rng.uniform(size=(4000, 2))))
     assert float(jnp.max(jnp.sum(jnp.abs(grad), axis=-1))) <= g.constant
