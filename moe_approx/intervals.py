@@ -96,12 +96,21 @@ def _nan_where(mask, a: Interval) -> Interval:
 # --- constants -------------------------------------------------------------------------------
 
 
+def _float_end(value: Fraction, toward: float) -> float:
+    """value rounded to a float64, or ±max float / ±TINY where it overflows or is (almost) subnormal."""
+    if abs(value) > Fraction(_MAX):
+        return math.copysign(_MAX, 1 if value > 0 else -1) if (value > 0) == (toward < 0) else toward
+    if 0 < abs(value) < Fraction(TINY):  # XLA treats subnormals as 0: round to 0 or ±TINY
+        return math.copysign(TINY, 1 if value > 0 else -1) if (value > 0) == (toward > 0) else 0.0
+    return float(value)  # correctly rounded (Python's int / int)
+
+
 def _float_enclosure(lo: Fraction, hi: Fraction) -> tuple[float, float]:
-    """The tightest float64 interval containing the rational interval [lo, hi]."""
-    f_lo, f_hi = float(lo), float(hi)  # correctly rounded (Python's int / int)
-    if Fraction(f_lo) > lo:
+    """The tightest float64 interval containing the rational interval [lo, hi] (up to TINY near 0)."""
+    f_lo, f_hi = _float_end(lo, -math.inf), _float_end(hi, math.inf)
+    if math.isfinite(f_lo) and Fraction(f_lo) > lo:
         f_lo = math.nextafter(f_lo, -math.inf)
-    if Fraction(f_hi) < hi:
+    if math.isfinite(f_hi) and Fraction(f_hi) < hi:
         f_hi = math.nextafter(f_hi, math.inf)
     return f_lo, f_hi
 

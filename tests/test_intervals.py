@@ -290,6 +290,14 @@ def test_constants_enclosed_tightly(value):
         assert lo == hi == int(value)
 
 
+def test_constants_beyond_the_float_range():
+    assert iv.constant_enclosure(sp.Integer(10) ** 400) == (np.finfo(float).max, math.inf)
+    assert iv.constant_enclosure(-sp.Integer(10) ** 400) == (-math.inf, -np.finfo(float).max)
+    # (almost) subnormal constants: XLA reads subnormals as 0, so the enclosure reaches ±TINY
+    assert iv.constant_enclosure(sp.Rational(1, 10**400)) == (0.0, iv.TINY)
+    assert iv.constant_enclosure(-sp.Rational(1, 10**305)) == (-iv.TINY, 0.0)
+
+
 def test_outward_rounding_is_at_least_one_ulp_and_covers_flushed_subnormals():
     y = jnp.array([1.0, -3.5, 0.0, 1e-310, jnp.inf, -jnp.inf])
     d, u = np.asarray(iv.down(y)), np.asarray(iv.up(y))
