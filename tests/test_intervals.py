@@ -403,6 +403,34 @@ def test_random_tree_gradients_contain_arb_derivatives(expr, seed, log_width):
             assert arb(float(g_lo[i])) <= v and v <= arb(float(g_hi[i])), (expr, d, p, g_lo[i], g_hi[i], v)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expr=_trees(), seed=st.integers(0, 2**31 - 1), log_width=st.floats(-6, -1))
+def test_random_tree_mean_value_form_contains_arb_values(expr, seed, log_width):
+    """f(c) + ∇f(B)·(B − c) ∩ natural (moe_approx.formula) contains arb's exact values in the box."""
+    from moe_approx.formula import _mean_value_form
+
+    rng = np.random.default_rng(seed)
+    width = 10.0**log_width
+    lo = jnp.asarray(rng.uniform(0, 1 - width, size=(1, 2)))
+    hi = lo + width
+    c = jnp.clip(lo + 0.5 * (hi - lo), lo, hi)
+    value = iv.compile_enclosure(expr, (X1, X2), jit=False)
+    grad = iv.compile_gradient_enclosure(expr, (X1, X2), jit=False)
+    natural = value(lo, hi)[:2]
+    m_lo, m_hi = (float(np.asarray(a)[0]) for a in _mean_value_form(lo, hi, c, natural, value(c, c)[:2], grad(lo, hi)))
+    if math.isnan(m_lo) or math.isnan(m_hi):
+        return
+    assert m_lo >= float(natural[0][0]) and m_hi <= float(natural[1][0])
+    points = np.concatenate([np.asarray(lo) + rng.uniform(0, 1, size=(8, 2)) * width, np.array(_corners(np.asarray(lo)[0], np.asarray(hi)[0], 2))])
+    for p in points:
+        try:
+            v = to_arb(expr, {X1: arb(float(p[0])), X2: arb(float(p[1]))})
+        except Uncertain:
+            continue
+        if v.is_finite():
+            assert arb(m_lo) <= v and v <= arb(m_hi), (expr, p, m_lo, m_hi, v)
+
+
 # --- refusals ------------------------------------------------------------------------------------
 
 
