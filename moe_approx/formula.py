@@ -139,7 +139,7 @@ def _mean_value_form(lo, hi, c, natural, at_centre, grad):
 def _compile(expr, n: int) -> dict:
     """The jitted value, gradient and mean-value enclosures of ``expr`` (docs/theory.md §9)."""
     symbols = variables(n)
-    value = iv.compile_enclosure(expr, symbols)
+    value = iv.compile_enclosure(expr, symbols, with_defined=True)
     gradient = iv.compile_gradient_enclosure(expr, symbols)
 
     def mean_value(lo, hi):

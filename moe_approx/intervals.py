@@ -23,9 +23,10 @@ that contains 0 give the whole line; Piecewise is the union of the branches whos
 hold and whose predecessors need not hold.
 
 Domains follow SymPy's real semantics: sqrt, cbrt, real powers and log take the part of the
-argument interval inside their domain (x ≥ 0, x > 0 for log); the compiled evaluators also
-return a flag that is True on boxes where every such argument lies inside its domain (and no
-denominator may vanish), so a caller can tell a formula that is undefined somewhere on a box.
+argument interval inside their domain (x ≥ 0, x > 0 for log); on request
+(``compile_enclosure(..., with_defined=True)``) a flag says on which boxes every such argument
+lies inside its domain (and no denominator may vanish), so a caller can tell a formula that is
+undefined somewhere on a box.
 
 The compiled functions (:func:`compile_enclosure`, :func:`compile_gradient_enclosure`) take
 ``(lo, hi)`` of shape (..., n), are jitted, and return arrays (...) and (..., n). In derivative
@@ -584,8 +585,9 @@ def _defined(ev: _Evaluator):
     return out
 
 
-def compile_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True) -> Callable:
-    """Jitted (unless ``jit=False``) (lo, hi) of shape (..., n) → (f_lo, f_hi, defined) of shape (...): f(B) ⊆ [f_lo, f_hi].
+def compile_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True, with_defined: bool = False) -> Callable:
+    """Jitted (unless ``jit=False``) (lo, hi) of shape (..., n) → (f_lo, f_hi) of shape (...) with
+    f(B) ⊆ [f_lo, f_hi], plus ``defined`` (...) if ``with_defined``.
 
     ``defined`` is True on boxes where every domain restriction of the formula holds on the whole
     box (no log, sqrt or real power of a possibly negative argument, no possibly vanishing
@@ -599,7 +601,8 @@ def compile_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True) -> C
         ev = _Evaluator(_env(symbols, lo, hi), lo[..., 0])
         f_lo, f_hi = ev(expr)
         shape = lo.shape[:-1]
-        return jnp.broadcast_to(f_lo, shape), jnp.broadcast_to(f_hi, shape), jnp.broadcast_to(_defined(ev), shape)
+        out = (jnp.broadcast_to(f_lo, shape), jnp.broadcast_to(f_hi, shape))
+        return out + (jnp.broadcast_to(_defined(ev), shape),) if with_defined else out
 
     return jax.jit(enclosure) if jit else enclosure
 

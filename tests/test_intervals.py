@@ -216,7 +216,7 @@ def test_atom_enclosure_against_arb_and_samples(name):
     n = len(symbols)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     lo, hi = _random_boxes(rng, domain, n, 48)
-    f_lo, f_hi, _ = (np.asarray(a) for a in iv.compile_enclosure(expr, symbols, jit=False)(jnp.asarray(lo), jnp.asarray(hi)))
+    f_lo, f_hi = (np.asarray(a) for a in iv.compile_enclosure(expr, symbols, jit=False)(jnp.asarray(lo), jnp.asarray(hi)))
     fn = iv.compile_point(expr, symbols)
     samples = lo[:, None, :] + rng.uniform(0, 1, size=(len(lo), 64, n)) * (hi - lo)[:, None, :]
     values = np.asarray(fn(jnp.asarray(samples)))
@@ -253,7 +253,7 @@ def test_sin_cos_extrema_near_critical_points():
     lo = np.concatenate([pts - 0.1, np.nextafter(pts, np.inf)])[:, None]
     hi = np.concatenate([np.nextafter(pts, -np.inf), pts + 0.1])[:, None]
     for expr in (sp.sin(X1), sp.cos(X1)):
-        f_lo, f_hi, _ = (np.asarray(a) for a in iv.compile_enclosure(expr, (X1,))(jnp.asarray(lo), jnp.asarray(hi)))
+        f_lo, f_hi = (np.asarray(a) for a in iv.compile_enclosure(expr, (X1,))(jnp.asarray(lo), jnp.asarray(hi)))
         for b in range(len(lo)):
             exact = [to_arb(expr, {X1: arb(float(v))}) for v in (lo[b, 0], hi[b, 0])]
             assert arb(float(f_lo[b])) <= reduce(arb.min, exact) and arb(float(f_hi[b])) >= reduce(arb.max, exact)
@@ -264,7 +264,7 @@ def test_piecewise_union_of_possible_branches():
     expr = sp.Piecewise((X1**2, X1 < HALF), (1 - X1, True))
     rng = np.random.default_rng(7)
     lo, hi = _random_boxes(rng, (-1, 2), 1, 64)
-    f_lo, f_hi, defined = (np.asarray(a) for a in iv.compile_enclosure(expr, (X1,))(jnp.asarray(lo), jnp.asarray(hi)))
+    f_lo, f_hi, defined = (np.asarray(a) for a in iv.compile_enclosure(expr, (X1,), with_defined=True)(jnp.asarray(lo), jnp.asarray(hi)))
     assert defined.all()
     for b in range(len(lo)):
         a, c = lo[b, 0], hi[b, 0]
@@ -362,7 +362,7 @@ def test_random_trees_contain_arb_values(expr, seed, log_width):
     width = 10.0**log_width
     lo = rng.uniform(0, 1 - width, size=(1, 2))
     hi = lo + width
-    f_lo, f_hi, _ = (float(np.asarray(a)[0]) for a in iv.compile_enclosure(expr, (X1, X2), jit=False)(jnp.asarray(lo), jnp.asarray(hi)))
+    f_lo, f_hi = (float(np.asarray(a)[0]) for a in iv.compile_enclosure(expr, (X1, X2), jit=False)(jnp.asarray(lo), jnp.asarray(hi)))
     assert not (f_lo > f_hi)
     if math.isnan(f_lo):
         return  # the formula is undefined on the whole box (never for these domain-safe trees)
@@ -416,8 +416,8 @@ def test_random_tree_mean_value_form_contains_arb_values(expr, seed, log_width):
     c = jnp.clip(lo + 0.5 * (hi - lo), lo, hi)
     value = iv.compile_enclosure(expr, (X1, X2), jit=False)
     grad = iv.compile_gradient_enclosure(expr, (X1, X2), jit=False)
-    natural = value(lo, hi)[:2]
-    m_lo, m_hi = (float(np.asarray(a)[0]) for a in _mean_value_form(lo, hi, c, natural, value(c, c)[:2], grad(lo, hi)))
+    natural = value(lo, hi)
+    m_lo, m_hi = (float(np.asarray(a)[0]) for a in _mean_value_form(lo, hi, c, natural, value(c, c), grad(lo, hi)))
     if math.isnan(m_lo) or math.isnan(m_hi):
         return
     assert m_lo >= float(natural[0][0]) and m_hi <= float(natural[1][0])
