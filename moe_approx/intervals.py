@@ -9,9 +9,10 @@ semantics), rounded outward:
   ``nextafter`` toward ∓∞ per computed endpoint encloses the exact value;
 - transcendental functions (exp, log, sin, cos, tan, tanh, arctan, erf, cbrt, real powers) are
   not correctly rounded in XLA: each endpoint is widened by :data:`TRANSCENDENTAL_ULPS` relative
-  ulps before the ``nextafter`` step (largest error measured against arb at 200 bits on CPU:
-  tanh 6 ulps near ±1, cbrt 3, the others ≤ 1; CUDA's libdevice documents ≤ 2 ulps for its
-  double-precision functions), and clamped to the function's true range;
+  ulps before the ``nextafter`` step (largest error measured against arb at 200 bits on CPU,
+  benchmarks/bench_ulp_errors.py: tanh 6 ulps near ±1, cbrt 3, exp 2, the others ≤ 1; CUDA's
+  libdevice documents ≤ 2 ulps for its double-precision functions), and clamped to the
+  function's true range;
 - every widening also subtracts/adds :data:`TINY` = 2^−1000, which covers results flushed to
   zero (XLA flushes subnormals: exp(−708.4) returns 0, not 2.2e−308);
 - integer powers x^m, computed by repeated multiplication, get |m| + 2 ulps.
