@@ -224,7 +224,8 @@ def _gradient_l1(compiled, lo, hi, n: int):
     g_lo, g_hi = _chunked(compiled["gradient"], lo, hi, n)
     upper = np.zeros(len(lo))
     for i in range(n):  # sequential sums, each rounded up
-        upper = np.nextafter(upper + np.maximum(np.abs(g_lo[:, i]), np.abs(g_hi[:, i])), np.inf)
+        total = upper + np.maximum(np.abs(g_lo[:, i]), np.abs(g_hi[:, i]))
+        upper = np.where(total == 0, 0.0, np.nextafter(total, np.inf))  # a zero sum of |.| is exact
     c = np.clip(lo + 0.5 * (hi - lo), lo, hi)
     p_lo, p_hi = _chunked(compiled["gradient"], c, c, n)
     lower = np.where(p_lo > 0, p_lo, np.where(p_hi < 0, -p_hi, 0.0))
@@ -271,7 +272,10 @@ def _check_defined(expr, compiled: dict, n: int, boxes: int):
     values = np.asarray(fn(jnp.asarray(points)))
     if not np.all(np.isfinite(values)):
         x = points[np.argmin(np.isfinite(values))]
-        raise ValueError(f"formula {expr} is not finite on [0,1]^{n}: f({x.tolist()}) = {values[~np.isfinite(values)][0]}")
+        raise ValueError(
+            f"formula {expr} is not finite on [0,1]^{n}: f({x.tolist()}) = {values[~np.isfinite(values)][0]} "
+            f"(SymPy's real domain: sqrt, cbrt and x^p need x >= 0, log x > 0; real_root(x, 3) is the odd cube root)"
+        )
     warnings.warn(
         f"formula {expr}: could not prove it defined on {int((~defined).sum())} of {defined.size} grid boxes "
         f"(an argument of log/sqrt/a real power, or a denominator, may reach 0 there); enclosures there "
