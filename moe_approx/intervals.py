@@ -349,6 +349,14 @@ def tan(a: Interval) -> Interval:
     return jnp.where(pole, -jnp.inf, lo), jnp.where(pole, jnp.inf, hi)
 
 
+def cot(a: Interval) -> Interval:
+    """cot = 1/tan (SymPy writes tan(x + π/2) as −cot x): decreasing between its poles at kπ,
+    the whole line where x/π may be an integer (tan then 1/·: within the transcendental allowance)."""
+    pole = _hits(_scale(a, _INV_PI), 0.0) | (jnp.abs(a[0]) > _HUGE_ANGLE) | (jnp.abs(a[1]) > _HUGE_ANGLE)
+    neg_lo, neg_hi = _monotone(lambda x: -1.0 / jnp.tan(x), a)  # −cot is increasing
+    return jnp.where(pole, -jnp.inf, -neg_hi), jnp.where(pole, jnp.inf, -neg_lo)
+
+
 def sign(a: Interval) -> Interval:
     """sign (nondecreasing, exact): [sign lo, sign hi]."""
     return jnp.sign(a[0]), jnp.sign(a[1])
@@ -367,6 +375,7 @@ _UNARY = {
     sp.sin: sin,
     sp.cos: cos,
     sp.tan: tan,
+    sp.cot: cot,
     sp.tanh: tanh,
     sp.atan: atan,
     sp.erf: erf,
@@ -374,12 +383,12 @@ _UNARY = {
 }
 _NONSMOOTH = (sp.sign, sp.Heaviside, sp.DiracDelta)  # DiracDelta only in derivative formulas
 _RELATIONAL = (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan, sp.GreaterThan, sp.Equality, sp.Unequality)
-_LOGICAL = (sp.And, sp.Or, sp.Not, sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)
+_LOGICAL = (sp.And, sp.Or, sp.Not, sp.ITE, sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)
 _STRUCTURAL = (sp.Add, sp.Mul, sp.Pow, sp.Min, sp.Max, sp.Piecewise, sp.functions.elementary.piecewise.ExprCondPair)
 
 SUPPORTED = (
     "+ − × ÷, integer and real powers, sqrt, cbrt, abs, min, max, exp, log, sin, cos, tan, tanh, "
-    "atan (arctan), erf, Piecewise with relational conditions (<, ≤, >, ≥, =, ≠, and, or, not), "
+    "atan (arctan), erf, cot, Piecewise with relational conditions (<, ≤, >, ≥, =, ≠, and, or, not, ITE), "
     "rational and Float constants, pi, E, sign, Heaviside"
 )
 
@@ -541,6 +550,11 @@ class _Evaluator:
         if isinstance(c, sp.Not):
             may, must = self.condition(c.args[0])
             return ~must, ~may
+        if isinstance(c, sp.ITE):  # (a ∧ b) ∨ (¬a ∧ c)
+            (may_a, must_a), (may_b, must_b), (may_c, must_c) = (self.condition(x) for x in c.args)
+            may = (may_a & may_b) | (~must_a & may_c)
+            must = (must_a & must_b) | (~may_a & must_c) | (must_b & must_c)
+            return may, must
         if isinstance(c, _RELATIONAL):
             (a_lo, a_hi), (b_lo, b_hi) = self(c.lhs), self(c.rhs)
             if isinstance(c, (sp.StrictGreaterThan, sp.GreaterThan)):  # a > b  ⇔  b < a

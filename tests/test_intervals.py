@@ -53,6 +53,9 @@ def _cond(c, env, balls):
     if isinstance(c, sp.Not):
         may, must = _cond(c.args[0], env, balls)
         return not must, not may
+    if isinstance(c, sp.ITE):
+        (may_a, must_a), (may_b, must_b), (may_c, must_c) = (_cond(x, env, balls) for x in c.args)
+        return (may_a and may_b) or (not must_a and may_c), (must_a and must_b) or (not may_a and must_c)
     a, b = to_arb(c.lhs, env, balls), to_arb(c.rhs, env, balls)
     if isinstance(c, (sp.StrictGreaterThan, sp.GreaterThan)):
         a, b = b, a
@@ -65,7 +68,7 @@ def _cond(c, env, balls):
 
 _ARB_UNARY = {
     sp.exp: arb.exp, sp.log: arb.log, sp.sin: arb.sin, sp.cos: arb.cos, sp.tan: arb.tan,
-    sp.tanh: arb.tanh, sp.atan: arb.atan, sp.erf: arb.erf, sp.Abs: abs, sp.sign: arb.sgn,
+    sp.tanh: arb.tanh, sp.atan: arb.atan, sp.erf: arb.erf, sp.Abs: abs, sp.sign: arb.sgn, sp.cot: arb.cot,
 }
 
 
@@ -187,6 +190,7 @@ ATOMS = {
     "sin": (sp.sin(X1), (-20, 20), lambda lo, hi: _crit_periodic(0.5, 2, 1)(lo, hi) + _crit_periodic(1.5, 2, -1)(lo, hi), None),
     "cos": (sp.cos(X1), (-20, 20), lambda lo, hi: _crit_periodic(0, 2, 1)(lo, hi) + _crit_periodic(1, 2, -1)(lo, hi), None),
     "tan": (sp.tan(X1), (-10, 10), None, lambda lo, hi: _pole(0.5, 1)(lo[0], hi[0])),
+    "cot": (sp.cot(X1), (-10, 10), None, lambda lo, hi: _pole(0, 1)(lo[0], hi[0])),
     "tanh": (sp.tanh(X1), (-25, 25), None, None),
     "atan": (sp.atan(X1), (-50, 50), None, None),
     "erf": (sp.erf(X1), (-7, 7), None, None),
@@ -379,7 +383,8 @@ def test_random_trees_contain_arb_values(expr, seed, log_width):
     ball = to_arb(expr, {X1: arb(float(lo[0, 0])).union(arb(float(hi[0, 0]))), X2: arb(float(lo[0, 1])).union(arb(float(hi[0, 1])))}, balls=True)
     if ball.is_finite() and math.isfinite(f_hi - f_lo):
         arb_width = float(ball.upper()) - float(ball.lower())
-        assert f_hi - f_lo <= 4 * arb_width + _ulp_tol(max(abs(f_lo), abs(f_hi)), 256), (expr, lo, hi)
+        # (point-like boxes: rounding alone, accumulated over the tree's intermediate magnitudes)
+        assert f_hi - f_lo <= 4 * arb_width + 1e-12 * max(1.0, abs(f_lo), abs(f_hi)), (expr, lo, hi)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
