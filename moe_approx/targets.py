@@ -683,3 +683,6 @@ def get(name: str, n: int = 1) -> HolderTarget:
     if not isinstance(name, str) or name not in _LIBRARY:
         raise ValueError(f"unknown target {name!r}; accepted: {names()}")
     return _LIBRARY[name](_check_dim(n))
+
+
+from .formula import FormulaTarget, from_sympy  # noqa: E402,F401  (issue 15; formula.py imports this module)

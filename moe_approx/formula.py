@@ -1,0 +1,373 @@
+"""Targets given as formulas, with rigorous enclosures of f and ∇f on boxes (docs/theory.md §9).
+
+``from_sympy("sqrt(abs(x1 - 1/3)) + sin(3*x2)", n=2)`` returns a :class:`FormulaTarget`: a
+:class:`~moe_approx.targets.HolderTarget` whose ``fn`` is the formula lambdified to jax.numpy and
+which also encloses f, ∇f (SymPy's derivatives) and the mean-value form on boxes by outward-
+rounded interval arithmetic (:mod:`moe_approx.intervals`). Variables are x1 … xn (real).
+
+Its (α, C) are computed when they can be: if the gradient enclosure is finite on every box of a
+cover of [0,1]^n (a grid of about :data:`LIPSCHITZ_BOXES` boxes, the boxes with the largest
+bounds bisected until the bound is within :data:`LIPSCHITZ_RTOL` of a sampled value), then
+α = 1 and C is the largest Σ_i sup_B |∂_i f| over the cover, a rigorous bound on sup ‖∇f‖_1,
+which is the ∞-norm Lipschitz constant on the convex cube (mean value theorem, docs/theory.md §2). Otherwise (kinks, cusps) the
+caller passes ``alpha`` and ``constant``; ``repr`` and :attr:`FormulaTarget.constants_source` say
+which.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+from . import intervals as iv
+from .targets import HolderTarget, _check_dim
+from .targets import get as _library_target
+
+LIPSCHITZ_BOXES = 2**10
+"""Number of grid boxes over [0,1]^n on which the gradient is enclosed to bound C (about)."""
+
+
+def variables(n: int) -> tuple[sp.Symbol, ...]:
+    """The real SymPy symbols x1 … xn of a formula on [0,1]^n."""
+    return sp.symbols(f"x1:{_check_dim(n) + 1}", real=True)
+
+
+_ALIASES = {"arctan": sp.atan, "ln": sp.log, "abs": sp.Abs, "min": sp.Min, "max": sp.Max, "e": sp.E}
+
+
+def parse(text: str, n: int) -> sp.Expr:
+    """The SymPy expression of ``text`` in x1 … xn (``^`` is a power; arctan, ln, abs, min, max accepted)."""
+    if not isinstance(text, str):
+        raise TypeError(f"formula must be a str, got {type(text).__name__}")
+    local = {s.name: s for s in variables(n)} | _ALIASES
+    try:
+        expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
+    except Exception as err:  # SymPy's tokenizer and eval raise many kinds
+        raise ValueError(f"cannot parse formula {text!r}: {type(err).__name__}: {err}") from None
+    if not isinstance(expr, sp.Expr):
+        raise ValueError(f"formula {text!r} is not a real-valued expression (got {type(expr).__name__})")
+    return expr
+
+
+def _as_expression(expr, n: int) -> sp.Expr:
+    """expr (str or SymPy) with its symbols x1 … xn replaced by the real ones; refuses what it cannot enclose."""
+    text = expr if isinstance(expr, str) else None
+    if isinstance(expr, str):
+        expr = parse(expr, n)
+    elif isinstance(expr, sp.Basic):
+        if not isinstance(expr, sp.Expr):
+            raise ValueError(f"expr must be a real-valued SymPy expression, got {type(expr).__name__}: {expr}")
+    elif isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        expr = sp.sympify(expr)
+    else:
+        raise TypeError(f"expr must be a str or a SymPy expression, got {type(expr).__name__}")
+    symbols = variables(n)
+    by_name = {s.name: s for s in symbols}
+    expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
+    bad = iv.unsupported_atoms(expr, symbols)
+    if bad:
+        shown = f"{text!r} (parsed as {expr})" if text is not None else str(expr)
+        raise ValueError(
+            f"formula {shown} uses unsupported atoms: {', '.join(bad)} "
+            f"(variables are x1 … x{n}; supported: {iv.SUPPORTED})"
+        )
+    return expr
+
+
+def grid_boxes(n: int, boxes: int = LIPSCHITZ_BOXES) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of a uniform grid of k^n boxes covering [0,1]^n, k = ⌊boxes^(1/n)⌋ ≥ 1.
+
+    Neighbours share their float endpoints, so the union of the boxes is exactly the cube.
+    """
+    k = max(1, int(math.floor(boxes ** (1.0 / n) + 1e-9)))
+    edges = np.arange(k + 1) / k
+    idx = np.stack(np.meshgrid(*[np.arange(k)] * n, indexing="ij"), axis=-1).reshape(-1, n)
+    return edges[idx], edges[idx + 1]
+
+
+MIN_BUCKET = 2**10
+"""Batches of boxes are padded to max(MIN_BUCKET, next power of 2) boxes: one compilation per bucket."""
+
+
+def _check_boxes(lo, hi, n: int):
+    lo, hi = jnp.asarray(lo, jnp.float64), jnp.asarray(hi, jnp.float64)
+    if lo.shape != hi.shape or lo.shape[-1:] != (n,):
+        raise ValueError(f"lo and hi must both have shape (..., {n}), got {lo.shape} and {hi.shape}")
+    if not isinstance(lo, jax.core.Tracer) and not isinstance(hi, jax.core.Tracer):
+        if not bool(jnp.all(jnp.isfinite(lo) & jnp.isfinite(hi) & (lo <= hi))):
+            raise ValueError("boxes must satisfy lo <= hi with finite entries")
+    return lo, hi
+
+
+def _bucketed(compiled, lo, hi, n: int):
+    """compiled(lo, hi) on boxes (..., n); concrete batches are padded to a power-of-2 bucket so
+    that a jitted enclosure compiles once per bucket, not once per batch size."""
+    lo, hi = _check_boxes(lo, hi, n)
+    if isinstance(lo, jax.core.Tracer) or isinstance(hi, jax.core.Tracer):
+        return compiled(lo, hi)
+    shape = lo.shape[:-1]
+    flat_lo, flat_hi = lo.reshape(-1, n), hi.reshape(-1, n)
+    count = flat_lo.shape[0]
+    bucket = max(MIN_BUCKET, 1 << max(count - 1, 0).bit_length())
+    pad = ((0, bucket - count), (0, 0))
+    out = compiled(jnp.pad(flat_lo, pad, mode="edge" if count else "constant"), jnp.pad(flat_hi, pad, mode="edge" if count else "constant"))
+    return tuple(a[:count].reshape(shape + a.shape[1:]) for a in out)
+
+
+@jax.jit
+def _centre(lo, hi):
+    return jnp.clip(lo + 0.5 * (hi - lo), lo, hi)  # inside the box despite rounding
+
+
+@jax.jit
+def _mean_value_form(lo, hi, c, natural, at_centre, grad):
+    """[f(c)] + Σ_i [∂_i f](B)·([B_i] − c_i), rounded outward, ∩ the natural enclosure."""
+    slope = iv.mul(grad, iv.sub((lo, hi), (c, c)))
+    total = at_centre
+    for i in range(lo.shape[-1]):
+        total = iv.add(total, (slope[0][..., i], slope[1][..., i]))
+    return jnp.maximum(natural[0], total[0]), jnp.minimum(natural[1], total[1])
+
+
+def _compile(expr, n: int) -> dict:
+    """The jitted value, gradient and mean-value enclosures of ``expr`` (docs/theory.md §9)."""
+    symbols = variables(n)
+    value = iv.compile_enclosure(expr, symbols, with_defined=True)
+    gradient = iv.compile_gradient_enclosure(expr, symbols)
+
+    def mean_value(lo, hi):
+        """f(c) + ∇f(B)·(B − c), c the centre, intersected with the natural enclosure.
+
+        Calls the compiled value and gradient enclosures (cached per shape), then one small jit.
+        """
+        c = _centre(lo, hi)
+        return _mean_value_form(lo, hi, c, value(lo, hi)[:2], value(c, c)[:2], gradient(lo, hi))
+
+    return {"value": value, "gradient": gradient, "mean_value": mean_value}
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaTarget(HolderTarget):
+    """A HolderTarget given by a SymPy formula ``expr`` in x1 … xn, with interval enclosures.
+
+    ``fn`` is the lambdified formula. :meth:`enclose`, :meth:`enclose_gradient` and
+    :meth:`mean_value_enclosure` are rigorous (docs/theory.md §9). ``constants_source`` says
+    whether (alpha, constant) were computed from the formula, declared by the user, or are the
+    library's proven pair.
+    """
+
+    expr: sp.Expr | None = None
+    constants_source: str = "declared by the user"
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.expr, sp.Expr):
+            raise TypeError(f"expr must be a SymPy expression, got {type(self.expr).__name__}")
+        object.__setattr__(self, "expr", _as_expression(self.expr, self.n))  # x1 … xn, supported atoms only
+        if not self._compiled:
+            self._compiled.update(_compile(self.expr, self.n))
+
+    @property
+    def gradient_expressions(self) -> list:
+        """SymPy's ∂f/∂x_i, i = 1 … n."""
+        return iv.gradient_expressions(self.expr, variables(self.n))
+
+    def enclose(self, lo, hi):
+        """(f_lo, f_hi) of shape (...): f(B) ⊆ [f_lo, f_hi] for the boxes B = [lo, hi] (..., n)."""
+        return _bucketed(self._compiled["value"], lo, hi, self.n)[:2]
+
+    def defined_on(self, lo, hi):
+        """Boolean (...): True where the formula is proven defined on the whole box (no domain violation)."""
+        return _bucketed(self._compiled["value"], lo, hi, self.n)[2]
+
+    def enclose_gradient(self, lo, hi):
+        """(g_lo, g_hi) of shape (..., n): ∇f(B) ⊆ [g_lo, g_hi]; [−∞, ∞] where f is not C¹ on B."""
+        return _bucketed(self._compiled["gradient"], lo, hi, self.n)
+
+    def mean_value_enclosure(self, lo, hi):
+        """(f_lo, f_hi): f(c) + ∇f(B)·(B − c) ∩ the natural enclosure (never wider than :meth:`enclose`)."""
+        return _bucketed(self._compiled["mean_value"], lo, hi, self.n)
+
+    def lipschitz_bound(self, boxes: int = LIPSCHITZ_BOXES) -> float:
+        """A rigorous upper bound on sup_{[0,1]^n} ‖∇f‖_1 from a grid of ~``boxes`` boxes (inf if unbounded)."""
+        return _lipschitz_bound(self._compiled, self.n, boxes)
+
+    def __repr__(self):
+        smooth = "" if self.smoothness is None else f", s={self.smoothness}, D={self.derivative_constant}"
+        shown = "" if self.name == str(self.expr) else f", f={self.expr}"
+        return (
+            f"FormulaTarget({self.name}, n={self.n}{shown}, alpha={self.alpha}, C={self.constant}"
+            f"{smooth}; constants {self.constants_source})"
+        )
+
+
+LIPSCHITZ_RTOL = 1e-2
+"""The bound on sup ‖∇f‖_1 is refined until it is within this relative distance of a sampled value."""
+
+
+def _chunked(compiled, lo: np.ndarray, hi: np.ndarray, n: int):
+    """compiled on (N, n) boxes in chunks of MIN_BUCKET (one compiled shape), as numpy arrays."""
+    parts = [_bucketed(compiled, lo[i : i + MIN_BUCKET], hi[i : i + MIN_BUCKET], n) for i in range(0, len(lo), MIN_BUCKET)]
+    return tuple(np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0])))
+
+
+def _gradient_l1(compiled, lo, hi, n: int):
+    """Per box: an upper bound of sup_B ‖∇f‖_1 (rounded up) and a lower bound of ‖∇f(c)‖_1 at the centre."""
+    g_lo, g_hi = _chunked(compiled["gradient"], lo, hi, n)
+    upper = np.zeros(len(lo))
+    for i in range(n):  # sequential sums, each rounded up
+        total = upper + np.maximum(np.abs(g_lo[:, i]), np.abs(g_hi[:, i]))
+        upper = np.where(total == 0, 0.0, np.nextafter(total, np.inf))  # a zero sum of |.| is exact
+    c = np.clip(lo + 0.5 * (hi - lo), lo, hi)
+    p_lo, p_hi = _chunked(compiled["gradient"], c, c, n)
+    lower = np.where(p_lo > 0, p_lo, np.where(p_hi < 0, -p_hi, 0.0))
+    lower = np.where(np.isfinite(lower), lower, 0.0).sum(axis=1)
+    return upper, lower
+
+
+def _lipschitz_bound(compiled: dict, n: int, boxes: int, rtol: float = LIPSCHITZ_RTOL, budget: int = 2**15) -> float:
+    """A rigorous upper bound on sup_{[0,1]^n} ‖∇f‖_1: the max over a cover of [0,1]^n of the
+    interval bound of Σ_i |∂_i f| (docs/theory.md §9), refined by bisecting the boxes whose bound
+    exceeds (1 + rtol) × the largest value sampled at box centres, until none does or ``budget``
+    box evaluations are spent. inf if some box of the final cover has no finite bound."""
+    lo, hi = grid_boxes(n, boxes)
+    settled, sampled, spent = 0.0, 0.0, 0
+    while True:
+        upper, lower = _gradient_l1(compiled, lo, hi, n)
+        spent += 2 * len(lo)
+        sampled = max(sampled, float(lower.max()))
+        open_ = upper > sampled * (1 + rtol)
+        settled = max(settled, float(upper[~open_].max(initial=0.0)))
+        if not open_.any() or spent + 4 * int(open_.sum()) > budget:
+            bound = max(settled, float(upper.max()))
+            return bound if math.isfinite(bound) else math.inf
+        lo, hi = lo[open_], hi[open_]
+        axis = np.argmax(hi - lo, axis=1)  # bisect each open box along its longest side
+        mid = 0.5 * (lo + hi)[np.arange(len(lo)), axis]
+        lo_right, hi_left = lo.copy(), hi.copy()
+        lo_right[np.arange(len(lo)), axis] = mid
+        hi_left[np.arange(len(lo)), axis] = mid
+        lo, hi = np.concatenate([lo, lo_right]), np.concatenate([hi_left, hi])
+
+
+def _check_defined(expr, compiled: dict, n: int, boxes: int):
+    """Refuse a formula that is NaN or infinite at a grid point; warn where definedness is unproven."""
+    symbols = variables(n)
+    lo, hi = grid_boxes(n, boxes)
+    _, _, defined = _bucketed(compiled["value"], lo, hi, n)
+    defined = np.asarray(defined)
+    if defined.all():
+        return
+    fn = iv.compile_point(expr, symbols)
+    bad_lo, bad_hi = lo[~defined], hi[~defined]
+    points = np.concatenate([bad_lo, bad_hi, 0.5 * (bad_lo + bad_hi)])
+    values = np.asarray(fn(jnp.asarray(points)))
+    if not np.all(np.isfinite(values)):
+        x = points[np.argmin(np.isfinite(values))]
+        raise ValueError(
+            f"formula {expr} is not finite on [0,1]^{n}: f({x.tolist()}) = {values[~np.isfinite(values)][0]} "
+            f"(SymPy's real domain: sqrt, cbrt and x^p need x >= 0, log x > 0; real_root(x, 3) is the odd cube root)"
+        )
+    warnings.warn(
+        f"formula {expr}: could not prove it defined on {int((~defined).sum())} of {defined.size} grid boxes "
+        f"(an argument of log/sqrt/a real power, or a denominator, may reach 0 there); enclosures there "
+        f"cover only the part of each box where it is defined",
+        stacklevel=3,
+    )
+
+
+def from_sympy(
+    expr,
+    n: int,
+    *,
+    alpha: float | None = None,
+    constant: float | None = None,
+    name: str | None = None,
+    smoothness: float | None = None,
+    derivative_constant: float | None = None,
+    boxes: int = LIPSCHITZ_BOXES,
+) -> FormulaTarget:
+    """A :class:`FormulaTarget` from a SymPy expression or a string in x1 … xn.
+
+    Without ``alpha`` and ``constant``: α = 1 and C = a rigorous bound on sup ‖∇f‖_1 over
+    [0,1]^n (ValueError when the gradient enclosure is not finite everywhere, e.g. at a kink:
+    then pass both). With them: they are declared, as for any HolderTarget.
+    """
+    n = _check_dim(n)
+    if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
+        raise ValueError(f"boxes must be an integer >= 1, got {boxes!r}")
+    expr = _as_expression(expr, n)
+    compiled = _compile(expr, n)
+    _check_defined(expr, compiled, n, boxes)
+    if (alpha is None) != (constant is None):
+        raise ValueError("alpha and constant must be given together (or both omitted to compute them)")
+    if alpha is None:
+        bound = _lipschitz_bound(compiled, n, boxes)
+        if not math.isfinite(bound):
+            raise ValueError(
+                f"cannot bound the gradient of {expr} on [0,1]^{n} (it is not differentiable, or its slope is "
+                f"unbounded, somewhere on the cube): pass alpha and constant explicitly"
+            )
+        alpha, constant = 1.0, bound
+        source = "computed: C bounds sup ‖∇f‖_1 rigorously (interval gradients on a refined cover of the cube)"
+    else:
+        source = "declared by the user"
+    return FormulaTarget(
+        iv.compile_point(expr, variables(n)), n, alpha, constant, name or str(expr),
+        smoothness, derivative_constant, expr=expr, constants_source=source, _compiled=compiled,
+    )
+
+
+# --- the library's targets as formulas (targets.py) -----------------------------------------------
+
+
+def _library_expressions(n: int) -> dict:
+    x = variables(n)
+    half, third = sp.Rational(1, 2), sp.Rational(1, 3)
+    alternating = [sp.Rational((-1) ** i * (i + 1), n) for i in range(n)]  # (−1)^(i+1) i/n, i = 1 … n
+    harmonic = [sp.Rational((-1) ** i, i + 1) for i in range(n)]
+    return {
+        "affine": sp.Rational(1, 4) + sum(w * xi for w, xi in zip(alternating, x)),
+        "cone": 1 - sp.Max(*[sp.Abs(xi - half) for xi in x]),
+        "cusp": sp.sqrt(sp.Abs(x[0] - third)),
+        "gaussian_bump": sp.exp(-sum((xi - half) ** 2 for xi in x) / (2 * sp.Rational(1, 4) ** 2)),
+        "kink": sp.Abs(x[0] - third),
+        "l2_distance": sp.sqrt(sum((xi - half) ** 2 for xi in x)),
+        "linf_distance": sp.Max(*[sp.Abs(xi - (sp.sqrt(5) - 1) / 2) for xi in x]),
+        "oscillatory": sum(sp.sin(20 * sp.pi * xi) for xi in x) / n,
+        "ridge": sp.Abs(sum(w * (xi - third) for w, xi in zip(harmonic, x))) ** sp.Rational(3, 4),
+        "sine_product": sp.Mul(*[sp.sin(sp.pi * xi) for xi in x]),
+        "weierstrass": sum(
+            sp.Rational(1, 4**j) * sp.cos(8**j * sp.pi * xi) for xi in x for j in range(6)
+        ) / n,
+    }
+
+
+def library_names() -> list[str]:
+    """Names of the library targets (targets.py) offered as formulas: all of them."""
+    return sorted(_library_expressions(1))
+
+
+def library(name: str, n: int = 1) -> FormulaTarget:
+    """The library target ``name`` written as a formula, with the library's proven (α, C, s, D).
+
+    The formula is the mathematical function of targets.py (1/3 and (√5 − 1)/2 are exact here,
+    rounded to float there).
+    """
+    expressions = _library_expressions(_check_dim(n))
+    if not isinstance(name, str) or name not in expressions:
+        raise ValueError(f"unknown target {name!r}; accepted: {sorted(expressions)}")
+    ref = _library_target(name, n)
+    return FormulaTarget(
+        iv.compile_point(expressions[name], variables(n)), n, ref.alpha, ref.constant, name,
+        ref.smoothness, ref.derivative_constant, expr=expressions[name],
+        constants_source="from the library: proven in targets.py",
+    )
