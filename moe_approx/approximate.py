@@ -20,7 +20,7 @@ from .assumptions import Assumptions, check_assumptions
 from .mlp import check_activation, concat_stacks, index_stack
 from .moe import MixtureOfExperts
 from .partition import DyadicPartition
-from .supnorm import branch_and_bound
+from .supnorm import basis, branch_and_bound, is_formula
 
 
 class ApproximationError(RuntimeError):
@@ -33,7 +33,8 @@ class Certificate:
 
     ``cell_bounds[i]`` is the proven bound on cell i (docs/theory.md §5); ``evaluations`` the boxes
     evaluated over all ``rounds`` of refinement; ``assumptions`` what the proof is conditional on:
-    the declared constants, checked on sampled pairs in every final cell before it was issued.
+    the declared constants, checked on sampled pairs in every final cell before it was issued (None
+    for a formula target, whose bounds are rigorous interval enclosures: ``basis`` says which).
     """
 
     bound: float
@@ -44,6 +45,7 @@ class Certificate:
     seconds: float
     cell_bounds: np.ndarray = field(repr=False)
     assumptions: Assumptions | None = field(default=None, repr=False)
+    basis: str = ""
 
 
 class _ProgressBar:
@@ -135,8 +137,9 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     if bar is not None:
         bar.step(partition.num_cells, partition.num_cells, evaluations, rounds)
         bar.close()
-    assumptions = check_assumptions(target, *partition.all_bounds(), uses_derivative=target.smoothness is not None)
+    assumptions = None if is_formula(target) else check_assumptions(
+        target, *partition.all_bounds(), uses_derivative=target.smoothness is not None)
     moe = MixtureOfExperts(partition, nets, expert, size)
     moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds,
-                                  assumptions)
+                                  assumptions, basis(target))
     return moe

@@ -73,7 +73,9 @@ class SupErrorReport:
     that cover the cube. ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are
     proven for every cell; the bracket meets rtol only for the cells that decide the global maximum).
     ``lipschitz``: the experts' Lipschitz bounds Λ_l used. ``assumptions``: what the certificate is
-    conditional on and how the declared constants were checked (docs/theory.md §5).
+    conditional on and how the declared constants were checked (docs/theory.md §5); None for a
+    formula target. ``basis``: "rigorous: from the formula" (interval enclosures, docs/theory.md §9)
+    or "conditional on the declared constants".
     """
 
     lower: float
@@ -90,6 +92,7 @@ class SupErrorReport:
     cell_upper: np.ndarray = field(default=None, repr=False)
     lipschitz: np.ndarray = field(default=None, repr=False)
     assumptions: Assumptions | None = field(default=None, repr=False)
+    basis: str = ""
 
 
 def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
@@ -122,16 +125,39 @@ def _target_values(target, x):
     return target.fn(x), None
 
 
+def is_formula(target) -> bool:
+    """True for a target given as a formula (FormulaTarget): its bounds come from interval enclosures
+    of the formula, no declared constant is used (docs/theory.md §9)."""
+    return hasattr(target, "enclose") and hasattr(target, "expr")
+
+
+def _formula_point(target, centre):
+    """A rigorous enclosure [lo, hi] of f at the points (N, n), and its midpoint."""
+    lo, hi, _ = target._compiled["value"](centre, centre)
+    return lo, hi, 0.5 * (lo + hi)
+
+
 @partial(jax.jit, static_argnums=0)
 def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta):
-    """f(c), Φ(c), the Lipschitz upper bound and the lower bound of boxes (N, n), and ∇f(c) (or None)."""
+    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None) and the f-variation
+    term used (ω(ρ), or half the enclosure's width for a formula), for boxes (N, n)."""
     phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
+    rho = jnp.max(radius, axis=-1)
+    variation = lip[cell] * rho
+    margin = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation)
+    if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
+        f_lo, f_hi, defined = target._compiled["value"](centre - radius, centre + radius)
+        c_lo, c_hi, fc = _formula_point(target, centre)
+        rounding = margin + TARGET_RTOL * (jnp.abs(f_lo) + jnp.abs(f_hi))
+        upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
+        low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
+        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo)
     fc, grad = _target_values(target, centre)
-    omega, _, rho = _target_terms(target, fc, grad, radius)
-    gap, variation = jnp.abs(fc - phi), lip[cell] * rho
-    rounding = delta[cell] + TARGET_RTOL * (jnp.abs(fc) + jnp.abs(phi))
-    upper = gap + omega + variation + rounding + TARGET_RTOL * (omega + variation)
-    return fc, phi, upper, jnp.maximum(gap - rounding, 0.0), grad
+    omega, _, _ = _target_terms(target, fc, grad, radius)
+    gap = jnp.abs(fc - phi)
+    rounding = margin + TARGET_RTOL * jnp.abs(fc)
+    upper = gap + omega + variation + rounding + TARGET_RTOL * omega
+    return fc, phi, upper, jnp.maximum(gap - rounding, 0.0), grad, omega
 
 
 def _lift(v, extra: int):
@@ -209,12 +235,26 @@ def _activation(h, rem, err, a):
 
 @partial(jax.jit, static_argnums=0)
 def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad):
-    """The affine-form upper bound of boxes (N, n) with known f(c) (and ∇f(c) for first-order targets)."""
-    lanes = point_lane
-    g0, g, rem, err = (o.reshape((-1,) + o.shape[2:])[lanes] for o in
+    """The affine-form upper bound of boxes (N, n) with known f(c) (and ∇f(c) for first-order targets).
+
+    For a formula: the smaller of max(f_hi − Φ_lo, Φ_hi − f_lo) with Φ(B) ⊆ g₀ ± (Σ|g_i| + ρ_Φ) and the
+    mean-value form |f(c) − g₀| + Σ_i max_{∂_i f ∈ ∇f(B)} |∂_i f r_i − g_i| + ρ_Φ (docs/theory.md §9).
+    """
+    g0, g, rem, err = (o.reshape((-1,) + o.shape[2:])[point_lane] for o in
                        _affine_form(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point]))
+    g_abs = jnp.sum(jnp.abs(g), -1)
+    if is_formula(target):
+        f_lo, f_hi, defined = target._compiled["value"](centre - radius, centre + radius)
+        natural = jnp.where(defined, jnp.maximum(f_hi - (g0 - g_abs), (g0 + g_abs) - f_lo), jnp.inf)
+        d_lo, d_hi = target._compiled["gradient"](centre - radius, centre + radius)
+        c_lo, c_hi, _ = _formula_point(target, centre)
+        slope = jnp.maximum(jnp.abs(d_lo * radius - g), jnp.abs(d_hi * radius - g))
+        mean_value = jnp.maximum(c_hi - g0, g0 - c_lo) + jnp.sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf), -1)
+        upper = jnp.minimum(natural, jnp.where(defined, mean_value, jnp.inf))
+        scale = jnp.abs(f_lo) + jnp.abs(f_hi) + jnp.abs(g0) + g_abs + rem
+        return (upper + rem + err + TARGET_RTOL * scale,)
     omega = target.constant * jnp.max(radius, axis=-1) ** target.alpha
-    gap, g_abs = jnp.abs(fc - g0), jnp.sum(jnp.abs(g), -1)
+    gap = jnp.abs(fc - g0)
     upper = gap + g_abs + omega
     scale = jnp.abs(fc) + jnp.abs(g0) + g_abs + rem + omega
     if grad is not None:
@@ -271,6 +311,8 @@ class _Evaluator:
 
     def __init__(self, target, experts, lo, hi, family=None, size=None, bound="auto"):
         self.target, self.n, self.bound = target, lo.shape[1], bound
+        self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
+                            if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
         self.lip, self.delta = cell_constants(experts, lo, hi, family, size)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
@@ -313,7 +355,7 @@ class _Evaluator:
         return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
 
     def points(self, cell, centre, radius):
-        """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None) for boxes (N,), (N, n), (N, n)."""
+        """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
         kernel = partial(_point_kernel, self.target)
         return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev),
                          self.point_bytes, cell, centre, radius, cell)
@@ -322,14 +364,16 @@ class _Evaluator:
         """The affine-form upper bound of boxes with known f(c), ∇f(c)."""
         return self._run(partial(_affine_kernel, self.target), self.affine_bytes, cell, centre, radius, fc, grad)[0]
 
-    def wants_affine(self, cell, radius):
+    def wants_affine(self, cell, radius, omega):
         """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
-        exceeds AFFINE_GAIN·ω(ρ) (only then can the affine form, which keeps ω(ρ), gain much), or any
-        box of a first-order target; all with "affine", none with "lipschitz"."""
-        if self.bound != "auto" or self.target.derivative_order == 1:
+        exceeds AFFINE_GAIN times the target's variation term ``omega`` (only then can the affine
+        form, which keeps that term, gain much), or any box of a first-order target; all with
+        "affine", none with "lipschitz". First order: a declared s in (1, 2], or a formula known
+        to be C¹ (declared smoothness, or a Lipschitz constant computed from its gradient), whose
+        mean-value form falls like ρ²."""
+        if self.bound != "auto" or self.first_order:
             return np.full(len(cell), self.bound != "lipschitz")
-        rho = np.max(radius, axis=1)
-        return self.lip[cell] * rho > AFFINE_GAIN * self.target.constant * rho**self.target.alpha
+        return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega
 
 
 def _split(centre, radius):
@@ -417,9 +461,9 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     bar = _progress_bar(L) if progress and report is None else None
     try:
         while True:
-            fc, phi, upper, low, grad = evaluate.points(cell, centre, radius)
+            fc, phi, upper, low, grad, omega = evaluate.points(cell, centre, radius)
             _check_finite(fc, phi, upper, centre)
-            if parent_fc is not None:
+            if parent_fc is not None and not is_formula(target):
                 _check_holder(target, fc, parent_fc, centre, parent_centre)
             if st.centre_margin is None:
                 st.centre_margin = evaluate.delta + TARGET_RTOL * (np.abs(fc) + np.abs(phi))
@@ -431,7 +475,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             if low[i] > st.lower or st.argmax is None:
                 st.lower, st.argmax = float(low[i]), centre[i].copy()
             limit = threshold(st)
-            todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius))[0]
+            todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
             if todo.size:
                 affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
                                          None if grad is None else grad[todo])
@@ -576,7 +620,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
-    assumptions = check_assumptions(target, lo, hi, uses_derivative=target.smoothness is not None)
+    assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
+                                                                     uses_derivative=target.smoothness is not None)
     floor = [atol]
 
     def threshold(st):
@@ -593,4 +638,10 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         certified=upper - st.lower <= rtol * st.lower + floor[0], seconds=time.perf_counter() - start,
         boxes=st.boxes, rtol=rtol, atol=floor[0], affine_evaluations=st.affine_evaluations,
         cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
+        basis=basis(target),
     )
+
+
+def basis(target) -> str:
+    """What a certificate for ``target`` rests on (docs/theory.md §5, §9)."""
+    return "rigorous: from the formula" if is_formula(target) else "conditional on the declared constants"
