@@ -493,3 +493,28 @@ def test_malformed_points_name_x(value):
     for call in calls:
         with pytest.raises((TypeError, ValueError), match="^x must"):
             call(value)
+
+
+def test_default_atol_does_not_grow_with_the_bracket():
+    """Issue 12 item 4: f = 1e12 + sin 3x against the constant 1e12. The default atol is the float64
+    resolution of f − Φ (4·2^-48·(|f| + |Φ|) ≈ 0.03 here, not 1e-12·|f| = 1): a bracket wider than
+    that is never called certified, and the true error 1 lies in every bracket."""
+    f = ma.HolderTarget(lambda x: 1e12 + jnp.sin(3 * x[..., 0]), 1, 1.0, 3.0, "big")
+    net = ma.MLP.from_arrays([np.zeros((1, 1))], [np.array([1e12])])
+    for budget in (2, 8, 32, 2**12):
+        report = ma.sup_error(f, net, rtol=1e-3, max_evals=budget)
+        assert 0.01 < report.atol < 0.05
+        assert report.lower <= 1.0 <= report.upper
+        assert report.certified == (report.upper - report.lower <= 1e-3 * report.lower + report.atol)
+        if report.upper - report.lower > 0.05:
+            assert not report.certified
+
+
+@pytest.mark.parametrize("n", [15, 20])
+def test_sup_error_in_high_dimensions(n):
+    """Boxes split along at most MAX_SPLIT_AXES axes (at most 16 children), so n = 15 and 20 run
+    within the budget. A constant expert on the cone has error exactly 1/2 on the one-cell grid
+    (attained on the whole boundary: the bracket cannot close in 2^12 evaluations, but holds it)."""
+    f = ma.targets.get("cone", n=n)
+    report = ma.sup_error(f, ma.build_moe(f, ma.GridPartition(n, 1), expert="constant"), rtol=1e-2, max_evals=2**12)
+    assert report.lower <= 0.5 <= report.upper and report.evaluations <= 2**12

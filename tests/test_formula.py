@@ -168,3 +168,41 @@ def test_defined_on_flags_domain_violations():
 
 def test_re_exported_from_targets():
     assert ma.targets.from_sympy is from_sympy and ma.targets.FormulaTarget is FormulaTarget
+
+
+# --- certificates from formulas (docs/theory.md §9): no declared constant is used -----------------
+
+
+def test_certificates_from_formulas_contain_the_closed_forms():
+    """Constant experts on kink: 1/(2K); Yarotsky's square f_m of x²: 2^(−2m−2); product P_m of xy:
+    2^(−2m−1) (docs/theory.md §4.1, §4.3) — each inside a bracket that rests on the formula alone."""
+    from moe_approx.experts.yarotsky import product_network, square_network
+
+    kink = formula.library("kink", 2)
+    report = ma.sup_error(kink, ma.build_moe(ma.targets.get("kink", n=2), ma.GridPartition(2, 4)), rtol=1e-4)
+    assert report.basis == "rigorous: from the formula" and report.assumptions is None
+    assert report.certified and report.lower <= 1 / 8 <= report.upper
+    for expr, n, net, truth in (("x1**2", 1, square_network(6, "relu"), 2.0**-14),
+                                ("x1*x2", 2, product_network(2, "prelu"), 2.0**-5)):
+        report = ma.sup_error(formula.from_sympy(expr, n), net, rtol=1e-4)
+        assert report.certified and report.lower <= truth <= report.upper, (expr, report)
+
+
+def test_formula_certificate_is_sound_against_dense_sampling():
+    """A smooth formula with a slope of 20 in one corner and cpwl experts: upper >= the dense-grid error."""
+    f = formula.from_sympy("exp(-20*((x1-1)**2 + (x2-1)**2)) + x1/4", 2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl")
+    report = ma.sup_error(f, moe, rtol=1e-3)
+    x = np.stack(np.meshgrid(*[np.linspace(0, 1, 401)] * 2, indexing="ij"), -1).reshape(-1, 2)
+    dense = float(np.max(np.abs(np.asarray(f(x)) - np.asarray(moe(x)))))
+    assert report.certified and dense <= report.upper
+    at = report.argmax[None]  # the lower bound is attained where the branch and bound found it
+    assert float(np.abs(np.asarray(f(at)) - np.asarray(moe(at)))[0]) >= report.lower
+
+
+def test_approximate_with_a_formula_is_rigorous():
+    f = formula.library("cusp", 1)
+    moe = ma.approximate(f, 0.05, expert="cpwl")
+    assert moe.certificate.basis == "rigorous: from the formula" and moe.certificate.bound <= 0.05
+    x = np.linspace(0, 1, 100001)[:, None]
+    assert float(np.max(np.abs(np.asarray(f(x)) - np.asarray(moe(x))))) <= moe.certificate.bound
