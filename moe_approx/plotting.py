@@ -160,7 +160,7 @@ def plot_series(ax, x, y, label, color=None, marker="o", yerr=None, linestyle="-
     if shared:
         names = ", ".join(_short(name, label) for name, _ in shared)
         whole = all(count == len(points) for _, count in shared)
-        text += f" (hollow: {'on' if whole else 'partly on'} {names})"
+        text += f"\n(hollow: {'on' if whole else 'partly on'} {names})"
         kwargs |= {"markerfacecolor": "none", "markeredgewidth": 1.0}
         size = size * (1 + 0.6 * min(len(shared), 3))
     if yerr is None:
@@ -273,8 +273,8 @@ def figure_legend(fig, axes, ncol: int = 2, **kwargs):
     seen = {}
     for ax in np.ravel(axes):
         for h, t in zip(*_entries(ax)):
-            base = t.split(" (hollow: ")[0]
-            hollow = " (hollow: " in t
+            base = t.split("\n(hollow: ")[0]
+            hollow = "\n(hollow: " in t
             if base not in seen or (hollow and not seen[base][1]):
                 seen[base] = (h, hollow)
     labels = [f"{base} (hollow where it coincides with another series)" if hollow else base

@@ -117,9 +117,9 @@ def test_coinciding_series_are_drawn_hollow_and_say_so():
     first = plotting.plot_series(ax, [1, 2, 3], [1, 4, 9], "relu", marker="o")
     second = plotting.plot_series(ax, [1, 2, 3], [1, 4, 9], "prelu", marker="s")
     third = plotting.plot_series(ax, [1, 2, 5], [1, 4, 7], "other", marker="^")
-    assert second.get_label() == "prelu (hollow: on relu)" and second.get_markerfacecolor() == "none"
+    assert second.get_label() == "prelu\n(hollow: on relu)" and second.get_markerfacecolor() == "none"
     assert second.get_markersize() > first.get_markersize()
-    assert third.get_label() == "other (hollow: partly on relu, prelu)"
+    assert third.get_label() == "other\n(hollow: partly on relu, prelu)"
     assert third.get_markersize() > second.get_markersize()
 
 

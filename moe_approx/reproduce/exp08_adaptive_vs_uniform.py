@@ -85,7 +85,7 @@ def figure(rows, out):
     each panel's legend (fit and theory slopes) below it."""
     keys = sorted({(r["family"], scheme) for r in rows for scheme in ("adaptive", "uniform")})
     styles = plotting.series_styles(keys)
-    fig, axes, groups = plotting.panels(rows, "n", legend_rows=len(keys))
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=len(keys) + 1)  # + a two-line entry
     for ax, n, in_panel in groups:
         for family in sorted({r["family"] for r in in_panel}):
             sel = [r for r in in_panel if r["family"] == family]
