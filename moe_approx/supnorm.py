@@ -557,7 +557,7 @@ BOUNDS = ("auto", "lipschitz", "affine")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
-              bound: str = "auto", progress=None) -> SupErrorReport:
+              bound: str = "auto", cells=None, progress=None) -> SupErrorReport:
     """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
 
     Parameters
@@ -577,6 +577,11 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     bound : {"auto", "lipschitz", "affine"}
         "auto": the Lipschitz bound on every box and the affine-form bound where it can win (module
         docstring); "lipschitz" or "affine": that bound alone, for comparisons.
+    cells : array_like of int, optional
+        Bracket the sup over these cells only (per-cell arrays then follow this order). The sup over
+        the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
+        e.g. ``cells = np.arange(L)[jax.process_index()::jax.process_count()]``) certify the whole
+        cube together: lower = max of the lowers, upper = max of the uppers (README, several machines).
     progress : bool
         Show a tqdm bar of the cells decided, with evaluations and the running bracket.
 
@@ -612,14 +617,21 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"target is defined on n={target.n} but the MoE on n={moe.n}")
     rtol = check_positive(rtol, "rtol")
     max_evals = check_int(max_evals, "max_evals")
-    if max_evals < moe.num_experts:
-        raise ValueError(f"max_evals must be at least the number of experts ({moe.num_experts}), got {max_evals}")
     if bound not in BOUNDS:
         raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
+    experts = moe.experts
+    if cells is not None:
+        cells = np.asarray(cells)
+        if cells.ndim != 1 or cells.size == 0 or not np.issubdtype(cells.dtype, np.integer) or \
+                cells.min() < 0 or cells.max() >= moe.num_experts or np.unique(cells).size != cells.size:
+            raise ValueError(f"cells must be distinct cell indices in [0, {moe.num_experts}), got {cells!r}")
+        lo, hi, experts = lo[cells], hi[cells], index_stack(jax.tree_util.tree_map(np.asarray, experts), cells)
+    if max_evals < len(lo):
+        raise ValueError(f"max_evals must be at least the number of cells ({len(lo)}), got {max_evals}")
     assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
                                                                      uses_derivative=target.smoothness is not None)
     floor = [atol]
@@ -629,7 +641,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
             floor[0] = ATOL_FACTOR * float(np.max(st.centre_margin))
         return np.full(len(lo), st.lower * (1 + rtol) + floor[0])
 
-    st = branch_and_bound(target, lo, hi, moe.experts, threshold, max_evals, progress, family=family_of(moe),
+    st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe),
                           size=moe.size, bound=bound)
     cell_upper = st.cell_upper_all()
     upper = float(cell_upper.max())

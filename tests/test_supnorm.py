@@ -191,3 +191,16 @@ def test_violated_holder_constant_is_reported():
     moe = ma.build_moe(liar, ma.GridPartition(2, 2))
     with pytest.raises(ValueError, match="violates its declared"):
         ma.sup_error(liar, moe)
+
+
+def test_disjoint_cell_sets_certify_the_cube_together():
+    """sup over the cube = max over cells: two processes' brackets on complementary cell sets combine
+    (max of lowers, max of uppers) into a bracket of the whole cube's error C·h/2 = 1/8 (cone, K = 4)."""
+    f = ma.targets.get("cone", n=2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 4))
+    parts = [ma.sup_error(f, moe, rtol=1e-4, cells=np.arange(16)[k::2]) for k in range(2)]
+    lower, upper = max(p.lower for p in parts), max(p.upper for p in parts)
+    assert lower <= 1 / 8 <= upper and upper - lower <= 1e-4 * lower + max(p.atol for p in parts)
+    assert parts[0].cell_upper.shape == (8,)
+    with pytest.raises(ValueError, match="cells"):
+        ma.sup_error(f, moe, cells=[0, 0])
