@@ -161,7 +161,31 @@ def plan_slots(counts: np.ndarray, overhead: int = SLOT_OVERHEAD) -> tuple:
     return tuple(passes)
 
 
-class MixtureOfExperts:
+class MixtureSizes:
+    """Parameter counts of a mixture with ``partition`` and stacked ``experts`` (docs/theory.md §2)."""
+
+    @property
+    def num_experts(self) -> int:
+        """L, the number of cells."""
+        return self.partition.num_cells
+
+    @property
+    def expert_params(self) -> int:
+        """Stored parameters of one expert."""
+        return self.experts.num_params
+
+    @property
+    def active_params(self) -> int:
+        """Parameters loaded for one input: one expert plus the router parameters it touches."""
+        return self.expert_params + self.partition.router_params_active
+
+    @property
+    def total_params(self) -> int:
+        """All experts plus the whole router."""
+        return self.num_experts * self.expert_params + self.partition.router_params_total
+
+
+class MixtureOfExperts(MixtureSizes):
     """A partition plus one explicit expert per cell, stored as one stacked :class:`MLP`.
 
     Φ(x) = Φ_ρ(x)(x), ρ the partition's router (docs/theory.md §2). Counts: ``active_params`` =
@@ -254,26 +278,7 @@ class MixtureOfExperts:
 
         return io.save(self, path, target=target)
 
-    # --- sizes (docs/theory.md §2) ---------------------------------------------------------
-    @property
-    def num_experts(self) -> int:
-        """L, the number of cells."""
-        return self.partition.num_cells
-
-    @property
-    def expert_params(self) -> int:
-        """Stored parameters of one expert."""
-        return self.experts.num_params
-
-    @property
-    def active_params(self) -> int:
-        """Parameters loaded for one input: one expert plus the router parameters it touches."""
-        return self.expert_params + self.partition.router_params_active
-
-    @property
-    def total_params(self) -> int:
-        """All experts plus the whole router."""
-        return self.num_experts * self.expert_params + self.partition.router_params_total
+    # --- sizes (docs/theory.md §2): num_experts, expert_params, active_params, total_params (MixtureSizes)
 
     @property
     def total_nonzero(self) -> int:

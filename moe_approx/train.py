@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ._checks import check_int, check_memory, check_points, check_positive
 from .mlp import MLP, check_activation, index_stack
-from .moe import MixtureOfExperts
+from .moe import MixtureOfExperts, MixtureSizes
 
 LOSSES = ("mse", "cross_entropy")
 CHUNKS = 20  # progress-bar updates per training run (the steps run as jitted scans between them)
@@ -66,7 +66,7 @@ class TrainRecord:
 
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
-class VectorMixture:
+class VectorMixture(MixtureSizes):
     """A mixture of experts R^n -> R^k (k > 1: class scores), routed like MixtureOfExperts.
 
     ``fit_moe`` returns it for classification; evaluation gathers each point's expert (for test sets).
@@ -87,21 +87,6 @@ class VectorMixture:
         ids = np.asarray(self.partition.locate(x))
         return np.asarray(_gather_apply(self.experts, jnp.asarray(x), jnp.asarray(ids)))
 
-    @property
-    def num_experts(self) -> int:
-        return self.partition.num_cells
-
-    @property
-    def expert_params(self) -> int:
-        return self.experts.num_params
-
-    @property
-    def active_params(self) -> int:
-        return self.expert_params + self.partition.router_params_active
-
-    @property
-    def total_params(self) -> int:
-        return self.num_experts * self.expert_params + self.partition.router_params_total
 
 
 @jax.jit
