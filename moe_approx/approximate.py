@@ -77,10 +77,49 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
                 rtol: float = 0.1, max_evals: int = 2**24, cell_evals: int = 2**12, progress=None, **size) -> MixtureOfExperts:
     """A MixtureOfExperts with sup |f − Φ| <= eps, proven; its ``certificate`` holds the proof.
 
-    A cell is split when its certified bound exceeds eps; its branch and bound stops early once a
-    point with error > eps/(1 + rtol) is found. Raises :class:`ApproximationError` (saying how far
-    it got) rather than return an uncertified result when more than ``max_experts`` experts or
-    ``max_evals`` box evaluations would be needed.
+    Adaptive dyadic refinement (docs/theory.md §5): a cell is split when its certified bound exceeds
+    eps, when a point with error > eps/(1 + rtol) is found in it, or when its branch and bound has
+    used ``cell_evals`` evaluations (a cell whose error lies just under eps is cheaper to split
+    than to certify).
+
+    Parameters
+    ----------
+    target : HolderTarget or FormulaTarget
+        f; with a formula the certificate rests on no declared constant (docs/theory.md §9).
+    eps : float
+        The tolerance, > 0.
+    expert : {"constant", "cpwl", "yarotsky", "optimal"}, default "cpwl"
+        The expert family (its size keywords go in ``**size``; see :func:`build_moe`).
+    max_experts, max_evals, cell_evals : int
+        Budgets: experts in all, box evaluations in all, box evaluations per cell and round.
+    activation : {"relu", "prelu"}
+    rtol : float, default 0.1
+        Relative tolerance of each cell's branch and bound.
+    progress : bool
+        One tqdm bar: cells certified <= eps out of the current cells, rounds and evaluations.
+
+    Returns
+    -------
+    MixtureOfExperts
+        With ``certificate`` (:class:`Certificate`): ``bound`` <= eps, per-cell bounds, the
+        evaluations spent, and what the proof rests on (``basis``, ``assumptions``).
+
+    Raises
+    ------
+    ApproximationError
+        Rather than return an uncertified result, when more than ``max_experts`` experts or
+        ``max_evals`` evaluations would be needed (the message says how far it got).
+    AssumptionError
+        When a sampled pair contradicts the target's declared constants.
+    TypeError, ValueError
+        For arguments of the wrong type or range.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> moe = ma.approximate(ma.targets.get("cusp", n=1), 0.05, expert="constant")
+    >>> moe.certificate.bound <= 0.05, moe.certificate.basis
+    (True, 'conditional on the declared constants')
     """
     check_target(target)
     eps = check_positive(eps, "eps")
