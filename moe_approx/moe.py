@@ -45,60 +45,6 @@ def _bucket(m: int) -> int:
     return -(-m // base) * base
 
 
-@dataclass(frozen=True)
-class Dispatch:
-    """Host-side grouping of N points into S slots of ``capacity`` points, one cell per slot."""
-
-    slot_cell: np.ndarray  # (S,) cell of each slot
-    slot_point: np.ndarray  # (S, capacity) index of the point in each lane (empty lanes repeat point 0)
-    point_lane: np.ndarray  # (N,) flat lane s * capacity + j that holds each point
-    identity: bool  # slot s is cell s for every cell: no weights need gathering
-
-
-def group_by_cell(ids: np.ndarray, num_cells: int, lane_bytes: int, capacity: int | None = None,
-                  multiple: int | None = None) -> Dispatch:
-    """Group items with cell indices ``ids`` (N,) into slots of one cell each (host side).
-
-    Slot capacity and slot count are bucket sizes (few distinct shapes for ``jit``), unless a fixed
-    ``capacity`` is given and the slot count is padded to a multiple of ``multiple`` (the caller
-    then runs the slots in chunks of one fixed shape).
-    ``lane_bytes`` is the memory estimate per lane, checked before allocating.
-    """
-    N, L = ids.size, num_cells
-    if N == 0:
-        return Dispatch(np.zeros(multiple or 1, np.int64), np.zeros((multiple or 1, capacity or 8), np.int64),
-                        np.zeros(0, np.int64), False)
-    counts = np.bincount(ids, minlength=L)
-    occupied = np.nonzero(counts)[0]
-    capacity = capacity or _best_capacity(counts[occupied])
-    per_cell = -(-counts[occupied] // capacity)
-    S = int(per_cell.sum())
-    identity = S == L and multiple is None
-    S_pad = S if identity else (_bucket(S) if multiple is None else -(-S // multiple) * multiple)
-    check_memory(S_pad * capacity * lane_bytes, "cell-blocked evaluation slots")
-    slot_cell = np.zeros(S_pad, np.int64)
-    slot_cell[:S] = np.repeat(occupied, per_cell)
-    # a stable sort by cell; 16-bit keys take numpy's radix sort
-    order = np.argsort(ids.astype(np.uint16) if L <= 2**16 else ids, kind="stable")
-    first_slot = np.zeros(L, np.int64)
-    first_slot[occupied] = np.cumsum(per_cell) - per_cell
-    sorted_ids = ids[order]
-    position = np.arange(N) - (np.cumsum(counts) - counts)[sorted_ids]
-    lane = (first_slot[sorted_ids] + position // capacity) * capacity + position % capacity
-    slot_point = np.zeros(S_pad * capacity, np.int64)
-    slot_point[lane] = order
-    point_lane = np.empty(N, np.int64)
-    point_lane[order] = lane
-    return Dispatch(slot_cell, slot_point.reshape(S_pad, capacity), point_lane, identity)
-
-
-def _best_capacity(counts: np.ndarray) -> int:
-    """Slot capacity (a bucket size) minimising the padded work Σ ⌈c/cap⌉·cap."""
-    candidates = sorted({_bucket(int(c)) for c in np.quantile(counts, [0.5, 0.75, 0.9, 0.99, 1.0])})
-    work = [int(np.sum(-(-counts // c)) * c) for c in candidates]
-    return candidates[int(np.argmin(work))]
-
-
 SLOT_OVERHEAD = 32  # lanes: cost of one slot's weight gather and small matmuls (bench_eval, width 32)
 MAX_CAPACITY = CHUNK_POINTS
 
