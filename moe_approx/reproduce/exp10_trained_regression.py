@@ -148,7 +148,7 @@ def figure(rows, out):
     """Per n: for each target and model, the certified bracket (bar) and each run's test max error (circle);
     a test error below the panel's floor (e.g. 0 up to rounding where test vertices are CPwL nodes) is a
     triangle on the floor."""
-    fig, axes, groups = plotting.panels(rows, "n", legend_rows=2)
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=3)
     for ax, n, in_panel in groups:
         names = sorted({r["target"] for r in in_panel})
         lowers = [r["lower"] for r in in_panel if math.isfinite(r["lower"]) and r["lower"] > 0]
@@ -172,6 +172,7 @@ def figure(rows, out):
         ax.set_yscale("log")
         ax.set_title(f"n = {n}")
     axes[0].plot([], [], "o", mfc="none", color="0.4", label="test max error (each run)")
+    axes[0].plot([], [], "v", mfc="none", color="0.4", label="test max error below the axis (each run)")
     axes[0].set_ylabel("bar: certified sup error [lower, upper]")
     plotting.figure_legend(fig, axes, ncol=2)
     return plotting.save(fig, out / "exp10_trained_regression")
