@@ -452,6 +452,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     (for exact Lipschitz constants). ``bound``: "auto", "lipschitz" or "affine" (see :func:`sup_error`).
     """
     L, n = lo.shape
+    fan = 2 ** min(n, MAX_SPLIT_AXES)  # children of a split box, at most
     evaluate = _Evaluator(target, experts, lo, hi, family, size, bound)
     st = _State(np.zeros(L), np.full(L, -np.inf), np.zeros(L, np.int64))
     st.lipschitz = evaluate.lip
@@ -491,12 +492,11 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             if report is not None:
                 report(st)
             budget = max_evals - st.evaluations
-            if not len(st.open_cell) or budget < 2 ** min(n, MAX_SPLIT_AXES):
+            if not len(st.open_cell) or budget < fan:
                 return st
             # split the open boxes with the largest upper bounds (a quarter of them when there are many)
             open_count = len(st.open_cell)
-            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // 2 ** min(n, MAX_SPLIT_AXES),
-                        budget // 2 ** min(n, MAX_SPLIT_AXES))
+            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
             pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
             parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
             cell = st.open_cell[pick][parent]
