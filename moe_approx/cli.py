@@ -102,9 +102,9 @@ def _design(args) -> int:
 
 
 def _approximate(args) -> int:
-    from . import approximate
+    from . import approximate, formula
 
-    f = targets.get(args.name, n=args.n)
+    f = formula.library(args.name, args.n) if args.formula else targets.get(args.name, n=args.n)
     moe = approximate(f, args.eps, expert=args.expert, max_experts=args.max_experts, activation=args.activation,
                       rtol=args.rtol, max_evals=args.max_evals, progress=not args.json)
     cert = moe.certificate
@@ -113,7 +113,7 @@ def _approximate(args) -> int:
         "num_experts": moe.num_experts, "active_params": moe.active_params, "total_params": moe.total_params,
         "expert_depth": moe.expert_depth, "expert_width": moe.expert_width, "bound": cert.bound,
         "certified": bool(cert.bound <= args.eps), "evaluations": cert.evaluations, "rounds": cert.rounds,
-        "seconds": cert.seconds,
+        "seconds": cert.seconds, "basis": cert.basis,
     }
     return _emit(args, figures)
 
@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-experts", type=int, default=2**14, help="stop with an error beyond this many experts")
     ap.add_argument("--max-evals", type=int, default=2**24, help="box evaluations of the certificate, at most")
     ap.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of the per-cell brackets")
+    ap.add_argument("--formula", action="store_true",
+                    help="certify the target as a formula: interval enclosures, no declared constant (docs/theory.md §9)")
     ap.set_defaults(func=_approximate)
 
     tg = sub.add_parser("targets", parents=[_common()], help="list the library's Hölder targets with their (alpha, C)")

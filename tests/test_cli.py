@@ -176,3 +176,14 @@ def test_reproduce_json(monkeypatch, tmp_path, capsys):
     got = _run_json(["reproduce", "--tiny", "--only", "5", "--out", str(tmp_path)], capsys)
     assert calls == [(tmp_path, "tiny", [5], False)]
     assert got["size"] == "tiny" and got["written"] == {"5": [str(tmp_path / "exp05.csv"), str(tmp_path / "exp05.png")]}
+
+
+@pytest.mark.parametrize("formula", [False, True])
+def test_approximate_json_says_what_the_certificate_rests_on(formula, capsys):
+    """--formula certifies the library target through its formula; the JSON names the basis, and the
+    bound is the certificate's (<= eps; constant experts on the cusp, n = 1)."""
+    args = ["approximate", "cusp", "--n", "1", "--eps", "0.1", "--expert", "constant", "--json"] + ["--formula"] * formula
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["certified"] and out["bound"] <= 0.1
+    assert out["basis"] == ("rigorous: from the formula" if formula else "conditional on the declared constants")
