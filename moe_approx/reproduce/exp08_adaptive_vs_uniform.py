@@ -58,7 +58,7 @@ def uniform_cells(f, family, eps, rtol, max_evals, size):
 
 def run(out, size="quick", force=False):
     families = [f for f in available_families() if f in FAMILIES]
-    s = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21}
+    s = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21, "max_experts": 2**16}
     res = Results(out, "exp08_adaptive_vs_uniform", s, force)
     if not res.done:
         for family in families:
@@ -66,7 +66,8 @@ def run(out, size="quick", force=False):
             for n in s["dims"]:
                 f = formula.library("cusp", n)  # rigorous enclosures: no declared constant is used
                 for eps in s["eps"][n]:
-                    moe = ma.approximate(f, eps, expert=family, rtol=s["rtol"], max_evals=s["max_evals"], **size_kw)
+                    moe = ma.approximate(f, eps, expert=family, rtol=s["rtol"], max_evals=s["max_evals"],
+                                         max_experts=s["max_experts"], **size_kw)
                     rep = ma.sup_error(f, moe, rtol=s["rtol"], max_evals=s["max_evals"])
                     K, uni = uniform_cells(f, family, eps, s["rtol"], s["max_evals"], size_kw)
                     res.add(family=family, n=n, eps=eps, adaptive_experts=moe.num_experts,
