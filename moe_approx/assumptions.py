@@ -157,6 +157,20 @@ def _worst(observed, allowed, dist, exponent):
     return worst, float(implied.max(initial=0.0)), implied
 
 
+def check_pairs(target, x, y, fx, fy) -> float:
+    """Points x, y (N, n) with values fx, fy against |f(x) − f(y)| <= C‖x − y‖_∞^α (slack HOLDER_SLACK,
+    plus TARGET_RTOL for the evaluations); raise :class:`AssumptionError` at the worst violation, else
+    return the largest constant the pairs imply."""
+    dist = np.max(np.abs(x - y), axis=1)
+    observed = np.abs(fx - fy)
+    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy))
+    worst, implied_C, implied = _worst(observed, allowed, dist, target.alpha)
+    if worst is not None:
+        _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
+               implied[worst], "|f(x) − f(y)|")
+    return implied_C
+
+
 def _raise(target, constant, declared, exponent, x, y, observed, allowed, implied, what):
     label = target.name or "anonymous"
     name = "alpha" if constant == "C" else "beta"
@@ -211,13 +225,7 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     x, y = (a.reshape(-1, n) for a in sample_pairs(lo, hi, P, rng, steer=partial(_gradient_or_nan, target.fn)))
     values = _evaluate(target, np.concatenate([x, y]))
     fx, fy = values[: len(x)], values[len(x):]
-    dist = np.max(np.abs(x - y), axis=1)
-    observed = np.abs(fx - fy)
-    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy))
-    worst, implied_C, implied = _worst(observed, allowed, dist, target.alpha)
-    if worst is not None:
-        _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
-               implied[worst], "|f(x) − f(y)|")
+    implied_C = check_pairs(target, x, y, fx, fy)
     grad_pairs, implied_D = 0, None
     if uses_derivative:
         grad_pairs, implied_D = _check_derivatives(target, x.reshape(L, P, n), y.reshape(L, P, n))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from moe_approx import plotting
