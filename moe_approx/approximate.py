@@ -24,7 +24,15 @@ from .supnorm import basis, branch_and_bound, is_formula
 
 
 class ApproximationError(RuntimeError):
-    """eps could not be certified within ``max_experts`` experts or ``max_evals`` evaluations."""
+    """eps could not be certified within ``max_experts`` experts or ``max_evals`` evaluations.
+
+    ``mixture``: the best mixture reached (a :class:`MixtureOfExperts` whose ``certificate`` holds the
+    proven per-cell bounds, some above eps, and ``bound`` = their maximum), or None.
+    """
+
+    def __init__(self, message: str, mixture=None):
+        super().__init__(message)
+        self.mixture = mixture
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,17 @@ class _ProgressBar:
         self.bar.close()
 
 
+def _route(target, expert: str) -> str:
+    """What to try next after a failed ``approximate`` (docs/theory.md §5, §9)."""
+    hints = ["raise max_experts/max_evals"]
+    if not is_formula(target):
+        hints.append("give the target as a formula (ma.targets.from_sympy), whose interval enclosures bound f on "
+                     "each box without the declared C and are often much tighter")
+    if expert == "constant":
+        hints.append("use expert='cpwl' (error O(h^2) for smooth f instead of O(h))")
+    return "Try: " + "; or ".join(hints) + "."
+
+
 def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**14, activation: str = "relu", *,
                 rtol: float = 0.1, max_evals: int = 2**24, cell_evals: int = 2**12, progress=None, **size) -> MixtureOfExperts:
     """A MixtureOfExperts with sup |f − Φ| <= eps, proven; its ``certificate`` holds the proof.
@@ -108,11 +127,13 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     ------
     ApproximationError
         Rather than return an uncertified result, when more than ``max_experts`` experts or
-        ``max_evals`` evaluations would be needed (the message says how far it got).
+        ``max_evals`` evaluations would be needed: the message says how far it got and what to try,
+        and ``.mixture`` holds the mixture reached, with its proven per-cell bounds.
     AssumptionError
         When a sampled pair contradicts the target's declared constants.
     TypeError, ValueError
-        For arguments of the wrong type or range.
+        For arguments of the wrong type or range, and for ``expert="optimal"`` (its bounds are
+        vacuous in float64: use :func:`build_moe` and :func:`sup_error`).
 
     Examples
     --------
@@ -122,6 +143,11 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     (True, 'conditional on the declared constants')
     """
     check_target(target)
+    if expert == "optimal":
+        raise ValueError("expert='optimal' cannot be certified by approximate: its bit-extraction experts have "
+                         "Lipschitz constants near 1e10 on every cell, so no float64 branch and bound closes a bound "
+                         "below eps (docs/theory.md §4.4). Build it with build_moe(..., expert='optimal') and bound it "
+                         "with sup_error (its limited_by says why the bracket stops), or use 'cpwl' or 'yarotsky'.")
     eps = check_positive(eps, "eps")
     rtol = check_positive(rtol, "rtol")
     max_experts = check_int(max_experts, "max_experts")
@@ -160,11 +186,15 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
                 bar.close()
             limit = (f"max_experts={max_experts} (the next refinement needs {grown})" if grown > max_experts
                      else f"max_evals={max_evals}")
+            partial = MixtureOfExperts(partition, nets, expert, size)
+            partial.certificate = Certificate(float(np.nanmax(bounds)), eps, rtol, evaluations, rounds,
+                                              time.perf_counter() - start, bounds, None, basis(target))
             raise ApproximationError(
                 f"eps={eps:g} not certified within {limit}: after {rounds} round(s), {partition.num_cells} experts, "
                 f"{partition.num_cells - failed.size} cells certified <= eps, {failed.size} not "
                 f"(largest cell bound {np.nanmax(bounds):.4g}, finest level {partition.max_level}, "
-                f"{evaluations} evaluations)"
+                f"{evaluations} evaluations). The mixture reached is attached as .mixture. {_route(target, expert)}",
+                partial,
             )
         keep = np.setdiff1d(np.arange(partition.num_cells), failed)
         partition = partition.refine(failed)  # kept cells in order, then the children

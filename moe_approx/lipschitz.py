@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .boxes import covering_box
 from .mlp import index_stack
 
 UNIT_ROUNDOFF = 2.0**-53
@@ -42,10 +43,9 @@ def _lift(v, S):
 
 
 @jax.jit
-def _cell_constants(net, lo, hi):
-    """(Λ, δ) for a stack of experts (S,) on the cells [lo, hi] (S, n) (module docstring)."""
-    S = lo.shape[0]
-    centre, radius = 0.5 * (lo + hi), 0.5 * (hi - lo)
+def _cell_constants(net, centre, radius):
+    """(Λ, δ) for a stack of experts (S,) on the cells centre ± radius (S, n), covering boxes (module docstring)."""
+    S = centre.shape[0]
     err = jnp.zeros_like(centre)
     derivs = []
     for l, (w, b) in enumerate(net.layers):
@@ -91,7 +91,7 @@ def cell_constants(experts, lo, hi, family=None, size=None) -> tuple[np.ndarray,
     for start in range(0, L, CELLS_PER_CALL):
         idx = np.arange(start, min(L, start + CELLS_PER_CALL))
         take = np.resize(idx, CELLS_PER_CALL) if L > CELLS_PER_CALL else idx  # one shape for every chunk
-        out = _cell_constants(index_stack(host, take), lo[take], hi[take])
+        out = _cell_constants(index_stack(host, take), *covering_box(lo[take], hi[take]))
         lip[idx], err[idx] = (np.asarray(o)[: len(idx)] for o in out)
     exact = getattr(family, "lipschitz", None)
     if exact is not None:

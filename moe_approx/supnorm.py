@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -48,15 +49,15 @@ import numpy as np
 
 from . import experts as _experts
 from ._checks import check_int, check_memory, check_network, check_positive, check_target
+from .boxes import MAX_SPLIT_AXES, covering_box, split
 from .assumptions import TARGET_RTOL, Assumptions, check_assumptions, check_pairs
-from .lipschitz import cell_constants, gamma
+from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
 from .mlp import index_stack
 from .moe import as_mixture
 
-ATOL_FACTOR = 4.0  # default atol = this times the largest float64 margin of f − Φ at the cell centres
+ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f − Φ at the cell centres
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
-MAX_SPLIT_AXES = 4  # a box is split along at most this many (longest) axes: at most 16 children
 CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gathering a cell's weights is costly
 MAX_LANES = 2**15  # boxes per kernel call, at most
 BUCKETS = 3  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8, 64
@@ -66,7 +67,10 @@ KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 
 @dataclass(frozen=True)
 class SupErrorReport:
-    """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``.
+    """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``,
+    ``atol`` being the user's (0 by default). Otherwise ``limited_by`` says why: "budget" (evaluations
+    ran out with boxes open) or "float64" (the bracket reached ``resolution``, the float64 resolution
+    of f − Φ, or a box could not be split further); docs/theory.md §5.
 
     ``evaluations``: boxes evaluated (f, Φ and the Lipschitz bound at each; ``affine_evaluations`` of
     them also got the affine-form enclosure); ``boxes``: the final boxes (leaves of the splitting tree)
@@ -84,6 +88,8 @@ class SupErrorReport:
     evaluations: int
     certified: bool
     seconds: float
+    limited_by: str | None = None
+    resolution: float = math.nan
     boxes: int = 0
     rtol: float = math.nan
     atol: float = math.nan
@@ -131,6 +137,11 @@ def is_formula(target) -> bool:
     return hasattr(target, "enclose") and hasattr(target, "expr")
 
 
+def _box_ends(centre, radius):
+    """The box [c − r, c + r] in floats, clipped to the cube: it covers the box's points (moe_approx.boxes)."""
+    return jnp.maximum(centre - radius, 0.0), jnp.minimum(centre + radius, 1.0)
+
+
 def _formula_point(target, centre):
     """A rigorous enclosure [lo, hi] of f at the points (N, n), and its midpoint."""
     lo, hi, _ = target._compiled["value"](centre, centre)
@@ -144,20 +155,24 @@ def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
     phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
     rho = jnp.max(radius, axis=-1)
     variation = lip[cell] * rho
-    margin = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation)
     if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
-        f_lo, f_hi, defined = target._compiled["value"](centre - radius, centre + radius)
+        f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
         c_lo, c_hi, fc = _formula_point(target, centre)
-        rounding = margin + TARGET_RTOL * (jnp.abs(f_lo) + jnp.abs(f_hi))
+        rounding = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
         low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
         return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo)
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
     gap = jnp.abs(fc - phi)
-    rounding = margin + TARGET_RTOL * jnp.abs(fc)
-    upper = gap + omega + variation + rounding + TARGET_RTOL * omega
-    return fc, phi, upper, jnp.maximum(gap - rounding, 0.0), grad, omega
+    point = _point_margin(delta[cell], fc, gap)
+    upper = (gap + point + omega + variation) * (1 + TARGET_RTOL)  # covers ω's and Λρ's rounding and the sums
+    return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega
+
+
+def _point_margin(delta, fc, gap):
+    """A bound of |fl(f(c) − Φ(c)) − (f(c) − Φ(c))|: Φ's rounding δ, f's (TARGET_RTOL relative) and the subtraction's."""
+    return delta + TARGET_RTOL * abs(fc) + UNIT_ROUNDOFF * gap
 
 
 def _lift(v, extra: int):
@@ -244,9 +259,9 @@ def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, r
                        _affine_form(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point]))
     g_abs = jnp.sum(jnp.abs(g), -1)
     if is_formula(target):
-        f_lo, f_hi, defined = target._compiled["value"](centre - radius, centre + radius)
+        f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
         natural = jnp.where(defined, jnp.maximum(f_hi - (g0 - g_abs), (g0 + g_abs) - f_lo), jnp.inf)
-        d_lo, d_hi = target._compiled["gradient"](centre - radius, centre + radius)
+        d_lo, d_hi = target._compiled["gradient"](*_box_ends(centre, radius))
         c_lo, c_hi, _ = _formula_point(target, centre)
         slope = jnp.maximum(jnp.abs(d_lo * radius - g), jnp.abs(d_hi * radius - g))
         mean_value = jnp.maximum(c_hi - g0, g0 - c_lo) + jnp.sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf), -1)
@@ -376,29 +391,6 @@ class _Evaluator:
         return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega
 
 
-def _split(centre, radius):
-    """Children of boxes: the longest axes (those at least half as long as the longest, at most
-    MAX_SPLIT_AXES of them, longest first) are halved."""
-    N, n = centre.shape
-    rank = np.argsort(-radius, axis=1, kind="stable")  # axes by decreasing radius
-    k = min(n, MAX_SPLIT_AXES)
-    top = rank[:, :k]
-    top_radius = np.take_along_axis(radius, top, 1)
-    use = top_radius >= 0.5 * radius.max(axis=1, keepdims=True)  # (N, k)
-    bits = np.stack(np.unravel_index(np.arange(2**k), (2,) * k), axis=-1).astype(bool)  # (2^k, k)
-    valid = ~np.any(bits[None] & ~use[:, None], axis=2)  # children along unsplit axes dropped
-    parent, child = np.nonzero(valid)
-    axes, split = top[parent], use[parent]
-    sign = np.where(bits[child], 1.0, -1.0)
-    new_radius = radius[parent].copy()
-    rows = np.arange(len(parent))[:, None]
-    half = np.take_along_axis(new_radius, axes, 1) * np.where(split, 0.5, 1.0)
-    new_centre = centre[parent].copy()
-    new_centre[rows, axes] += np.where(split, sign * half, 0.0)
-    new_radius[rows, axes] = half
-    return parent, new_centre, new_radius
-
-
 @dataclass
 class _State:
     """The branch-and-bound state: per-cell brackets and the open boxes."""
@@ -412,18 +404,19 @@ class _State:
     affine_evaluations: int = 0
     boxes: int = 0
     open_cell: np.ndarray = None
-    open_centre: np.ndarray = None
-    open_radius: np.ndarray = None
+    open_lo: np.ndarray = None  # box endpoints: the boxes cover the cells exactly (moe_approx.boxes)
+    open_hi: np.ndarray = None
     open_upper: np.ndarray = None
     open_fc: np.ndarray = None
     lipschitz: np.ndarray = None  # Λ_l of every cell
     centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
+    float_limited: bool = False  # a box was closed because no float splits it
 
-    OPEN = ("open_cell", "open_centre", "open_radius", "open_upper", "open_fc")
+    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc")
 
     def add_open(self, *arrays):
         if self.open_cell is None:
-            self.open_cell, self.open_centre, self.open_radius, self.open_upper, self.open_fc = arrays
+            self.open_cell, self.open_lo, self.open_hi, self.open_upper, self.open_fc = arrays
         else:
             for name, a in zip(self.OPEN, arrays):
                 setattr(self, name, np.concatenate([getattr(self, name), a]))
@@ -433,6 +426,13 @@ class _State:
         np.maximum.at(self.cell_upper, self.open_cell[mask], self.open_upper[mask])
         for name in self.OPEN:
             setattr(self, name, getattr(self, name)[~mask])
+
+    def record_lower(self, cell, point, low):
+        """Lower bounds ``low`` found at ``point`` in ``cell``: the per-cell and the global ones."""
+        np.maximum.at(self.cell_lower, cell, low)
+        i = int(np.argmax(low))
+        if low[i] > self.lower or self.argmax is None:
+            self.lower, self.argmax = float(low[i]), point[i].copy()
 
     def cell_upper_all(self) -> np.ndarray:
         out = self.cell_upper.copy()
@@ -456,33 +456,14 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     evaluate = _Evaluator(target, experts, lo, hi, family, size, bound)
     st = _State(np.zeros(L), np.full(L, -np.inf), np.zeros(L, np.int64))
     st.lipschitz = evaluate.lip
-    cell, centre, radius = np.arange(L), 0.5 * (lo + hi), 0.5 * (hi - lo)
+    cell, box_lo, box_hi = np.arange(L), lo, hi
     parent_fc, parent_centre = None, None
     report = progress if callable(progress) else None
     bar = _progress_bar(L) if progress and report is None else None
     try:
         while True:
-            fc, phi, upper, low, grad, omega = evaluate.points(cell, centre, radius)
-            _check_finite(fc, phi, upper, centre)
-            if parent_fc is not None and not is_formula(target):
-                check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
-            if st.centre_margin is None:
-                st.centre_margin = evaluate.delta + TARGET_RTOL * (np.abs(fc) + np.abs(phi))
-            st.evaluations += len(cell)
-            st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
-            np.add.at(st.cell_evals, cell, 1)
-            np.maximum.at(st.cell_lower, cell, low)
-            i = int(np.argmax(low))
-            if low[i] > st.lower or st.argmax is None:
-                st.lower, st.argmax = float(low[i]), centre[i].copy()
-            limit = threshold(st)
-            todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
-            if todo.size:
-                affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
-                                         None if grad is None else grad[todo])
-                upper[todo] = np.minimum(upper[todo], affine)
-                st.affine_evaluations += todo.size
-            st.add_open(cell, centre, radius, upper, fc)
+            if len(cell):
+                _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre)
             closed = st.open_upper <= threshold(st)[st.open_cell]
             if cell_evals is not None:
                 closed |= st.cell_evals[st.open_cell] >= cell_evals
@@ -498,10 +479,13 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
             pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
-            parent, centre, radius = _split(st.open_centre[pick], st.open_radius[pick])
+            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick])
+            if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
+                _close_stuck(st, evaluate, pick[stuck])
             cell = st.open_cell[pick][parent]
-            parent_fc, parent_centre = st.open_fc[pick][parent], st.open_centre[pick][parent]
-            st.boxes -= len(pick)
+            parent_fc = st.open_fc[pick][parent]
+            parent_centre = covering_box(st.open_lo[pick], st.open_hi[pick])[0][parent]
+            st.boxes -= len(pick) - int(stuck.sum())  # stuck boxes stay leaves
             keep = np.ones(open_count, bool)
             keep[pick] = False
             for name in st.OPEN:
@@ -509,6 +493,47 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     finally:
         if bar is not None:
             bar.close()
+
+
+def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre):
+    """Bound the new boxes [box_lo, box_hi] of ``cell`` (both bounds where they can win) and add them to
+    the open set; their centres and parents' centres are Hölder pairs to check (declared targets)."""
+    target = evaluate.target
+    centre, radius = covering_box(box_lo, box_hi)
+    fc, phi, upper, low, grad, omega = evaluate.points(cell, centre, radius)
+    _check_finite(fc, phi, upper, centre)
+    if parent_fc is not None and not is_formula(target):
+        check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
+    if st.centre_margin is None:
+        st.centre_margin = evaluate.delta[cell] + TARGET_RTOL * (np.abs(fc) + np.abs(phi))  # (as every bound's)
+    st.evaluations += len(cell)
+    st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
+    np.add.at(st.cell_evals, cell, 1)
+    st.record_lower(cell, centre, low)
+    limit = threshold(st)
+    todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
+    if todo.size:
+        affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
+                                 None if grad is None else grad[todo])
+        upper[todo] = np.minimum(upper[todo], affine)
+        st.affine_evaluations += todo.size
+    if np.any(low > upper):
+        i = int(np.argmax(low - upper))
+        raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
+                           f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
+    st.add_open(cell, box_lo, box_hi, upper, fc)
+
+
+def _close_stuck(st, evaluate, index):
+    """Close the open boxes ``index`` that no float splits (their upper bounds go to their cells) and
+    evaluate f − Φ at their lo and hi corners for the lower bound."""
+    np.maximum.at(st.cell_upper, st.open_cell[index], st.open_upper[index])
+    st.float_limited = True
+    corners = np.concatenate([st.open_lo[index], st.open_hi[index]])
+    cell = np.tile(st.open_cell[index], 2)
+    low = evaluate.points(cell, corners, np.zeros_like(corners))[3]
+    st.evaluations += len(cell)
+    st.record_lower(cell, corners, low)
 
 
 def _progress_bar(cells: int):
@@ -534,9 +559,24 @@ def _check_finite(fc, phi, upper, centre):
         raise ValueError("the upper bound is NaN (weights or target values overflow float64)")
 
 
-def family_of(moe):
-    """The family module of a mixture's experts (for exact Lipschitz constants), or None."""
-    return _experts.get(moe.family) if moe.family in _experts.FAMILY_NAMES else None
+def family_of(moe, experts=None, lo=None, hi=None):
+    """The family module of a mixture's experts (for exact Lipschitz constants), or None.
+
+    A family label is a claim: a family whose constants are read off the weights (``lipschitz``) is
+    used only if its ``matches`` confirms that ``experts`` (default: all) on the cells [lo, hi] are
+    that construction; otherwise a warning says so and the weight-based bound is used.
+    """
+    family = _experts.get(moe.family) if moe.family in _experts.FAMILY_NAMES else None
+    if family is None or not hasattr(family, "lipschitz"):
+        return family
+    if lo is None:
+        lo, hi = moe.partition.all_bounds()
+    host = jax.tree_util.tree_map(np.asarray, moe.experts if experts is None else experts)
+    if family.matches(host, lo, hi, **{k: v for k, v in moe.size.items() if k in family.SIZE_DEFAULTS}):
+        return family
+    warnings.warn(f"the experts are labelled {moe.family!r} but are not that construction (size {moe.size}); "
+                  "their Lipschitz constants are bounded from the weights instead", stacklevel=3)
+    return None
 
 
 BOUNDS = ("auto", "lipschitz", "affine")
@@ -557,9 +597,10 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     max_evals : int, default 2**22
         Budget of box evaluations; at least the number of experts.
     atol : float or None
-        Absolute floor of the bracket width. None: ATOL_FACTOR times the largest float64 margin of
-        f − Φ at the cell centres (about 1e-14 for |f| ~ 1): the resolution below which float64
-        cannot separate the bracket's ends. It does not grow with the bracket.
+        Absolute floor of the bracket width, counted in ``certified``. None: 0 for ``certified``;
+        the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
+        f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
+        bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
     bound : {"auto", "lipschitz", "affine"}
         "auto": the Lipschitz bound on every box and the affine-form bound where it can win (module
         docstring); "lipschitz" or "affine": that bound alone, for comparisons.
@@ -574,8 +615,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     Returns
     -------
     SupErrorReport
-        ``lower <= sup|f − Φ| <= upper``; ``certified`` is False when the budget ran out first
-        (``upper`` is still a proven bound).
+        ``lower <= sup|f − Φ| <= upper``; ``certified`` is False when the budget or float64
+        resolution stopped it first (``limited_by`` says which; ``upper`` is still a proven bound).
 
     Raises
     ------
@@ -620,24 +661,42 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"max_evals must be at least the number of cells ({len(lo)}), got {max_evals}")
     assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
                                                                      uses_derivative=target.smoothness is not None)
-    floor = [atol]
+    resolution = []
 
-    def threshold(st):
-        if floor[0] is None:
-            floor[0] = ATOL_FACTOR * float(np.max(st.centre_margin))
-        return np.full(len(lo), st.lower * (1 + rtol) + floor[0])
+    def threshold(st):  # boxes close at rtol, or at the float64 resolution of f − Φ (or the user's atol)
+        if not resolution:
+            resolution.append(ATOL_FACTOR * float(np.max(st.centre_margin)))
+        return np.full(len(lo), st.lower * (1 + rtol) + (resolution[0] if atol is None else atol))
 
-    st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe),
+    st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe, experts, lo, hi),
                           size=moe.size, bound=bound)
     cell_upper = st.cell_upper_all()
     upper = float(cell_upper.max())
+    if st.lower > upper:
+        raise RuntimeError(f"internal error: lower bound {st.lower!r} > upper bound {upper!r}; please report it")
+    certified, limited_by = _verdict(st, upper, rtol, 0.0 if atol is None else atol, resolution[0])
     return SupErrorReport(
-        lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations,
-        certified=upper - st.lower <= rtol * st.lower + floor[0], seconds=time.perf_counter() - start,
-        boxes=st.boxes, rtol=rtol, atol=floor[0], affine_evaluations=st.affine_evaluations,
+        lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations, certified=certified,
+        seconds=time.perf_counter() - start, limited_by=limited_by, resolution=resolution[0],
+        boxes=st.boxes, rtol=rtol, atol=0.0 if atol is None else atol, affine_evaluations=st.affine_evaluations,
         cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
         basis=basis(target),
     )
+
+
+def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:
+    """(certified, limited_by) of a finished branch and bound (docs/theory.md §5).
+
+    Certified: upper − lower <= rtol·lower + atol, atol being the user's (0 by default). Otherwise
+    "float64" when the bracket is within the float64 resolution of f − Φ (or a box could not be split
+    further) and no box was left open, else "budget".
+    """
+    width = upper - st.lower
+    if width <= rtol * st.lower + atol:
+        return True, None
+    if (st.open_cell is None or not len(st.open_cell)) and (st.float_limited or width <= rtol * st.lower + resolution):
+        return False, "float64"
+    return False, "budget"
 
 
 def basis(target) -> str:

@@ -228,9 +228,45 @@ def build(target, lo, hi, *, activation: str = "relu", k: int = SIZE_DEFAULTS["k
         offset = values[:, :1]
     else:
         coeffs, offset = values, np.zeros((L, 1))
+    return _assemble(coeffs, offset, lo, hi, k, activation)
+
+
+def _assemble(coeffs, offset, lo, hi, k: int, activation: str) -> MLP:
+    """The experts x ↦ Σ_j coeffs_j h_j((x − lo)·k/(hi − lo)) + offset, h the unit network's outputs."""
+    n = lo.shape[-1]
     net = post_affine(_unit_network(n, k, activation), coeffs[..., None], offset)
     scale = k / (hi - lo)
     return pre_affine(net, scale[..., :, None] * np.eye(n), -lo * scale)
+
+
+def matches(net, lo, hi, k: int = SIZE_DEFAULTS["k"]) -> bool:
+    """Whether the stack ``net`` (L,) is this construction on the cells [lo, hi] (docs/theory.md §5).
+
+    The output weights are read as the coefficients (what :func:`lipschitz` reads), the network is
+    rebuilt from them and compared bit for bit: only then is the exact constant valid for ``net``.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    L, n = lo.shape
+    w_out, b_out = (np.asarray(a) for a in net.layers[-1])
+    size = k if n == 1 else (k + 1) ** n
+    if w_out.shape != (L, size, 1) or np.shape(b_out) not in ((L, 1), (1,)):
+        return False
+    reference = _assemble(w_out[..., 0], np.broadcast_to(b_out, (L, 1)), lo, hi, k, net.activation)
+    if reference.widths != net.widths or len(reference.slopes) != len(net.slopes):
+        return False
+    pairs = [(a, b) for (wa, ba), (wb, bb) in zip(reference.layers, net.layers) for a, b in ((wa, wb), (ba, bb))]
+    pairs += list(zip(reference.slopes, net.slopes))
+    return all(_same(a, b, L) for a, b in pairs)
+
+
+def _same(a, b, L: int) -> bool:
+    """Equal entries, a shared (unstacked) array standing for L equal copies."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == b.ndim + 1 and a.shape == (L,) + b.shape:
+        b = np.broadcast_to(b, a.shape)
+    elif b.ndim == a.ndim + 1 and b.shape == (L,) + a.shape:
+        a = np.broadcast_to(a, b.shape)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def lipschitz(net, lo, hi, k: int = SIZE_DEFAULTS["k"]):

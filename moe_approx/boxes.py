@@ -1,0 +1,60 @@
+"""Boxes of the branch and bound: exact covering in floating point (docs/theory.md §5, "Covering").
+
+A box is stored by its float endpoints [lo, hi] (per axis). Splitting an axis at the float
+m = fl((lo + hi)/2), which lies in [lo, hi] because rounding is monotone, gives the children
+[lo, m] and [m, hi], whose union is the parent exactly: no point falls between two boxes. The
+bounds are computed on the box's covering centre and radius (:func:`covering_box`), c = fl((lo + hi)/2)
+and r = the float after max(fl(hi − c), fl(c − lo)), for which c − r ≤ lo and c + r ≥ hi hold in
+exact arithmetic (a float rounded to nearest is within half an ulp of the exact difference, and the
+next float up is a whole ulp above it). Then fl(c − r) ≤ lo and fl(c + r) ≥ hi too (rounding is
+monotone and lo, hi are floats), so enclosures over [fl(c − r), fl(c + r)] cover the box.
+
+The routers compare points with the very floats that ``all_bounds`` returns (``GridPartition``
+corrects floor(x·K) against the faces k/K; the tree router compares with its thresholds), so every
+point routed to a cell lies in the closed float box [lo, hi] of that cell, and the boxes cover it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_SPLIT_AXES = 4  # a box is split along at most this many (longest) axes: at most 16 children
+
+
+def covering_box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """Centre c and per-axis radius r with [c − r, c + r] ⊇ [lo, hi] in exact arithmetic (module docstring)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    centre = 0.5 * (lo + hi)
+    radius = np.nextafter(np.maximum(hi - centre, centre - lo), np.inf)
+    return centre, radius
+
+
+def split(lo, hi) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Children (parent index, lo, hi) of boxes (N, n), and the mask of boxes that cannot be split.
+
+    The longest splittable axes (those at least half as long as the longest, at most MAX_SPLIT_AXES
+    of them, longest first) are cut at their float midpoints; an axis is splittable while a float
+    lies strictly between its ends. The children of a box cover it exactly (module docstring); a box
+    with no splittable axis (float64 resolution) gets no children.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    N, n = lo.shape
+    mid = 0.5 * (lo + hi)
+    width = np.where((lo < mid) & (mid < hi), hi - lo, 0.0)
+    stuck = ~np.any(width > 0, axis=1)
+    rank = np.argsort(-width, axis=1, kind="stable")  # axes by decreasing width
+    k = min(n, MAX_SPLIT_AXES)
+    top = rank[:, :k]
+    top_width = np.take_along_axis(width, top, 1)
+    use = (top_width >= 0.5 * width.max(axis=1, keepdims=True)) & (top_width > 0)  # (N, k)
+    bits = np.stack(np.unravel_index(np.arange(2**k), (2,) * k), axis=-1).astype(bool)  # (2^k, k)
+    valid = ~np.any(bits[None] & ~use[:, None], axis=2) & ~stuck[:, None]  # children along unsplit axes dropped
+    parent, child = np.nonzero(valid)
+    axes, cut = top[parent], use[parent]
+    upper_half = bits[child] & cut
+    cut_at = np.take_along_axis(mid, top, 1)[parent]
+    new_lo, new_hi = lo[parent].copy(), hi[parent].copy()
+    rows = np.arange(len(parent))[:, None]
+    new_lo[rows, axes] = np.where(upper_half, cut_at, new_lo[rows, axes])
+    new_hi[rows, axes] = np.where(cut & ~upper_half, cut_at, new_hi[rows, axes])
+    return parent, new_lo, new_hi, stuck
