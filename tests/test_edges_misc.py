@@ -108,7 +108,7 @@ def saved(tmp_path_factory):
     return out, [m.save(out / f"m{i}.npz", target=f if m.n == 1 else None) for i, m in enumerate(mixtures)]
 
 
-def test_load_refuses_npy_and_directories(saved, tmp_path):
+def test_load_refuses_npy_and_directories(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros(3))
     with pytest.raises(ValueError, match=r"single array \(\.npy\)"):
         ma.load(tmp_path / "a.npy")
