@@ -11,6 +11,8 @@ import argparse
 import dataclasses
 import importlib
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -127,14 +129,38 @@ def _common(dimension=True) -> argparse.ArgumentParser:
     return parent
 
 
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")  # :func:`name`, :ref:`text <label>`
+
+
+def _plain(text: str) -> str:
+    """reST markup of a docstring as plain terminal text: roles and ``literals`` keep their text only
+    (``~a.b.c`` shows as ``c``, as Sphinx shows it).
+
+    Examples
+    --------
+    >>> _plain("See :func:`moe_approx.load`, :class:`~moe_approx.moe.MixtureOfExperts` and ``--json``.")
+    'See moe_approx.load, MixtureOfExperts and --json.'
+    """
+    return _ROLE.sub(lambda m: m[2].rsplit(".", 1)[-1] if m[1] else m[2], text).replace("``", "")
+
+
+class _PlainFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help as plain text: descriptions keep their line breaks, reST markup is removed everywhere."""
+
+    def _fill_text(self, text, width, indent):
+        return super()._fill_text(_plain(text), width, indent)
+
+    def _split_lines(self, text, width):
+        return super()._split_lines(_plain(text), width)
+
+
 def _choices(values) -> str:
     return "{" + ", ".join(values) + "}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     families = tuple(experts.FAMILY_NAMES)
-    parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="moe-approx", description=__doc__, formatter_class=_PlainFormatter)
     parser.add_argument("--version", action="version", version=f"moe-approx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -189,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tg = sub.add_parser("targets", parents=[_common()], help="list the library's Hölder targets with their (alpha, C)")
     tg.set_defaults(func=_targets)
+    for command in sub.choices.values():
+        command.formatter_class = _PlainFormatter
     return parser
 
 
@@ -197,7 +225,12 @@ def main(argv=None) -> int:
     from .approximate import ApproximationError
 
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader left early (``moe-approx targets | head -1``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush cannot fail again
+        return 128 + 13  # as if killed by SIGPIPE, the shell convention
     except (ValueError, TypeError, MemoryError, ApproximationError) as err:
         print(f"moe-approx: error: {err}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -110,20 +111,32 @@ def _checksum(manifest_bytes: bytes, arrays: dict) -> str:
     return h.hexdigest()
 
 
+def _as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a file, got {type(path).__name__}")
+    return Path(path)
+
+
 # --- public ----------------------------------------------------------------------------------
 def save(moe, path, target=None) -> Path:
-    """Write ``moe`` to ``path`` (``.npz`` is appended if missing); return the path written.
+    """Write ``moe`` to the file ``path``; return the path written.
 
-    ``target`` (optional; else ``moe.target`` if set): its name and declared (α, C, s, D) are
-    recorded, never its code. The certificate, if any, is stored with all its fields.
+    Suffix: a ``path`` ending in ``.npz`` is used as given; any other name gets ``.npz`` appended
+    (``"m"`` -> ``m.npz``, ``"m.v2"`` -> ``m.v2.npz``); parent folders are created. ``path`` must
+    name a file: an existing directory is refused (``ValueError``), never turned into
+    ``<directory>.npz``. ``target`` (optional; else ``moe.target`` if set): its name and declared
+    (α, C, s, D) are recorded, never its code. The certificate, if any, is stored with all its fields.
     """
     from .moe import MixtureOfExperts
 
     if not isinstance(moe, MixtureOfExperts):
         raise TypeError(f"moe must be a MixtureOfExperts, got {type(moe).__name__}")
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
+    given = _as_path(path)
+    path = given if given.suffix == ".npz" else given.with_name(given.name + ".npz")
+    for candidate in (given, path):
+        if candidate.is_dir():
+            raise ValueError(f"path {str(candidate)!r} is an existing directory; pass a file name, "
+                             f"e.g. {str(candidate / 'mixture.npz')!r}")
     target = target if target is not None else getattr(moe, "target", None)
     if target is not None and getattr(target, "n", moe.n) != moe.n:
         raise ValueError(f"target is defined on n={target.n} but the mixture on n={moe.n}")
@@ -174,12 +187,19 @@ def _read(path: Path) -> tuple[dict, dict]:
     """Manifest and arrays of a file, with every damage turned into a ValueError that says what."""
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a moe_approx mixture file (.npz written by save)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {name: data[name] for name in data.files}
+        data = np.load(path, allow_pickle=False)
+        single = not isinstance(data, np.lib.npyio.NpzFile)
+        if not single:
+            with data:
+                contents = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, NotImplementedError, RuntimeError,
             UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a readable moe_approx file (damaged or truncated .npz: {exc})") from None
+    if single:
+        raise ValueError(f"{path} holds a single array (.npy), not a moe_approx mixture file (.npz written by save)")
     if "manifest" not in contents or "checksum" not in contents:
         raise ValueError(f"{path} is not a moe_approx mixture file (no manifest or checksum entry)")
     manifest_bytes = contents.pop("manifest").tobytes()
@@ -189,7 +209,8 @@ def _read(path: Path) -> tuple[dict, dict]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: the manifest is not valid JSON ({exc}); the file is damaged") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a moe_approx mixture file (format {manifest.get('format')!r})")
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ValueError(f"{path} is not a moe_approx mixture file (format {found!r})")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in format version {version!r} by moe_approx "
@@ -198,49 +219,88 @@ def _read(path: Path) -> tuple[dict, dict]:
     if _checksum(manifest_bytes, contents) != stored:
         raise ValueError(f"{path}: checksum mismatch (SHA-256 of the manifest and arrays differs from the stored one); "
                          "the file is damaged or was edited")
-    missing = set(manifest.get("arrays", [])) ^ set(contents)
+    listed = manifest.get("arrays", [])
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        raise ValueError(f"{path}: the manifest's 'arrays' must be a list of entry names; the file is damaged")
+    missing = set(listed) ^ set(contents)
     if missing:
         raise ValueError(f"{path}: arrays {sorted(missing)} do not match the manifest; the file is damaged")
     return manifest, contents
 
 
-def load(path):
-    """The :class:`MixtureOfExperts` saved at ``path`` (see :func:`save`), with its certificate.
+# the manifest entries load() reads, with their JSON types
+_SCHEMA = {"depth": int, "activation": str, "family": str, "partition": dict, "counts": dict, "widths": list,
+           "certificate": (dict, type(None)), "target": (dict, type(None))}
 
-    Raises ``ValueError`` saying what is wrong for a damaged, truncated, edited or newer-format file.
-    The saved target record (name and declared constants, or None) is ``moe.target_info``.
-    """
+
+def _check_manifest(manifest: dict, arrays: dict) -> None:
+    """Refuse (ValueError) a manifest whose entries load() reads are missing, of the wrong type, or
+    disagree with the stored expert layers."""
+    for key, kind in _SCHEMA.items():
+        if key not in manifest:
+            raise ValueError(f"the manifest has no {key!r} entry")
+        if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+            raise ValueError(f"the manifest's {key!r} has type {type(manifest[key]).__name__}")
+    depth = manifest["depth"]
+    expected = {f"experts/{kind}{l}" for l in range(depth) for kind in "Wb"} | {f"experts/a{l}" for l in range(depth - 1)}
+    stored = {name for name in arrays if name.startswith("experts/")}
+    if depth < 1 or stored != expected:
+        raise ValueError(f"the manifest says depth {depth} but the file stores the expert arrays {sorted(stored)}")
+
+
+def _rebuild(manifest: dict, arrays: dict):
+    """The mixture (with its certificate) a checked manifest describes; errors as ValueError without the path."""
     import importlib
 
     from .mlp import MLP
     from .moe import MixtureOfExperts
 
-    path = Path(path)
-    manifest, arrays = _read(path)
+    _check_manifest(manifest, arrays)
     depth = manifest["depth"]
     net = MLP(tuple((arrays[f"experts/W{l}"], arrays[f"experts/b{l}"]) for l in range(depth)),
               tuple(arrays[f"experts/a{l}"] for l in range(depth - 1)), manifest["activation"])
+    if list(net.widths) != manifest["widths"]:
+        raise ValueError(f"the stored experts have widths {list(net.widths)} but the manifest says {manifest['widths']}")
     partition = _partition_from(manifest["partition"],
                                 {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("partition/")})
-    moe = MixtureOfExperts(partition, net, manifest["family"], _decode(manifest["size"], arrays))
+    moe = MixtureOfExperts(partition, net, manifest["family"], _decode(manifest.get("size"), arrays))
     counts = {"num_experts": moe.num_experts, "expert_params": moe.expert_params, "active_params": moe.active_params,
               "total_params": moe.total_params, "total_nonzero": moe.total_nonzero}
     if counts != manifest["counts"]:
-        raise ValueError(f"{path}: counts after loading {counts} differ from the manifest's {manifest['counts']}")
-    cert = manifest.get("certificate")
+        raise ValueError(f"counts after loading {counts} differ from the manifest's {manifest['counts']}")
+    cert = manifest["certificate"]
     if cert is not None:
         fields = _decode(cert["fields"], arrays)
+        if not isinstance(fields, dict):
+            raise ValueError(f"the certificate's fields must be a mapping, got {type(fields).__name__}")
         # the module, not the function ``moe_approx.approximate`` that shadows it on the package
-        cls = getattr(importlib.import_module("moe_approx.approximate"), cert["class"], None)
+        cls = getattr(importlib.import_module("moe_approx.approximate"), str(cert["class"]), None)
         known = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
         if known is None or not {f.name for f in dataclasses.fields(cls)
                                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING} <= set(fields):
-            raise ValueError(f"{path}: the certificate ({cert['class']}, fields {sorted(fields)}) cannot be rebuilt by "
+            raise ValueError(f"the certificate ({cert['class']}, fields {sorted(fields)}) cannot be rebuilt by "
                              f"this moe_approx ({_library_version()})")
         extra = set(fields) - known
         if extra:
-            raise ValueError(f"{path}: the certificate has fields {sorted(extra)} unknown to this moe_approx "
+            raise ValueError(f"the certificate has fields {sorted(extra)} unknown to this moe_approx "
                              f"({_library_version()}); upgrade moe_approx to load it")
         moe.certificate = cls(**fields)
-    moe.target_info = manifest.get("target")
+    moe.target_info = manifest["target"]
     return moe
+
+
+def load(path):
+    """The :class:`MixtureOfExperts` saved at ``path`` (see :func:`save`), with its certificate.
+
+    Raises ``ValueError`` saying what is wrong for a directory, a ``.npy`` file, or a damaged,
+    truncated, edited or newer-format file, including a manifest (checksum intact) whose entries are
+    missing, of the wrong type or inconsistent with the stored arrays. The saved target record (name
+    and declared constants, or None) is ``moe.target_info``.
+    """
+    path = _as_path(path)
+    manifest, arrays = _read(path)
+    try:
+        return _rebuild(manifest, arrays)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
+        what = str(err) if isinstance(err, ValueError) else f"the manifest is malformed ({type(err).__name__}: {err})"
+        raise ValueError(f"{path}: {what}") from err

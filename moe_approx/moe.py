@@ -21,6 +21,7 @@ import numpy as np
 from . import experts as _experts
 from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
+from .partition import _Partition
 
 
 CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
@@ -188,8 +189,12 @@ class MixtureOfExperts(MixtureSizes):
 
         ``experts``: a list of ``partition.num_cells`` unstacked :class:`MLP` R^n -> R of one
         architecture (widths and activation), in cell order, or an MLP stack of that many.
-        Build each with :meth:`MLP.from_arrays` from trained weights.
+        Build each with :meth:`MLP.from_arrays` from trained weights. Raises ``TypeError`` naming
+        ``partition`` or ``experts`` when either has the wrong type.
         """
+        if not isinstance(partition, _Partition):
+            raise TypeError("partition must be a GridPartition, DyadicPartition or PrototypePartition, "
+                            f"got {type(partition).__name__}")
         if isinstance(experts, MLP):
             if not experts.batch_shape:
                 raise ValueError(f"experts is a single MLP; pass a list of {partition.num_cells} MLPs, a stack, "

@@ -20,6 +20,7 @@ from ._checks import check_int, check_memory, check_points
 
 
 MAX_CELL_BITS = 62  # cell indices (and dyadic keys) are exact int64
+TINY = np.finfo(np.float64).tiny  # smallest normal float64
 
 
 def _ceil_log2(m):
@@ -344,9 +345,10 @@ class PrototypePartition(_Partition):
 
     A k-d routing tree is built on the prototypes by median splits along the coordinate of
     widest spread; a node sends x right when ``x[dim] >= threshold`` (the tie rule), where the
-    threshold is the midpoint between the two prototype groups. Each leaf is a box containing
-    exactly one prototype; one input costs ``depth`` <= ⌈log₂ L⌉ comparisons, each touching one
-    stored threshold. This is the tree router, not an exact Voronoi diagram: the cells are the
+    threshold is the float midpoint between the two prototype groups, or the upper group's
+    coordinate where the midpoint rounds onto the lower one (prototypes one ulp apart). Each leaf
+    is a box containing exactly one prototype; one input costs ``depth`` <= ⌈log₂ L⌉ comparisons,
+    each touching one stored threshold. This is the tree router, not an exact Voronoi diagram: the cells are the
     tree's boxes (``voronoi_agreement`` measures how often it picks the nearest prototype).
     Router count (``router_count``): ``"tree"`` (default) counts the stored thresholds (L − 1 in
     all, ``depth`` per input); ``"prototypes"`` counts as the paper's VC term n·L reads: the L
@@ -356,7 +358,8 @@ class PrototypePartition(_Partition):
     Parameters
     ----------
     prototypes : array_like
-        Distinct points of [0,1]^n, shape (L, n).
+        Distinct points of [0,1]^n, shape (L, n); coordinates below 2.2e-308 (subnormal) count
+        as 0, as in XLA's comparisons. Prototypes one ulp apart are fine.
     router_count : {"tree", "prototypes"}
         How the router's parameters are counted (above).
 
@@ -386,8 +389,10 @@ class PrototypePartition(_Partition):
         if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
             raise ValueError(f"prototypes must have shape (L, n) with L, n >= 1, got {p.shape}")
         check_points(p, p.shape[1], "prototypes")
-        if len(np.unique(p, axis=0)) != len(p):
-            raise ValueError("prototypes must be distinct")
+        routed = np.where(p < TINY, 0.0, p)  # XLA's comparisons flush subnormals to 0: route as they see them
+        if len(np.unique(routed, axis=0)) != len(p):
+            raise ValueError("prototypes must be distinct (coordinates below the smallest normal float64, "
+                             f"{TINY:.3g}, count as 0: XLA compares them as 0)")
         self.prototypes, (self.num_cells, self.n) = p, p.shape
         nodes = {"dim": [], "thr": [], "left": [], "right": [], "leaf": []}
         lo, hi = np.zeros((self.num_cells, self.n)), np.ones((self.num_cells, self.n))
@@ -403,13 +408,16 @@ class PrototypePartition(_Partition):
                 nodes["left"][node] = nodes["right"][node] = node
                 lo[members[0]], hi[members[0]] = box_lo, box_hi
                 return node
-            pts = p[members]
+            pts = routed[members]
             spread = pts.max(0) - pts.min(0)
-            dim = int(np.argmax(spread))
-            values = np.unique(pts[:, dim])
-            cut = values[(len(values) - 1) // 2]
-            upper_min = values[values > cut].min()
-            thr = 0.5 * (cut + upper_min)
+            for dim in np.argsort(-spread, kind="stable"):  # widest first
+                thr = _split(np.unique(pts[:, dim])) if spread[dim] > 0 else None
+                if thr is not None:
+                    break
+            else:
+                raise ValueError(f"prototypes {pts.tolist()} differ only where one has a coordinate 1 and another "
+                                 "the float just below it: only a threshold of 1 would separate them, an empty cell")
+            dim = int(dim)
             left_box_hi, right_box_lo = box_hi.copy(), box_lo.copy()
             left_box_hi[dim] = right_box_lo[dim] = thr
             nodes["dim"][node], nodes["thr"][node] = dim, thr
@@ -460,6 +468,22 @@ class PrototypePartition(_Partition):
     def __repr__(self):
         count = "" if self.router_count == "tree" else f", router_count={self.router_count!r}"
         return f"PrototypePartition(n={self.n}, cells={self.num_cells}, depth={self._depth}{count})"
+
+
+def _split(values):
+    """A routing threshold t, values[k] < t <= values[k + 1], at the median gap k of the sorted distinct
+    ``values`` (or the gap below it): the float midpoint, or values[k + 1] where the midpoint rounds
+    onto values[k] (one ulp apart) or is subnormal (XLA compares it as 0). None if t would be 1 (the
+    only gap is the one below 1.0): the upper cell would be the empty box [1, 1]."""
+    median = (len(values) - 1) // 2
+    for k in range(median, max(median - 2, -1), -1):
+        lower, upper = values[k], values[k + 1]
+        thr = 0.5 * (lower + upper)
+        if thr <= lower or thr < TINY:
+            thr = upper
+        if thr < 1.0:
+            return float(thr)
+    return None
 
 
 @partial(jax.jit, static_argnums=2)

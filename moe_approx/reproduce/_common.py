@@ -33,6 +33,13 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def content_digest(info: dict) -> str:
+    """Hex SHA-256 of a sidecar's content: every field but the checksums, as its JSON stores it."""
+    content = {k: v for k, v in info.items() if k not in ("sha256", "content_sha256")}
+    stored = json.loads(json.dumps(content, default=str))  # the values a reader of the sidecar sees
+    return hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path`` (atomic on POSIX)."""
     path = Path(path)
@@ -53,9 +60,10 @@ class Results:
 
     Rows are appended and flushed as they complete, so an interrupted run keeps them. The sidecar
     (written to a temporary file, then renamed) says ``complete`` only after :meth:`finish`, and
-    stores the SHA-256 of every output (the table, and the figures passed to :meth:`outputs`).
-    A run is reused only if its sidecar is readable, ``complete``, has the same settings, and the
-    table still has its recorded checksum; otherwise it is recomputed, with a
+    stores the SHA-256 of every output (the table, and the figures passed to :meth:`outputs`) and of
+    its own content (``content_sha256``: settings, versions, summary, ...; :func:`content_digest`).
+    A run is reused only if its sidecar is readable, ``complete``, has the same settings and its
+    content checksum, and the table still has its recorded checksum; otherwise it is recomputed, with a
     :class:`StaleResultWarning` when a stored result was damaged. ``force`` recomputes without
     reading the old sidecar at all.
     """
@@ -88,6 +96,11 @@ class Results:
                 _stale(f"{self.csv} is from an interrupted run; recomputing it")
             return False
         if previous.get("settings") != json.loads(json.dumps(self.settings, default=str)):  # as the sidecar stores it
+            return False
+        if previous.get("content_sha256") != content_digest(previous):
+            why = ("differs from its content checksum (its summary or another field was edited)"
+                   if "content_sha256" in previous else "records no content checksum (an older moe_approx wrote it)")
+            _stale(f"sidecar {self.json} {why}; recomputing {self.csv.name}")
             return False
         hashes = previous.get("sha256")
         recorded = hashes.get(self.csv.name) if isinstance(hashes, dict) else None
@@ -139,6 +152,7 @@ class Results:
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.start)),
                      "seconds": round(time.time() - self.start, 3), "complete": complete, "summary": summary,
                      "sha256": {self.csv.name: sha256(self.csv)} if complete else {}}
+        self.info["content_sha256"] = content_digest(self.info)
         write_atomic(self.json, json.dumps(self.info, indent=2, default=str))
 
 
