@@ -125,7 +125,8 @@ def _number_power(base, expo):
             else float(sp.log(abs(base), 2).evalf(20)))
     expo_size = float(abs(expo)) if abs(expo) < 2**64 else math.inf
     if expo_size * abs(log2) > _POWER_BITS:
-        raise _Refused(f"the number {base}**{expo} is outside float64's range (about 2^±1024)")
+        flow = "overflows" if (log2 > 0) == bool(expo > 0) else "underflows"
+        raise _Refused(f"the number {base}**{expo} {flow} float64 (its magnitude is beyond 2^±{_POWER_BITS})")
     return base**expo
 
 

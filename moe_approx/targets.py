@@ -59,7 +59,6 @@ def _check_dim(n) -> int:
 
 _TRACER_ERRORS = (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError,
                   jax.errors.TracerIntegerConversionError)
-_TRACE_BATCH = (3, 2)  # the batch shape fn is traced on: x[0] (instead of x[..., 0]) cannot return (3, 2)
 
 
 def _check_output(shape, dtype, x_shape) -> None:
@@ -74,11 +73,11 @@ def _check_output(shape, dtype, x_shape) -> None:
 
 
 def _check_traceable(fn, n: int) -> None:
-    """Trace ``fn`` once on an abstract (3, 2, n) input (``jax.eval_shape``, no arithmetic), so that a fn
+    """Trace ``fn`` once on an abstract (n + 2, n + 1, n) input (``jax.eval_shape``, no arithmetic), so that a fn
     written with numpy or Python control flow on array values fails here with a TypeError that says
     what to do, and one with the wrong output shape or complex values with a ValueError, not deep
     inside ``jit``. Other exceptions are left to the first evaluation, which reports them with real values."""
-    x = jax.ShapeDtypeStruct(_TRACE_BATCH + (n,), jnp.float64)
+    x = jax.ShapeDtypeStruct((n + 2, n + 1, n), jnp.float64)  # x[0], x[:, 0] cannot have shape (n + 2, n + 1)
     advice = ("fn must be written with jax.numpy (jnp.abs instead of np.abs; use jnp.where instead of Python if, "
               "and no float(), on array values): the certificate traces it with JAX, and calling it on a traced "
               "input failed with ")
@@ -113,12 +112,12 @@ def holder_constants(target, needed_by: str) -> tuple[float, float]:
     >>> targets.holder_constants(f, "expert='optimal'")
     Traceback (most recent call last):
     ...
-    ValueError: expert='optimal' needs the Hölder constants (alpha, C) of target sqrt(Abs(x1 - 0.3)), ...
+    ValueError: expert='optimal' needs the Hölder constants (alpha, C) of target sqrt(Abs(x1 - 0.3)) (undetermined: ...
     """
     if target.alpha is None or target.constant is None:
         raise ValueError(
-            f"{needed_by} needs the Hölder constants (alpha, C) of target {target.name or 'anonymous'}, which are "
-            f"undetermined ({getattr(target, 'constants_source', 'not declared')}): declare them, as in "
+            f"{needed_by} needs the Hölder constants (alpha, C) of target {target.name or 'anonymous'} "
+            f"({getattr(target, 'constants_source', 'undetermined')}): declare them, as in "
             f"targets.from_sympy(expr, n, alpha=0.5, constant=1.0) for |f(x) - f(y)| <= 1.0 ‖x - y‖_∞^0.5"
         )
     return target.alpha, target.constant
@@ -132,7 +131,7 @@ class HolderTarget:
     checks them on sampled pairs but cannot prove them.
 
     ``fn`` is JAX-traceable and maps arrays of shape (..., n) to real arrays of shape (...); it is
-    traced once here on a (3, 2, n) batch, so a ``fn`` written with numpy (or Python control flow on
+    traced once here on an (n + 2, n + 1, n) batch, so a ``fn`` written with numpy (or Python control flow on
     array values) is refused with a ``TypeError``, and one with the wrong output shape (``x[0]``
     for ``x[..., 0]``) or complex values with a ``ValueError``.
 
