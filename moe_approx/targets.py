@@ -73,27 +73,29 @@ def _check_output(shape, dtype, x_shape) -> None:
 
 
 def _check_traceable(fn, n: int) -> None:
-    """Trace ``fn`` once on an abstract (n + 2, n + 1, n) input (``jax.eval_shape``, no arithmetic), so that a fn
-    written with numpy or Python control flow on array values fails here with a TypeError that says
-    what to do, and one with the wrong output shape or complex values with a ValueError, not deep
-    inside ``jit``. Other exceptions are left to the first evaluation, which reports them with real values."""
-    x = jax.ShapeDtypeStruct((n + 2, n + 1, n), jnp.float64)  # x[0], x[:, 0] cannot have shape (n + 2, n + 1)
+    """Trace ``fn`` on abstract (n + 2, n + 1, n) and (2, n) inputs (``jax.eval_shape``, no arithmetic), so
+    that a fn written with numpy or Python control flow on array values fails here with a TypeError
+    that says what to do, and one with the wrong output shape or complex values with a ValueError,
+    not deep inside ``jit``. Other exceptions are left to the first evaluation, which reports them
+    with real values."""
     advice = ("fn must be written with jax.numpy (jnp.abs instead of np.abs; use jnp.where instead of Python if, "
               "and no float(), on array values): the certificate traces it with JAX, and calling it on a traced "
               "input failed with ")
-    try:
-        out = jax.eval_shape(fn, x)
-    except _TRACER_ERRORS as err:
-        raise TypeError(advice + f"{type(err).__name__}: {str(err).splitlines()[0]}") from None
-    except ValueError as err:
-        if "truth value" not in str(err):  # bool() of a traced batch of comparisons
-            return
-        raise TypeError(advice + f"ValueError: {str(err).splitlines()[0]}") from None
-    except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
-        return
-    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
-        raise ValueError(f"fn must return one array of shape (...) for input (..., n), got {type(out).__name__}")
-    _check_output(out.shape, out.dtype, x.shape)
+    for shape in ((n + 2, n + 1, n), (2, n)):  # x[0], x[:, 0] cannot have shape (n + 2, n + 1)
+        x = jax.ShapeDtypeStruct(shape, jnp.float64)
+        try:
+            out = jax.eval_shape(fn, x)
+        except _TRACER_ERRORS as err:
+            raise TypeError(advice + f"{type(err).__name__}: {str(err).splitlines()[0]}") from None
+        except ValueError as err:
+            if "truth value" in str(err):  # bool() of a traced batch of comparisons
+                raise TypeError(advice + f"ValueError: {str(err).splitlines()[0]}") from None
+            continue
+        except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
+            continue
+        if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+            raise ValueError(f"fn must return one array of shape (...) for input (..., n), got {type(out).__name__}")
+        _check_output(out.shape, out.dtype, x.shape)
 
 
 def holder_constants(target, needed_by: str) -> tuple[float, float]:
@@ -131,9 +133,9 @@ class HolderTarget:
     checks them on sampled pairs but cannot prove them.
 
     ``fn`` is JAX-traceable and maps arrays of shape (..., n) to real arrays of shape (...); it is
-    traced once here on an (n + 2, n + 1, n) batch, so a ``fn`` written with numpy (or Python control flow on
-    array values) is refused with a ``TypeError``, and one with the wrong output shape (``x[0]``
-    for ``x[..., 0]``) or complex values with a ``ValueError``.
+    traced here on (n + 2, n + 1, n) and (2, n) batches, so a ``fn`` written with numpy (or Python
+    control flow on array values) is refused with a ``TypeError``, and one with the wrong output
+    shape (``x[0]`` for ``x[..., 0]``) or complex values with a ``ValueError``.
 
     Smoothness convention (docs/theory.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D
     are given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1
