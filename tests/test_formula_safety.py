@@ -5,6 +5,7 @@ fn is traced at construction (docs/theory.md §9)."""
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 import tokenize
 from pathlib import Path
@@ -21,7 +22,7 @@ from moe_approx import formula
 from moe_approx.formula import from_sympy, variables
 
 X1, X2 = variables(2)
-WITNESS = Path(tempfile.gettempdir()) / "moe_approx_formula_safety_witness"
+WITNESS = Path(tempfile.gettempdir()) / f"moe_approx_formula_safety_witness_{os.getpid()}"
 
 
 # --- item 4: a formula string is never run ---------------------------------------------------------
@@ -91,7 +92,8 @@ ALLOWED_NAMES = {"x1", "x2", *formula.ALLOWED_FUNCTIONS, *formula.ALLOWED_CONSTA
 ALLOWED_TOKENS = ["x1", "x2", "pi", "E", "sin(", "sqrt(", "abs(", "exp(", "log(", "min(", "max(", "(", ")", "+",
                   "-", "*", "/", "**", "^", ",", "1", "0.5", "2.5e-1", "9", "10"]
 FORBIDDEN_TOKENS = ["__import__(", "eval(", "exec(", "open(", "getattr(", "globals()", "lambda", "os", "I", "x3",
-                    ".__class__", ".real", "[0]", "'a'", "x1(", f"open({str(WITNESS)!r}, 'w')",
+                    ".__class__", ".__globals__", "__builtins__", ".real", "[0]", "'a'", "x1(",
+                    f"open({str(WITNESS)!r}, 'w')",
                     f"__import__('pathlib').Path({str(WITNESS)!r}).touch()", "sin(x=1)", "[x1 for x1 in (1,)]"]
 
 
@@ -109,6 +111,45 @@ def test_fuzzed_formula_strings_let_nothing_but_allowed_names_through(tokens):
         assert names <= ALLOWED_NAMES, text
         assert isinstance(expr, sp.Expr) and expr.free_symbols <= {X1, X2}
     assert not (accepted and set(tokens) & set(FORBIDDEN_TOKENS)), text
+    assert not WITNESS.exists()
+
+
+FORBIDDEN_LEAVES = [f"__import__('pathlib').Path({str(WITNESS)!r}).touch()", f"open({str(WITNESS)!r}, 'w')",
+                    "eval('x1')", "exec('1')", "getattr(x1, 'real')", "globals()", "(lambda: x1)()", "x1.__class__",
+                    "x1.__class__.__mro__", "x1[0]", "'x1'", "os", "I", "x3", "sin(x=x1)", "[x1 for _ in (1,)][0]",
+                    "{x1}", "(x1 if x1 else x2)", "(x1 and x2)", "x1 % 2", "__builtins__"]
+
+
+@st.composite
+def _formulas(draw, depth: int = 3):
+    """(text, forbidden?) of a syntactically valid formula whose leaves may include forbidden pieces."""
+    if depth == 0 or draw(st.booleans()):
+        leaf = draw(st.sampled_from(["x1", "x2", "pi", "E", "e", "1", "0.5", "3", "2.5e-1"] + FORBIDDEN_LEAVES))
+        return leaf, leaf in FORBIDDEN_LEAVES
+    kind = draw(st.sampled_from(["binary", "unary", "call", "min"]))
+    a, bad_a = draw(_formulas(depth - 1))
+    if kind == "unary":
+        return f"-({a})", bad_a
+    if kind == "call":
+        return f"{draw(st.sampled_from(['sin', 'sqrt', 'abs', 'exp', 'log', 'tanh', 'arctan', 'erf']))}({a})", bad_a
+    b, bad_b = draw(_formulas(depth - 1))
+    if kind == "min":
+        return f"{draw(st.sampled_from(['min', 'max']))}({a}, {b})", bad_a or bad_b
+    return f"({a}) {draw(st.sampled_from(['+', '-', '*', '/', '**', '^']))} ({b})", bad_a or bad_b
+
+
+@settings(max_examples=200, deadline=None)
+@given(_formulas())
+def test_fuzzed_formulas_are_accepted_exactly_when_every_leaf_is_allowed(case):
+    text, forbidden = case
+    try:
+        expr = formula.parse(text, 2)
+    except ValueError as err:
+        assert forbidden or "flows float64" in str(err), (text, str(err))  # only number powers beyond float64
+        assert not forbidden or "not allowed" in str(err), (text, str(err))
+    else:
+        assert not forbidden, text
+        assert isinstance(expr, sp.Expr) and expr.free_symbols <= {X1, X2}
     assert not WITNESS.exists()
 
 
