@@ -9,23 +9,26 @@ Its (α, C) are computed when they can be: if the gradient enclosure is finite o
 cover of [0,1]^n (a grid of about :data:`LIPSCHITZ_BOXES` boxes, the boxes with the largest
 bounds bisected until the bound is within :data:`LIPSCHITZ_RTOL` of a sampled value), then
 α = 1 and C is the largest Σ_i sup_B |∂_i f| over the cover, a rigorous bound on sup ‖∇f‖_1,
-which is the ∞-norm Lipschitz constant on the convex cube (mean value theorem, docs/theory.md §2). Otherwise (kinks, cusps) the
-caller passes ``alpha`` and ``constant``; ``repr`` and :attr:`FormulaTarget.constants_source` say
-which.
+which is the ∞-norm Lipschitz constant on the convex cube (mean value theorem, docs/theory.md §2).
+Otherwise (kinks, cusps) they stay undetermined (None) unless the caller passes ``alpha`` and
+``constant``: the certificates never use them, only constructions such as the optimal expert do;
+``repr`` and :attr:`FormulaTarget.constants_source` say which. Formula strings are parsed from
+their syntax tree against an allow-list (:func:`parse`), never run as Python.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
-
+from . import _formula_syntax as _syntax
 from . import intervals as iv
 from .targets import HolderTarget, _check_dim
 from .targets import get as _library_target
@@ -33,27 +36,50 @@ from .targets import get as _library_target
 LIPSCHITZ_BOXES = 2**10
 """Number of grid boxes over [0,1]^n on which the gradient is enclosed to bound C (about)."""
 
+UNDETERMINED = ("undetermined: not declared, and the gradient enclosure is not finite everywhere (a kink, a cusp "
+                "or an unbounded slope); the certificates do not use them")
+"""``constants_source`` of a formula target without (alpha, constant)."""
+
 
 def variables(n: int) -> tuple[sp.Symbol, ...]:
     """The real SymPy symbols x1 … xn of a formula on [0,1]^n."""
     return sp.symbols(f"x1:{_check_dim(n) + 1}", real=True)
 
 
-_ALIASES = {"arctan": sp.atan, "ln": sp.log, "abs": sp.Abs, "min": sp.Min, "max": sp.Max, "e": sp.E}
-
-
 def parse(text: str, n: int) -> sp.Expr:
-    """The SymPy expression of ``text`` in x1 … xn (``^`` is a power; arctan, ln, abs, min, max accepted)."""
-    if not isinstance(text, str):
-        raise TypeError(f"formula must be a str, got {type(text).__name__}")
-    local = {s.name: s for s in variables(n)} | _ALIASES
-    try:
-        expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
-    except Exception as err:  # SymPy's tokenizer and eval raise many kinds
-        raise ValueError(f"cannot parse formula {text!r}: {type(err).__name__}: {err}") from None
+    """The SymPy expression of ``text`` in x1 … xn, built from its syntax tree without running it.
+
+    Accepted (docs/theory.md §9): x1 … xn, numbers, pi, E (or e), ``+ - * / **`` (``^`` is a
+    power too), unary minus, parentheses, and calls of sqrt, cbrt, real_root, abs, min, max, exp,
+    log (ln), sin, cos, tan, cot, tanh, atan (arctan), erf, sign, Heaviside, Piecewise (conditions:
+    comparisons, ``& | ~``, True, False); :data:`ALLOWED_FUNCTIONS` lists them. Anything else
+    (other names, attributes, subscripts, keyword arguments, lambdas, strings, ...) is refused by
+    name with a ValueError, before SymPy sees the text: a formula string cannot run code.
+    """
+    expr = _syntax.parse(text, variables(n))
     if not isinstance(expr, sp.Expr):
         raise ValueError(f"formula {text!r} is not a real-valued expression (got {type(expr).__name__})")
     return expr
+
+
+ALLOWED_FUNCTIONS = tuple(_syntax.FUNCTIONS)
+"""Names of the functions a formula string may call (:func:`parse`)."""
+
+ALLOWED_CONSTANTS = tuple(_syntax.CONSTANTS)
+"""Names of the constants a formula string may use (:func:`parse`)."""
+
+
+_FLOAT_MAX = sp.Rational(sys.float_info.max)
+
+
+def _check_numbers(expr, shown: str) -> None:
+    """Refuse a number atom beyond float64 and a constant subexpression that is not real."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Rational, sp.Float)) and abs(node) > _FLOAT_MAX:
+            raise ValueError(f"formula {shown}: the number {sp.N(node, 6)} overflows float64 "
+                             f"(largest finite {sys.float_info.max:.4g})")
+        if isinstance(node, sp.Expr) and node.is_number and node.is_extended_real is False and node.is_finite:
+            raise ValueError(f"formula {shown} is complex-valued ({node} is not real): a target must be real")
 
 
 def _as_expression(expr, n: int) -> sp.Expr:
@@ -71,9 +97,10 @@ def _as_expression(expr, n: int) -> sp.Expr:
     symbols = variables(n)
     by_name = {s.name: s for s in symbols}
     expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
+    shown = f"{text!r} (parsed as {expr})" if text is not None else str(expr)
+    _check_numbers(expr, shown)
     bad = iv.unsupported_atoms(expr, symbols)
     if bad:
-        shown = f"{text!r} (parsed as {expr})" if text is not None else str(expr)
         raise ValueError(
             f"formula {shown} uses unsupported atoms: {', '.join(bad)} "
             f"(variables are x1 … x{n}; supported: {iv.SUPPORTED})"
@@ -159,16 +186,20 @@ class FormulaTarget(HolderTarget):
 
     ``fn`` is the lambdified formula. :meth:`enclose`, :meth:`enclose_gradient` and
     :meth:`mean_value_enclosure` are rigorous (docs/theory.md §9). ``constants_source`` says
-    whether (alpha, constant) were computed from the formula, declared by the user, or are the
-    library's proven pair.
+    whether (alpha, constant) were computed from the formula, declared by the user, are the
+    library's proven pair, or are undetermined (both None: the certificates do not need them,
+    :func:`~moe_approx.targets.holder_constants` names what does).
     """
 
     expr: sp.Expr | None = None
     constants_source: str = "declared by the user"
     _compiled: dict = field(default_factory=dict, repr=False)
+    _undetermined_constants: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
+        if self.alpha is None and self.constants_source == "declared by the user":
+            object.__setattr__(self, "constants_source", UNDETERMINED)
         if not isinstance(self.expr, sp.Expr):
             raise TypeError(f"expr must be a SymPy expression, got {type(self.expr).__name__}")
         object.__setattr__(self, "expr", _as_expression(self.expr, self.n))  # x1 … xn, supported atoms only
@@ -259,27 +290,26 @@ def _lipschitz_bound(compiled: dict, n: int, boxes: int, rtol: float = LIPSCHITZ
 
 
 def _check_defined(expr, compiled: dict, n: int, boxes: int):
-    """Refuse a formula that is NaN or infinite at a grid point; warn where definedness is unproven."""
-    symbols = variables(n)
+    """Refuse a formula that is NaN or infinite (overflows float64) at a grid point; warn where
+    definedness or a finite enclosure is unproven."""
     lo, hi = grid_boxes(n, boxes)
-    _, _, defined = _bucketed(compiled["value"], lo, hi, n)
-    defined = np.asarray(defined)
-    if defined.all():
+    f_lo, f_hi, defined = (np.asarray(a) for a in _bucketed(compiled["value"], lo, hi, n))
+    suspect = ~defined | ~np.isfinite(f_lo) | ~np.isfinite(f_hi)
+    if not suspect.any():
         return
-    fn = iv.compile_point(expr, symbols)
-    bad_lo, bad_hi = lo[~defined], hi[~defined]
+    bad_lo, bad_hi = lo[suspect], hi[suspect]
     points = np.concatenate([bad_lo, bad_hi, 0.5 * (bad_lo + bad_hi)])
-    values = np.asarray(fn(jnp.asarray(points)))
+    values = np.asarray(iv.compile_point(expr, variables(n))(jnp.asarray(points)))
     if not np.all(np.isfinite(values)):
-        x = points[np.argmin(np.isfinite(values))]
-        raise ValueError(
-            f"formula {expr} is not finite on [0,1]^{n}: f({x.tolist()}) = {values[~np.isfinite(values)][0]} "
-            f"(SymPy's real domain: sqrt, cbrt and x^p need x >= 0, log x > 0; real_root(x, 3) is the odd cube root)"
-        )
+        first = int(np.argmax(np.isinf(values)) if np.isinf(values).any() else np.argmax(np.isnan(values)))
+        x, value = points[first], values[first]
+        why = ("it overflows float64: |f| > 1.8e308" if np.isinf(value) else "SymPy's real domain: sqrt, cbrt "
+               "and x^p need x >= 0, log x > 0; real_root(x, 3) is the odd cube root")
+        raise ValueError(f"formula {expr} is not finite on [0,1]^{n}: f({x.tolist()}) = {value} ({why})")
     warnings.warn(
-        f"formula {expr}: could not prove it defined on {int((~defined).sum())} of {defined.size} grid boxes "
-        f"(an argument of log/sqrt/a real power, or a denominator, may reach 0 there); enclosures there "
-        f"cover only the part of each box where it is defined",
+        f"formula {expr}: could not prove it defined and finite on {int(suspect.sum())} of {suspect.size} grid "
+        f"boxes (an argument of log/sqrt/a real power, or a denominator, may reach 0 there, or a value may "
+        f"approach float64's limit); enclosures there cover only the part of each box where it is defined",
         stacklevel=3,
     )
 
@@ -298,8 +328,11 @@ def from_sympy(
     """A :class:`FormulaTarget` from a SymPy expression or a string in x1 … xn.
 
     Without ``alpha`` and ``constant``: α = 1 and C = a rigorous bound on sup ‖∇f‖_1 over
-    [0,1]^n (ValueError when the gradient enclosure is not finite everywhere, e.g. at a kink:
-    then pass both). With them: they are declared, as for any HolderTarget.
+    [0,1]^n where the gradient enclosure is finite everywhere; otherwise (a kink, a cusp) both stay
+    None. ``sup_error`` and ``approximate`` do not need them (their bounds come from the formula);
+    ``expert="optimal"`` and :meth:`~moe_approx.targets.HolderTarget.modulus` do, and say so. With
+    them: they are declared, as for any HolderTarget. A string is parsed by :func:`parse`, which
+    never runs it. Numbers beyond float64 and complex values are refused (ValueError).
     """
     n = _check_dim(n)
     if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
@@ -311,13 +344,10 @@ def from_sympy(
         raise ValueError("alpha and constant must be given together (or both omitted to compute them)")
     if alpha is None:
         bound = _lipschitz_bound(compiled, n, boxes)
-        if not math.isfinite(bound):
-            raise ValueError(
-                f"cannot bound the gradient of {expr} on [0,1]^{n} (it is not differentiable, or its slope is "
-                f"unbounded, somewhere on the cube): pass alpha and constant explicitly"
-            )
-        alpha, constant = 1.0, bound
-        source = "computed: C bounds sup ‖∇f‖_1 rigorously (interval gradients on a refined cover of the cube)"
+        finite = math.isfinite(bound)
+        alpha, constant = (1.0, bound) if finite else (None, None)
+        source = ("computed: C bounds sup ‖∇f‖_1 rigorously (interval gradients on a refined cover of the cube)"
+                  if finite else UNDETERMINED)
     else:
         source = "declared by the user"
     return FormulaTarget(

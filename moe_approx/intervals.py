@@ -651,10 +651,18 @@ def compile_gradient_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = T
 _JAX_MODULES = [{"erf": jsp.erf}, "jax"]
 
 
+_INT64 = 2**62  # integers beyond this would reach JAX as Python ints that overflow int64
+
+
 def compile_point(expr, symbols: Sequence[sp.Symbol]) -> Callable:
-    """f(x) for x of shape (..., n) → (...), via sympy.lambdify to jax.numpy (traceable, differentiable)."""
+    """f(x) for x of shape (..., n) → (...), via sympy.lambdify to jax.numpy (traceable, differentiable).
+
+    Integers beyond int64 (10**20) are passed as float64 (their nearest float), as XLA has no
+    wider integers.
+    """
     symbols = tuple(symbols)
-    raw = sp.lambdify(symbols, expr, modules=_JAX_MODULES)
+    big = {a: sp.Float(a, precision=53) for a in expr.atoms(sp.Integer) if abs(a) >= _INT64}
+    raw = sp.lambdify(symbols, expr.xreplace(big), modules=_JAX_MODULES)
 
     def fn(x):
         x = jnp.asarray(x, dtype=jnp.float64)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -61,20 +61,68 @@ _TRACER_ERRORS = (jax.errors.TracerArrayConversionError, jax.errors.Concretizati
                   jax.errors.TracerIntegerConversionError)
 
 
+def _check_output(shape, dtype, x_shape) -> None:
+    """ValueError unless fn's output (shape, dtype) for an input of shape x_shape is real and of shape x_shape[:-1]."""
+    if tuple(shape) != tuple(x_shape[:-1]):
+        raise ValueError(
+            f"fn must map shape (..., n) to (...): got {tuple(shape)} for input {tuple(x_shape)}; index coordinate i "
+            f"as x[..., i] (not x[i] or x[:, i]) and reduce over axis=-1"
+        )
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise ValueError(f"fn returns complex values (dtype {dtype}): a target must be real-valued")
+
+
 def _check_traceable(fn, n: int) -> None:
-    """Trace ``fn`` once on an abstract (2, n) input (``jax.eval_shape``, no arithmetic) so that a fn
-    written with numpy fails here with a TypeError that says what to do, not deep inside ``jit``.
-    Other exceptions are left to the first evaluation, which reports them with real values."""
-    try:
-        jax.eval_shape(fn, jax.ShapeDtypeStruct((2, n), jnp.float64))
-    except _TRACER_ERRORS as err:
-        raise TypeError(
-            "fn must be written with jax.numpy (jnp.abs, jnp.where, ... instead of np.abs or Python if/float on "
-            "array values): the certificate traces it with JAX, and calling it on a traced input failed with "
-            f"{type(err).__name__}: {str(err).splitlines()[0]}"
-        ) from None
-    except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
-        pass
+    """Trace ``fn`` on abstract (n + 2, n + 1, n) and (2, n) inputs (``jax.eval_shape``, no arithmetic), so
+    that a fn written with numpy or Python control flow on array values fails here with a TypeError
+    that says what to do, and one with the wrong output shape or complex values with a ValueError,
+    not deep inside ``jit``. Other exceptions are left to the first evaluation, which reports them
+    with real values."""
+    advice = ("fn must be written with jax.numpy (jnp.abs instead of np.abs; use jnp.where instead of Python if, "
+              "and no float(), on array values): the certificate traces it with JAX, and calling it on a traced "
+              "input failed with ")
+    for shape in ((n + 2, n + 1, n), (2, n)):  # x[0], x[:, 0] cannot have shape (n + 2, n + 1)
+        x = jax.ShapeDtypeStruct(shape, jnp.float64)
+        try:
+            out = jax.eval_shape(fn, x)
+        except _TRACER_ERRORS as err:
+            raise TypeError(advice + f"{type(err).__name__}: {str(err).splitlines()[0]}") from None
+        except ValueError as err:
+            if "truth value" in str(err):  # bool() of a traced batch of comparisons
+                raise TypeError(advice + f"ValueError: {str(err).splitlines()[0]}") from None
+            continue
+        except Exception:  # noqa: BLE001 (reported with real values at the first evaluation)
+            continue
+        if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+            raise ValueError(f"fn must return one array of shape (...) for input (..., n), got {type(out).__name__}")
+        _check_output(out.shape, out.dtype, x.shape)
+
+
+def holder_constants(target, needed_by: str) -> tuple[float, float]:
+    """The target's (alpha, constant), or a ValueError saying that ``needed_by`` needs them.
+
+    Only a formula target (:func:`from_sympy`) can leave them undetermined (a kink or a cusp,
+    docs/theory.md §9); its certificates never read them, but a construction such as the
+    optimal expert's quantisation step does.
+
+    Examples
+    --------
+    >>> from moe_approx import targets
+    >>> targets.holder_constants(targets.get("cusp"), "the example")
+    (0.5, 1.0)
+    >>> f = targets.from_sympy("sqrt(abs(x1 - 0.3))", 1)
+    >>> targets.holder_constants(f, "expert='optimal'")
+    Traceback (most recent call last):
+    ...
+    ValueError: expert='optimal' needs the Hölder constants (alpha, C) of target sqrt(Abs(x1 - 0.3)) (undetermined: ...
+    """
+    if target.alpha is None or target.constant is None:
+        raise ValueError(
+            f"{needed_by} needs the Hölder constants (alpha, C) of target {target.name or 'anonymous'} "
+            f"({getattr(target, 'constants_source', 'undetermined')}): declare them, as in "
+            f"targets.from_sympy(expr, n, alpha=0.5, constant=1.0) for |f(x) - f(y)| <= 1.0 ‖x - y‖_∞^0.5"
+        )
+    return target.alpha, target.constant
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,8 +132,10 @@ class HolderTarget:
     The declared constants are what every certificate rests on (docs/theory.md §5): the package
     checks them on sampled pairs but cannot prove them.
 
-    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to (...); a ``fn`` written with numpy
-    (or Python control flow on array values) is refused here with a ``TypeError``.
+    ``fn`` is JAX-traceable and maps arrays of shape (..., n) to real arrays of shape (...); it is
+    traced here on (n + 2, n + 1, n) and (2, n) batches, so a ``fn`` written with numpy (or Python
+    control flow on array values) is refused with a ``TypeError``, and one with the wrong output
+    shape (``x[0]`` for ``x[..., 0]``) or complex values with a ``ValueError``.
 
     Smoothness convention (docs/theory.md §2): ``smoothness`` s > 1 and ``derivative_constant`` D
     are given together or not at all. Write s = k + β with k = ⌈s⌉ − 1 ≥ 1
@@ -115,10 +165,11 @@ class HolderTarget:
     Raises
     ------
     TypeError
-        If ``fn`` is not callable or a number is not real.
+        If ``fn`` is not callable, not traceable by JAX (numpy calls, Python ``if`` on array
+        values: use ``jnp.where``), or a number is not real.
     ValueError
-        If n < 1, alpha is outside (0, 1], constant < 0, or only one of ``smoothness`` and
-        ``derivative_constant`` is given.
+        If n < 1, alpha is outside (0, 1], constant < 0, only one of ``smoothness`` and
+        ``derivative_constant`` is given, or ``fn`` does not map (..., n) to real values (...).
 
     See Also
     --------
@@ -152,13 +203,15 @@ class HolderTarget:
     name: str | None = None
     smoothness: float | None = None
     derivative_constant: float | None = None
+    _undetermined_constants: ClassVar[bool] = False  # True where alpha = constant = None may be left open
 
     def __post_init__(self):
         if not callable(self.fn):
             raise TypeError(f"fn must be callable, got {type(self.fn).__name__}")
         object.__setattr__(self, "n", _check_dim(self.n))
-        object.__setattr__(self, "alpha", _check_real("alpha", self.alpha, low=0.0, low_open=True, high=1.0))
-        object.__setattr__(self, "constant", _check_real("constant", self.constant, low=0.0))
+        if not (self._undetermined_constants and self.alpha is None and self.constant is None):
+            object.__setattr__(self, "alpha", _check_real("alpha", self.alpha, low=0.0, low_open=True, high=1.0))
+            object.__setattr__(self, "constant", _check_real("constant", self.constant, low=0.0))
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(f"name must be a str or None, got {type(self.name).__name__}")
         if (self.smoothness is None) != (self.derivative_constant is None):
@@ -211,7 +264,7 @@ class HolderTarget:
         Raises
         ------
         ValueError
-            If the last axis of ``x`` is not n, or ``fn`` does not return shape (...).
+            If the last axis of ``x`` is not n, or ``fn`` does not return real values of shape (...).
 
         Examples
         --------
@@ -225,8 +278,7 @@ class HolderTarget:
         if x.shape[-1:] != (self.n,):
             raise ValueError(f"x must have shape (..., {self.n}), got {x.shape}")
         y = self.fn(x)
-        if jnp.shape(y) != x.shape[:-1]:
-            raise ValueError(f"fn must map shape (..., n) to (...): got {jnp.shape(y)} for input {x.shape}")
+        _check_output(jnp.shape(y), jnp.result_type(y), x.shape)
         return y
 
     def modulus(self, radius):
@@ -245,7 +297,7 @@ class HolderTarget:
         Raises
         ------
         ValueError
-            If a radius is negative or NaN.
+            If a radius is negative or NaN, or (α, C) are undetermined (:func:`holder_constants`).
 
         Examples
         --------
@@ -253,10 +305,11 @@ class HolderTarget:
         >>> float(targets.get("cusp", n=1).modulus(0.25))   # C = 1, α = 1/2
         0.5
         """
+        alpha, constant = holder_constants(self, "modulus")
         radius = np.asarray(radius, dtype=np.float64)
         if np.any(~(radius >= 0)):
             raise ValueError("radius must be >= 0")
-        return self.constant * np.power(radius, self.alpha)
+        return constant * np.power(radius, alpha)
 
     def taylor_remainder_bound(self, radius):
         """Bound on |f(x) − T_k(x)| for ‖x − x₀‖_∞ ≤ r, T_k the degree-k Taylor polynomial at x₀.

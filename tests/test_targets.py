@@ -378,7 +378,9 @@ def test_call_rejects_wrong_shapes():
     for bad in (np.zeros(3), np.zeros((4, 3)), np.float64(0.5), np.zeros((2, 1))):
         with pytest.raises(ValueError, match="shape"):
             f(bad)
-    g = HolderTarget(lambda x: x, 2, 1.0, 1.0)  # returns (..., n) instead of (...)
+    with pytest.raises(ValueError, match="fn must map"):  # returns (..., n) instead of (...): refused when traced
+        HolderTarget(lambda x: x, 2, 1.0, 1.0)
+    g = HolderTarget(lambda x: x[..., 0] if x.shape[0] in (4, 2) else x, 2, 1.0, 1.0)  # right on the traced batches
     with pytest.raises(ValueError, match="fn must map"):
         g(np.zeros((5, 2)))
 

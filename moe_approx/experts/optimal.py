@@ -56,6 +56,7 @@ import sympy as sp
 
 from .._checks import check_int
 from ..mlp import MLP, check_activation
+from ..targets import holder_constants
 from . import check_cells
 
 SIZE_DEFAULTS = {"A": 4, "B": 4}
@@ -513,6 +514,7 @@ def structural_nonzero(layers, out: Expr, activation: str) -> int:
 
 
 def _check_build(target, lo, hi, activation, A, B):
+    holder_constants(target, "expert='optimal' (its quantisation step C (h/M)^α, docs/theory.md §4.4)")
     activation = check_activation(activation)
     check_int(A, "A")
     check_int(B, "B")
