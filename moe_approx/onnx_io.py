@@ -313,6 +313,15 @@ def from_onnx(path_or_model, *, check: bool | None = None, rtol: float | None = 
     ValueError
         For an unsupported op (named with its node and the supported list), a form of a supported op
         that is not a layer, input or output shapes other than (batch, n) / (batch, m), or a failed check.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> model = ma.to_onnx(ma.calculus.absolute(1, "relu"))      # |x| = σ(x) + σ(−x)
+    >>> [node.op_type for node in model.graph.node]
+    ['Gemm', 'Relu', 'Gemm']
+    >>> ma.from_onnx(model)
+    MLP(widths=(1, 2, 1), activation='relu')
     """
     if check not in (None, True, False):
         raise TypeError(f"check must be None, True or False, got {check!r}")
