@@ -68,8 +68,8 @@ class _Chain(NamedTuple):
         return _Chain(self.width, self.layers + (layer,), self.slopes + (slope,), prelu=self.prelu or prelu)
 
     def pending(self):
-        d_in = self.width if self.w is None else self.w.shape[0]
-        return (np.eye(d_in) if self.w is None else self.w), (np.zeros(self.width) if self.b is None else self.b)
+        """The pending affine map as a layer (W, b)."""
+        return (np.eye(self.width) if self.w is None else self.w), (np.zeros(self.width) if self.b is None else self.b)
 
 
 def _node_name(node) -> str:
@@ -96,7 +96,7 @@ def _matrix(node, w, d: int) -> np.ndarray:
 
 
 def _split(node, args):
-    """(the chain, the constants) of a node's inputs, the chain first in the graph or not."""
+    """The one chain among a node's inputs and whether it comes first (only Add, Sub, Mul may take it second)."""
     chains = [i for i, a in enumerate(args) if isinstance(a, _Chain)]
     if chains != [0] and not (node.op_type in ("Add", "Sub", "Mul") and chains == [1]):
         raise _refuse(node, "only the form op(x, constants...) of a feed-forward layer is supported")
@@ -109,8 +109,9 @@ def _gemm(node, args, attrs):
         raise _refuse(node, "transA=1 transposes the batch axis; not a layer")
     w = args[1].T if attrs.get("transB", 0) else args[1]
     w = attrs.get("alpha", 1.0) * _matrix(node, w, x.width)
-    c = np.zeros(w.shape[1]) if len(args) < 3 or args[2] is None else attrs.get("beta", 1.0) * _vector(node, args[2], w.shape[1])
-    return x.affine(w, c)
+    if len(args) < 3 or args[2] is None:
+        return x.affine(w, np.zeros(w.shape[1]))
+    return x.affine(w, attrs.get("beta", 1.0) * _vector(node, args[2], w.shape[1]))
 
 
 def _matmul(node, args, attrs):
