@@ -9,6 +9,7 @@ from .approximate import ApproximationError, Certificate, approximate
 from .assumptions import AssumptionError, Assumptions, check_assumptions
 from .mlp import MLP
 from .io import load
+from .onnx_io import from_onnx, to_onnx
 from .moe import MixtureOfExperts, as_mixture, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
 from .supnorm import SupErrorReport, sup_error
@@ -41,6 +42,8 @@ __all__ = [
     "build_moe",
     "as_mixture",
     "load",
+    "from_onnx",
+    "to_onnx",
     "approximate",
     "sup_error",
     "calculus",

@@ -25,6 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 ACTIVATIONS = ("relu", "prelu")
+LAYOUTS = ("in_out", "out_in")
+_LAYOUT_SHAPES = {"in_out": "(in, out)", "out_in": "(out, in)"}
+_LAYOUT_USERS = {"in_out": "Flax, JAX, numpy layout", "out_in": "PyTorch/Equinox layout"}
 
 
 def check_activation(activation: str) -> str:
@@ -125,37 +128,44 @@ class MLP:
 
     # --- networks from anywhere ----------------------------------------------------------
     @classmethod
-    def from_arrays(cls, weights, biases, activation: str = "relu", slopes=None) -> "MLP":
+    def from_arrays(cls, weights, biases, activation: str = "relu", slopes=None, layout: str = "in_out") -> "MLP":
         """An MLP from plain arrays: ``x ↦ x @ W_l + b_l`` with σ_a between layers (docs/theory.md §2).
 
-        ``weights[l]`` has shape ``(d_l, d_{l+1})`` (the (in, out) convention; leading stack axes
-        allowed), ``biases[l]`` ``(d_{l+1},)``. ``slopes`` (``"prelu"`` only): one array or scalar per
+        With ``layout="in_out"`` (default) ``weights[l]`` has shape ``(d_l, d_{l+1})`` (leading stack
+        axes allowed); with ``layout="out_in"`` it has shape ``(d_{l+1}, d_l)`` and is transposed.
+        ``biases[l]`` has shape ``(d_{l+1},)``. ``slopes`` (``"prelu"`` only): one array or scalar per
         hidden layer, a scalar meaning one shared slope. Arrays are copied to float64 numpy arrays.
 
-        From PyTorch (``nn.Linear`` stores (out, in)): ``weights = [m.weight.detach().numpy().T for m in
-        linears]``, ``biases = [m.bias.detach().numpy() for m in linears]``, and for ``nn.PReLU``
-        ``slopes = [p.weight.detach().numpy() for p in prelus]``. Flax ``nn.Dense`` and Equinox
-        already differ: Flax stores ``params["Dense_l"]["kernel"]`` as (in, out), use it as is;
-        Equinox ``eqx.nn.Linear`` stores ``weight`` as (out, in), transpose it.
+        PyTorch ``nn.Linear`` and Equinox ``eqx.nn.Linear`` store ``weight`` as (out, in): pass
+        ``weights = [m.weight.detach().numpy() for m in linears]``, ``biases = [m.bias.detach().numpy()
+        for m in linears]`` with ``layout="out_in"``, and for ``nn.PReLU`` ``slopes = [p.weight.detach()
+        .numpy() for p in prelus]``. Flax ``nn.Dense`` stores ``params["Dense_l"]["kernel"]`` as (in,
+        out): the default layout. When the shapes only chain in the other layout the error says so;
+        a network whose layers are all square chains in both, so its layout cannot be detected and
+        must be given.
         """
         check_activation(activation)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         weights, biases = _as_layer_list(weights, "weights"), _as_layer_list(biases, "biases")
         if len(weights) != len(biases):
             raise ValueError(f"weights and biases must have one entry per layer; got {len(weights)} and {len(biases)}")
         if not weights:
             raise ValueError("weights must hold at least one layer")
-        layers = []
+        weights = [_real_array(w, f"weights[{l}]") for l, w in enumerate(weights)]
+        biases = [_real_array(b, f"biases[{l}]") for l, b in enumerate(biases)]
         for l, (w, b) in enumerate(zip(weights, biases)):
-            w, b = _real_array(w, f"weights[{l}]"), _real_array(b, f"biases[{l}]")
-            if w.ndim < 2:
-                raise ValueError(f"weights[{l}] must have shape (d_in, d_out), got {w.shape}")
-            if b.ndim < 1 or b.shape[-1] != w.shape[-1]:
-                raise ValueError(f"biases[{l}] must have shape ({w.shape[-1]},) to match weights[{l}] {w.shape}, got {b.shape}")
-            if l and w.shape[-2] != layers[-1][0].shape[-1]:
-                raise ValueError(f"weights[{l}] has input width {w.shape[-2]} but layer {l - 1} outputs "
-                                 f"{layers[-1][0].shape[-1]} (weights use the (in, out) convention: transpose "
-                                 f"PyTorch/Equinox (out, in) matrices)")
-            layers.append((w, b))
+            if w.ndim < 2 or b.ndim < 1:
+                raise ValueError(f"weights[{l}] must be a matrix and biases[{l}] a vector; got {w.shape}, {b.shape}")
+        if layout == "out_in":
+            weights = [np.swapaxes(w, -1, -2) for w in weights]
+        problem = _chain_problem(weights, biases, layout)
+        if problem:
+            other = LAYOUTS[1 - LAYOUTS.index(layout)]
+            if _chain_problem([np.swapaxes(w, -1, -2) for w in weights], biases, other) is None:
+                problem += f"; the weights look like {_LAYOUT_SHAPES[other]} ({_LAYOUT_USERS[other]}): pass layout={other!r}"
+            raise ValueError(problem)
+        layers = list(zip(weights, biases))
         hidden = [w.shape[-1] for w, _ in layers[:-1]]
         if activation == "relu":
             if slopes is not None and any(np.any(_real_array(a, f"slopes[{l}]")) for l, a in enumerate(slopes)):
@@ -333,6 +343,19 @@ def _as_layer_list(arrays, name: str) -> list:
     if isinstance(arrays, (str, bytes, dict)) or not hasattr(arrays, "__len__"):
         raise TypeError(f"{name} must be a list with one array per layer, got {type(arrays).__name__}")
     return list(arrays)
+
+
+def _chain_problem(weights, biases, layout: str) -> str | None:
+    """Why the layers (W_l already (in, out), as read in ``layout``) do not chain, or None."""
+    as_read = f"(weights read as {_LAYOUT_SHAPES[layout]}, layout={layout!r})"
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        given = w.shape if layout == "in_out" else np.swapaxes(w, -1, -2).shape
+        if b.shape[-1] != w.shape[-1]:
+            return f"biases[{l}] must have shape ({w.shape[-1]},) to match weights[{l}] {given} {as_read}, got {b.shape}"
+        if l and w.shape[-2] != weights[l - 1].shape[-1]:
+            hint = "; transpose (out, in) matrices or pass layout='out_in'" if layout == "in_out" else ""
+            return f"weights[{l}] has input width {w.shape[-2]} but layer {l - 1} outputs {weights[l - 1].shape[-1]} {as_read}{hint}"
+    return None
 
 
 def _real_array(a, name: str) -> np.ndarray:
