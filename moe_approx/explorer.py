@@ -31,6 +31,7 @@ from .supnorm import SupErrorReport, sup_error
 FAMILIES = tuple(experts.holder_families())  # families for (α, C)-Hölder targets
 UNCERTIFIABLE = {"optimal": "interval enclosures are vacuous through bit extraction (docs/theory.md §4.4): "
                             "the design rests on its proven bound"}
+LEADING_POINTS = 50
 COLUMNS = ("design", "sizes", "K", "experts", "expert params", "active", "active bytes", "total", "error bound")
 
 
@@ -57,8 +58,8 @@ class View:
     frontier : tuple of (sympy.Rational, rates.Design)
         Designs at r = r_max·k/(r_points − 1), k = 0 … r_points − 1.
     leading : tuple of numpy.ndarray
-        (active params, experts L) of the leading-order curve along r in [0, r_max] (exp03's
-        ``theory_curve``).
+        (r, active params, experts L) of the leading-order curve at ``LEADING_POINTS`` values of r
+        in [0, r_max] (exp03's ``theory_curve``; one point when r_max = 0).
     budget : rates.BudgetResult
         ``rates.budget_solve(eps, budget_bytes, unit="bytes", families=[family])``.
     report : SupErrorReport or None
@@ -174,7 +175,8 @@ def tradeoff_view(family="cpwl", n=1, alpha=1.0, eps=1e-2, r=0.5, budget_bytes=4
     design = rates.design(family, eps, r, n, alpha)
     grid = sorted({rt.r_max * sp.Rational(k, r_points - 1) for k in range(r_points)})
     frontier = tuple((x, rates.design(family, eps, x, n, alpha)) for x in grid)
-    leading = theory_curve(family, n, alpha, 1, "relu", eps, float(rt.r_max))
+    r_lead = np.linspace(0, float(rt.r_max), LEADING_POINTS) if rt.r_max else np.zeros(1)  # theory_curve's grid
+    leading = (r_lead, *theory_curve(family, n, alpha, 1, "relu", eps, float(rt.r_max), num=LEADING_POINTS))
     budget = rates.budget_solve(eps, budget_bytes, n=n, alpha=alpha, unit="bytes", families=[family])
     dense = design.num_experts * int(experts.get(family).num_params(n, "relu", **design.sizes))
     report, note = None, target(n, alpha).name
@@ -215,7 +217,7 @@ def draw(view: View, fig=None):
     active, experts_l = [x.active_params for x in fr], [x.num_experts for x in fr]
     note = f", r = 0 (top) to {sp.sstr(r_max)}" if r_max else ", r = 0 (fixed-size experts)"
     plotting.plot_series(left, active, experts_l, f"{view.family}: designs", color=plotting.PALETTE[0], note=note)
-    a_lead, l_lead = view.leading
+    _, a_lead, l_lead = view.leading
     keep = a_lead >= min(active)
     if keep.any():
         line, = left.plot(a_lead[keep], l_lead[keep], "--" if r_max else "x", color=plotting.PALETTE[0], alpha=0.7, lw=0.9)
