@@ -43,7 +43,7 @@ def target(n: int, alpha: float):
     return targets.HolderTarget(lambda x: base.fn(x) ** alpha, n, alpha, 1.0, f"linf_distance^{alpha:g}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class View:
     """What the explorer shows for one setting of the controls (see :func:`tradeoff_view`).
 
@@ -65,6 +65,7 @@ class View:
     report : SupErrorReport or None
         ``sup_error`` of the built design; None when not measured (:attr:`note` says why).
     note : str
+        The certified point's target when it was measured, else why it was not.
     """
 
     family: str
@@ -104,8 +105,8 @@ class View:
         else:
             rep = self.report
             state = "certified" if rep.certified else "not certified within the evaluation budget (upper bound only)"
-            lines.append(f"sup|f - MoE| in [{rep.lower:.4g}, {rep.upper:.4g}] ({state}, {rep.evaluations} "
-                         f"evaluations) for f = {self.note}; proven bound {self.design.error_bound:.4g}, eps = {self.eps:g}")
+            lines.append(f"sup|f - MoE| in [{rep.lower:.4g}, {rep.upper:.4g}] ({state}, {rep.evaluations} evaluations) "
+                         f"for f = {self.note}; proven bound {self.design.error_bound:.4g}, eps = {self.eps:g}")
         return lines
 
     def table_text(self) -> str:
@@ -114,6 +115,10 @@ class View:
         widths = [max(len(row[j]) for row in cells) for j in range(len(COLUMNS))]
         lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))) for row in cells]
         return "\n".join(lines + self.summary())
+
+    def __repr__(self) -> str:
+        return (f"View({self.family!r}, n={self.n}, alpha={self.alpha:g}, eps={self.eps:g}, r={self.r:g}, "
+                f"budget_bytes={self.budget_bytes})\n{self.table_text()}")
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
@@ -165,6 +170,15 @@ def tradeoff_view(family="cpwl", n=1, alpha=1.0, eps=1e-2, r=0.5, budget_bytes=4
     ValueError
         For an unknown family, n < 1, alpha outside (0, 1], eps <= 0, r outside [0, r_max],
         budget_bytes < 8, r_points < 2 or max_certify_params < 1 (the message names the argument).
+
+    Examples
+    --------
+    >>> from moe_approx import explorer
+    >>> v = explorer.tradeoff_view("cpwl", n=1, alpha=1, eps=1e-2, r=0.5, budget_bytes=4096, certify=False)
+    >>> v.design.sizes, v.design.num_experts  # the largest k with 3k + 1 <= eps^-r = 10 nonzeros
+    ({'k': 3}, 34)
+    >>> v.in_budget.sizes, v.in_budget.num_experts  # 512 parameters hold one expert that reaches eps
+    ({'k': 100}, 1)
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
@@ -187,8 +201,8 @@ def tradeoff_view(family="cpwl", n=1, alpha=1.0, eps=1e-2, r=0.5, budget_bytes=4
     elif dense > max_certify_params or design.num_experts > max_evals // 4:
         over = (f"{dense} stored parameters > max_certify_params = {max_certify_params}" if dense > max_certify_params
                 else f"{design.num_experts} experts > max_evals/4 = {max_evals // 4}")
-        note = (f"too large to certify in seconds ({over}); raise r or eps, or raise the limit and wait "
-                f"(or call ma.sup_error yourself)")
+        note = (f"too large to certify in seconds ({over}); raise eps, or raise max_certify_params and max_evals "
+                f"and wait")
     else:
         f = target(n, alpha)
         moe = build_moe(f, GridPartition(n, design.cells_per_side), expert=family, **design.sizes)
