@@ -64,10 +64,12 @@ def _leading_tradeoff(v):
 
 
 def test_leading_order_frontier_follows_the_table(view):
-    """§6, cpwl: L ≍ ε^-(n/α − r) and P ≍ ε^-r, so L·P is constant along r; L(r)/L(0) = ε^r."""
+    """§6, cpwl (n = α = C = 1): P ≍ 3k (num_nonzero = 3k + 1) and K ≍ 1/(kε), so L·P = 3/ε along r;
+    L(r)/L(0) = ε^r."""
     r, P, L = _leading_tradeoff(view)
     assert len(r) == explorer.LEADING_POINTS and r[0] == 0 and r[-1] == 1
-    np.testing.assert_allclose(L * P, L[0] * P[0], rtol=1e-9)
+    assert [int(CPWL.num_nonzero(1, "relu", k=k)) for k in (1, 2)] == [4, 7]
+    np.testing.assert_allclose(L * P, 300, rtol=1e-9)
     np.testing.assert_allclose(L / L[0], 0.01**r, rtol=1e-9)
 
 
