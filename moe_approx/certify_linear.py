@@ -93,40 +93,79 @@ def _sigma(z, a):
     return jnp.maximum(z, 0.0) + a * jnp.minimum(z, 0.0)
 
 
-def _one(layers, slopes, centre, radius):
-    """LinearBounds of one network on one box (full CROWN, module docstring)."""
-    gam = gamma(max(max(w.shape[-2:]) for w, _ in layers) + 2)
+def _forward_step(state, lines, w, b, radius, gam):
+    """The forward linear bounds of z_{k+1} = σ(z_k) W + b from those of z_k: each of the lower and upper
+    bounds is (P (n, d), q (d,), e (d,)) with P·t + q ∓ e bounding z (docs/theory.md §5)."""
+    (p_lo, q_lo, e_lo), (p_up, q_up, e_up) = state
+    up_s, up_i, lo_s, lo_i, slack = lines
+
+    def line(s, icpt, rising, falling):  # s·z + icpt with z replaced by its bound on the side s needs
+        (p_r, q_r, e_r), (p_f, q_f, e_f) = rising, falling
+        pos = s >= 0
+        p, q, e = jnp.where(pos, p_r, p_f), jnp.where(pos, q_r, q_f), jnp.where(pos, e_r, e_f)
+        err = jnp.abs(s) * e + slack + gam * (jnp.abs(s) * (radius @ jnp.abs(p) + jnp.abs(q)) + jnp.abs(icpt))
+        return p * s, q * s + icpt, err
+
+    y_up = line(up_s, up_i, (p_up, q_up, e_up), (p_lo, q_lo, e_lo))
+    y_lo = line(lo_s, lo_i, (p_lo, q_lo, e_lo), (p_up, q_up, e_up))
+    w_pos, w_neg = jnp.maximum(w, 0.0), jnp.minimum(w, 0.0)
+    rounding = gam * ((radius @ (jnp.abs(y_up[0]) + jnp.abs(y_lo[0])) + jnp.abs(y_up[1]) + jnp.abs(y_lo[1])) @ jnp.abs(w)
+                      + jnp.abs(b))
+
+    def affine(top, bottom):  # top·W⁺ + bottom·W⁻ + b
+        return (top[0] @ w_pos + bottom[0] @ w_neg, top[1] @ w_pos + bottom[1] @ w_neg + b,
+                top[2] @ w_pos - bottom[2] @ w_neg + rounding)
+
+    return affine(y_lo, y_up), affine(y_up, y_lo)
+
+
+def _one(layers, slopes, centre, radius, intermediate):
+    """LinearBounds of one network on one box and the hidden pre-activations' bounds ((lo, hi) per layer)."""
+    width = max(max(w.shape[-2:]) for w, _ in layers)
+    gam = gamma(width + 2)
     w0, b0 = layers[0]
     bias0 = centre @ w0 + b0
     mags = [(jnp.abs(centre) + radius) @ jnp.abs(w0) + jnp.abs(b0) + jnp.abs(bias0)]
-    hidden = []
+    forward = ((w0, bias0, gam * mags[0]),) * 2
+    hidden, intervals = [], []
     for k, a in enumerate(slopes):
-        d = a.shape[-1]
-        top = _upper(*_backward(layers, bias0, mags, hidden, k, jnp.concatenate([jnp.eye(d), -jnp.eye(d)], 1), gam),
-                     radius)
-        lo, hi = -top[d:], top[:d]
+        if intermediate == "crown":
+            d = a.shape[-1]
+            g = jnp.concatenate([jnp.eye(d), -jnp.eye(d)], 1)
+            top = _upper(*_backward(layers, bias0, mags, hidden, k, g, gam), radius)
+            lo, hi = -top[d:], top[:d]
+        else:
+            (p_lo, q_lo, e_lo), (p_up, q_up, e_up) = forward
+            lo, hi = -_upper(-p_lo, -q_lo, e_lo, radius), _upper(p_up, q_up, e_up, radius)
         hidden.append((_relaxation(lo, hi, a), jnp.maximum(jnp.abs(lo), jnp.abs(hi))))
+        intervals.append((lo, hi))
         y_abs = jnp.maximum(jnp.abs(_sigma(lo, a)), jnp.abs(_sigma(hi, a)))
         w, b = layers[k + 1]
         mags.append(y_abs @ jnp.abs(w) + jnp.abs(b))
+        if intermediate == "forward":
+            forward = _forward_step(forward, hidden[-1][0], w, b, radius, gamma(2 * width + 2))
     a_out, kappa, err = _backward(layers, bias0, mags, hidden, len(slopes), jnp.array([[1.0, -1.0]]), gam)
-    return LinearBounds(-a_out[:, 1], -kappa[1], a_out[:, 0], kappa[0], 2 * jnp.max(err))
+    return LinearBounds(-a_out[:, 1], -kappa[1], a_out[:, 0], kappa[0], 2 * jnp.max(err)), tuple(intervals)
 
 
-@jax.jit
-def _linear_bounds(nets, centre, radius):
-    """LinearBounds (S, P) of a stack of networks (S,) (shared layers allowed) on boxes (S, P, n)."""
+@partial(jax.jit, static_argnums=3)
+def _linear_bounds(nets, centre, radius, intermediate="crown"):
+    """LinearBounds (S, P) of a stack of networks (S,) (shared layers allowed) on boxes (S, P, n), and the
+    hidden pre-activations' bounds ((lo, hi) (S, P, d_k) per hidden layer)."""
     def stacked(leaf, core):
         return 0 if leaf.ndim > core else None
 
     layers = tuple((jnp.asarray(w), jnp.asarray(b)) for w, b in nets.layers)
     slopes = tuple(jnp.broadcast_to(jnp.asarray(a, jnp.float64), jnp.shape(b)) for a, (_, b) in zip(nets.slopes, layers))
     axes = (tuple((stacked(w, 2), stacked(b, 1)) for w, b in layers), tuple(stacked(a, 1) for a in slopes))
-    per_box = jax.vmap(_one, in_axes=(None, None, 0, 0))
+    per_box = jax.vmap(partial(_one, intermediate=intermediate), in_axes=(None, None, 0, 0))
     return jax.vmap(per_box, in_axes=axes + (0, 0))(layers, slopes, centre, radius)
 
 
-def linear_bounds(nets, centre, radius) -> LinearBounds:
+INTERMEDIATE = ("crown", "forward")
+
+
+def linear_bounds(nets, centre, radius, intermediate: str = "crown") -> LinearBounds:
     """Linear lower and upper bounds of each network on each box, with their float64 margin.
 
     Parameters
@@ -136,6 +175,10 @@ def linear_bounds(nets, centre, radius) -> LinearBounds:
         network (then S may be anything).
     centre, radius : array_like, shape (S, P, n)
         The boxes c + [−r, r], P per network; r >= 0.
+    intermediate : {"crown", "forward"}
+        How the hidden pre-activations are bounded: "crown", a backward pass from every hidden layer
+        (tightest; cost ~ depth² width³ per box); "forward", linear bounds carried forward through the
+        layers (cost ~ depth·n·width²; looser on deep networks). The output bound is a backward pass in both.
 
     Returns
     -------
@@ -164,8 +207,21 @@ def linear_bounds(nets, centre, radius) -> LinearBounds:
     >>> bool(0 < lb.margin[0, 0] < 1e-13)
     True
     """
+    return _checked(nets, centre, radius, intermediate)[0]
+
+
+def preactivation_bounds(nets, centre, radius, intermediate: str = "crown") -> tuple:
+    """Bounds (lo, hi), each (S, P, d_k), of every hidden layer's pre-activations on each box: the intervals
+    that :func:`linear_bounds` relaxes (same arguments; proven for real arithmetic, rounding included)."""
+    return _checked(nets, centre, radius, intermediate)[1]
+
+
+def _checked(nets, centre, radius, intermediate):
+    """_linear_bounds after checking the arguments of :func:`linear_bounds`."""
     if not isinstance(nets, MLP):
         raise TypeError(f"nets must be an MLP (a stack of experts), got {type(nets).__name__}")
+    if intermediate not in INTERMEDIATE:
+        raise ValueError(f"intermediate must be one of {INTERMEDIATE}, got {intermediate!r}")
     n, out = np.shape(nets.layers[0][0])[-2], np.shape(nets.layers[-1][0])[-1]
     if out != 1:
         raise ValueError(f"nets must have a scalar output, got output width {out}")
@@ -180,7 +236,7 @@ def linear_bounds(nets, centre, radius) -> LinearBounds:
     batch = {np.shape(w)[0] for w, _ in nets.layers if np.ndim(w) == 3}
     if batch and batch != {centre.shape[0]}:
         raise ValueError(f"centre has {centre.shape[0]} rows but the stack of networks has {batch.pop()}")
-    return _linear_bounds(nets, centre, radius)
+    return _linear_bounds(nets, centre, radius, intermediate)
 
 
 def _pair(v, name):
@@ -239,17 +295,18 @@ def range_error_bound(f_box, a_lo, b_lo, a_up, b_up, radius, *, margin=0.0):
     return upper + _rounding(scale, radius.shape[-1])
 
 
-@partial(jax.jit, static_argnums=0)
-def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad):
+@partial(jax.jit, static_argnums=0, static_argnames="intermediate")
+def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad, intermediate="crown"):
     """The linear (CROWN) upper bound of sup |f − Φ| on boxes (N, n), in the calling convention of the
     sup-norm kernels: ``experts`` a stack (L,), boxes grouped into slots of one cell (``slot_cell`` (S,),
     ``slot_point`` (S, P) box indices, ``point_lane`` (N,) the flat lane of each box); ``fc`` = f(c)
-    and ``grad`` = ∇f(c) (first-order targets, else None; both unused for a formula). Returns (upper,).
+    and ``grad`` = ∇f(c) (first-order targets, else None; both unused for a formula); ``intermediate`` as in
+    :func:`linear_bounds`. Returns (upper,).
 
     A formula gets the smaller of the range form (interval enclosure of f on B) and the mean-value form;
     a declared target the range form with f(c) ± Cρ^α and, with ∇f(c), the first-order form with T(ρ).
     """
-    lb = _linear_bounds(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point])
+    lb = _linear_bounds(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point], intermediate)[0]
     lines = [o.reshape((-1,) + o.shape[2:])[point_lane] for o in lb[:4]]
     margin = lb.margin.reshape(-1)[point_lane]
     if isinstance(target, FormulaTarget):

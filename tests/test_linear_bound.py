@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import moe_approx as ma
-from moe_approx.certify_linear import linear_bounds, linear_error_bound, linear_kernel, range_error_bound
+from moe_approx.certify_linear import (linear_bounds, linear_error_bound, linear_kernel, preactivation_bounds,
+                                      range_error_bound)
 
 SLOPES = {"relu": (0.0, 0.0), "negative": (-2.0, 0.0), "small": (0.0, 1.0), "large": (1.0, 3.0)}
 
@@ -67,15 +68,16 @@ def box_points(rng, centre, radius, samples):
 
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 4), depth=st.integers(1, 5), width=st.sampled_from([1, 3, 6]),
-       kind=st.sampled_from(["relu", "negative", "small", "large", "mixed"]), side=st.sampled_from([0.05, 0.5, 2.0]))
-def test_lines_bracket_the_network(seed, n, depth, width, kind, side):
+       kind=st.sampled_from(["relu", "negative", "small", "large", "mixed"]), side=st.sampled_from([0.05, 0.5, 2.0]),
+       intermediate=st.sampled_from(["crown", "forward"]))
+def test_lines_bracket_the_network(seed, n, depth, width, kind, side, intermediate):
     """a_lo·t + b_lo − m <= Φ(c + t) <= a_up·t + b_up + m at the corners and at dense samples of each box."""
     rng = np.random.default_rng(seed)
     S, P = 2, 3
     net = random_net(rng, n, depth, width, kind, stack=S)
     centre = rng.uniform(-1, 1, (S, P, n))
     radius = side * rng.uniform(0.1, 1.0, (S, P, n))
-    lb = jax.tree_util.tree_map(np.asarray, linear_bounds(net, centre, radius))
+    lb = jax.tree_util.tree_map(np.asarray, linear_bounds(net, centre, radius, intermediate))
     x, t = box_points(rng, centre, radius, 300)
     for s in range(S):
         phi = numpy_phi(net, x[s], index=s)
@@ -85,15 +87,34 @@ def test_lines_bracket_the_network(seed, n, depth, width, kind, side):
         assert np.all(lower <= phi + scale) and np.all(phi <= upper + scale)
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.just(2), kind=st.sampled_from(["relu", "negative", "large", "mixed"]),
+       intermediate=st.sampled_from(["crown", "forward"]))
+def test_preactivation_bounds_hold(seed, n, kind, intermediate):
+    """Every hidden pre-activation at the corners and dense samples of each box lies in its interval
+    (depth 5, boxes wide enough that most neurons cross)."""
+    rng = np.random.default_rng(seed)
+    net = random_net(rng, n, 5, 5, kind)
+    centre, radius = rng.uniform(-1, 1, (1, 4, n)), np.full((1, 4, n), 0.5)
+    bounds = [np.asarray(v) for pair in preactivation_bounds(net, centre, radius, intermediate) for v in pair]
+    h, _ = box_points(rng, centre, radius, 400)
+    for l, (w, b) in enumerate(net.layers[:-1]):
+        h = h @ np.asarray(w) + np.asarray(b)
+        scale = 1e-12 * (1 + np.abs(h))
+        assert np.all(bounds[2 * l][..., None, :] <= h + scale) and np.all(h <= bounds[2 * l + 1][..., None, :] + scale)
+        h = np.maximum(h, 0) + np.asarray(net.slopes[l]) * np.minimum(h, 0)
+
+
+@pytest.mark.parametrize("intermediate", ["crown", "forward"])
 @pytest.mark.parametrize("kind", ["relu", "negative", "large"])
-def test_margin_covers_rounding_exactly(kind, rng):
+def test_margin_covers_rounding_exactly(kind, intermediate, rng):
     """Exact rationals: the lines bracket Φ at every corner, also where the bound is attained (chords touch
     σ at the ends of the interval; where Φ is affine on the box the lines equal Φ), and the margin is tiny."""
     for trial in range(4):
         net = random_net(rng, 2, 3, 3, kind)
         centre = rng.uniform(-1, 1, (1, 1, 2)) / 3
         radius = (1e-9 if trial % 2 else 0.3) * rng.uniform(0.5, 1.0, (1, 1, 2))
-        lb = linear_bounds(net, centre, radius)
+        lb = linear_bounds(net, centre, radius, intermediate)
         a_lo, a_up = (np.asarray(v)[0, 0] for v in (lb.a_lo, lb.a_up))
         b_lo, b_up, m = (Fraction(float(v[0, 0])) for v in (lb.b_lo, lb.b_up, lb.margin))
         phi_c = abs(float(numpy_phi(net, centre[0, 0])))
@@ -226,6 +247,8 @@ def test_first_order_form_closed_form():
 def test_inputs_are_checked():
     net = random_net(np.random.default_rng(0), 2, 2, 3, "relu")
     good = np.zeros((1, 1, 2))
+    with pytest.raises(ValueError, match="intermediate"):
+        linear_bounds(net, good, good, "ibp")
     with pytest.raises(TypeError, match="nets"):
         linear_bounds("net", good, good)
     with pytest.raises(ValueError, match="centre"):
