@@ -9,8 +9,8 @@ arithmetic,
 Backward linear relaxation (Zhang et al., NeurIPS 2018, arXiv:1811.00866): every hidden layer's
 pre-activation bounds [l, u] come from the same backward pass started at that layer (full CROWN,
 ``intermediate="crown"``) or from linear bounds carried forward with the same lines (``"forward"``:
-about a hundred times cheaper on deep, wide experts, somewhat looser). A neuron with a fixed sign is exact; a crossing one (l < 0 < u, slope a)
-is bounded by its chord and a line λz with λ ∈ [a, 1] (a ≤ 1, σ convex: chord above) or
+about a hundred times cheaper on deep, wide experts, somewhat looser). A neuron with a fixed sign is
+exact; a crossing one (l < 0 < u, slope a) is bounded by its chord and a line λz with λ ∈ [a, 1] (a ≤ 1, σ convex: chord above) or
 λ ∈ [1, a] (a > 1, σ concave: chord below), λ = 1 if u ≥ −l else a. The centred input t = x − c
 keeps the intercepts at the scale of Φ(c).
 
@@ -110,8 +110,8 @@ def _forward_step(state, lines, w, b, radius, gam):
     y_up = line(up_s, up_i, (p_up, q_up, e_up), (p_lo, q_lo, e_lo))
     y_lo = line(lo_s, lo_i, (p_lo, q_lo, e_lo), (p_up, q_up, e_up))
     w_pos, w_neg = jnp.maximum(w, 0.0), jnp.minimum(w, 0.0)
-    rounding = gam * ((radius @ (jnp.abs(y_up[0]) + jnp.abs(y_lo[0])) + jnp.abs(y_up[1]) + jnp.abs(y_lo[1])) @ jnp.abs(w)
-                      + jnp.abs(b))
+    y_abs = radius @ (jnp.abs(y_up[0]) + jnp.abs(y_lo[0])) + jnp.abs(y_up[1]) + jnp.abs(y_lo[1])
+    rounding = gam * (y_abs @ jnp.abs(w) + jnp.abs(b))
 
     def affine(top, bottom):  # top·W⁺ + bottom·W⁻ + b
         return (top[0] @ w_pos + bottom[0] @ w_neg, top[1] @ w_pos + bottom[1] @ w_neg + b,
@@ -157,7 +157,8 @@ def _linear_bounds(nets, centre, radius, intermediate="crown"):
         return 0 if leaf.ndim > core else None
 
     layers = tuple((jnp.asarray(w), jnp.asarray(b)) for w, b in nets.layers)
-    slopes = tuple(jnp.broadcast_to(jnp.asarray(a, jnp.float64), jnp.shape(b)) for a, (_, b) in zip(nets.slopes, layers))
+    slopes = tuple(jnp.broadcast_to(jnp.asarray(a, jnp.float64), jnp.shape(b))
+                   for a, (_, b) in zip(nets.slopes, layers))
     axes = (tuple((stacked(w, 2), stacked(b, 1)) for w, b in layers), tuple(stacked(a, 1) for a in slopes))
     per_box = jax.vmap(partial(_one, intermediate=intermediate), in_axes=(None, None, 0, 0))
     return jax.vmap(per_box, in_axes=axes + (0, 0))(layers, slopes, centre, radius)

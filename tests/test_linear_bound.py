@@ -136,7 +136,8 @@ def test_exact_relu_chord_at_the_ends():
         for s in (-1, 1):
             t = s * Fraction(r)
             phi = exact_phi(net, [Fraction(c) + t])
-            high = Fraction(float(lb.a_up[0, 0, 0])) * t + Fraction(float(lb.b_up[0, 0])) + Fraction(float(lb.margin[0, 0]))
+            a, b, m = (Fraction(float(v)) for v in (lb.a_up[0, 0, 0], lb.b_up[0, 0], lb.margin[0, 0]))
+            high = a * t + b + m
             assert phi <= high <= phi + Fraction(1, 10**13)
 
 
@@ -230,6 +231,25 @@ def test_declared_target_bound_is_sound(target, rng):
         grad = None if target.smoothness is None else jax.grad(lambda x: jnp.sum(target.fn(x)))(jnp.asarray(centre))
         bound = kernel_bound(target, net, centre, radius, fc, grad)
         assert np.all(bound >= sampled_error(rng, target, net, centre, radius))
+
+
+def test_kernel_slots_route_each_box_to_its_expert(rng):
+    """Slots of two boxes each, boxes out of order: the kernel's bound of each box equals the range form
+    of that box's own expert (docs/theory.md §5)."""
+    target = ma.targets.get("cone", n=2)
+    experts = random_net(rng, 2, 3, 4, "mixed", stack=2)
+    centre, radius = rng.uniform(0.2, 0.8, (4, 2)), np.full((4, 2), 0.05)
+    cell = np.array([1, 0, 1, 0])
+    fc = target.fn(jnp.asarray(centre))
+    got = np.asarray(linear_kernel(target, experts, np.array([0, 1]), np.array([[1, 3], [0, 2]]),
+                                   np.array([2, 0, 3, 1]), jnp.asarray(centre), jnp.asarray(radius), fc, None)[0])
+    for i in range(4):
+        one = jax.tree_util.tree_map(lambda v: np.asarray(v)[cell[i]], experts)
+        lb = linear_bounds(one, centre[i][None, None], radius[i][None, None])
+        omega = 0.05 * target.constant
+        want = range_error_bound((fc[i] - omega, fc[i] + omega), *[np.asarray(v)[0, 0] for v in lb[:4]], radius[i],
+                                 margin=float(lb.margin[0, 0]) + ma.assumptions.TARGET_RTOL * omega)
+        np.testing.assert_allclose(got[i], float(want), rtol=1e-12)
 
 
 def test_first_order_form_closed_form():
