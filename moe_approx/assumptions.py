@@ -226,8 +226,8 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     """Sample pairs in each cell [lo[i], hi[i]] (arrays (L, n)) against the target's declared constants.
 
     Always (α, C); with ``uses_derivative`` also the derivative order k and (β, D) of the k-th
-    partials (docs/theory.md §2). The pairs are drawn as the module docstring says (docs/theory.md
-    §5): sampling catches a false declaration, it cannot prove a true one.
+    partials (docs/theory.md §2). The pairs are drawn as the module docstring says
+    (docs/theory.md §5): sampling catches a false declaration, it cannot prove a true one.
 
     Parameters
     ----------

@@ -14,9 +14,10 @@ import json
 import re
 
 # "docs/theory.md §2, §4.3 and §6–7": the file name, then numbers joined by , / and / – / -
-_NUMBER = r"§\s*\d+(?:\.\d+)*"
-CITATION = re.compile(rf"docs/theory\.md(?:\s*(?:,|and|–|-)?\s*(?:{_NUMBER}|(?<=[–-])\d+(?:\.\d+)*))+")
-_PART = re.compile(r"(§\s*)?(\d+(?:\.\d+)*)")
+# (on one line: the docstring hook sees one line at a time)
+_NUMBER = r"§ ?\d+(?:\.\d+)*"
+CITATION = re.compile(rf"docs/theory\.md(?: ?(?:,|and|–|-)? ?(?:{_NUMBER}|(?<=[–-])\d+(?:\.\d+)*))+")
+_PART = re.compile(r"(§ ?)?(\d+(?:\.\d+)*)")
 _LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
 
 
@@ -33,7 +34,7 @@ def link_citations(text: str, role: str = ":ref:") -> str:
         body, out, pos = match.group(0), [], 0
         for k, part in enumerate(_PART.finditer(body, len("docs/theory.md"))):
             start = 0 if k == 0 else part.start()
-            title = re.sub(r"\s+", " ", body[start:part.end()])
+            title = body[start:part.end()]
             out += [body[pos:start], f"{role}`{title} <{label(part.group(2))}>`"]
             pos = part.end()
         return "".join(out)
@@ -107,7 +108,7 @@ def _alias_anchors(app, doctree):
             continue
         home = canonical_module(modname, fullname.split(".")[0])
         anchor = f"{home}.{fullname}"
-        if home and home != modname and anchor not in ids:
+        if home and home != modname and home.startswith(modname.split(".")[0] + ".") and anchor not in ids:
             sig["ids"].append(anchor)
             ids.add(anchor)
 
