@@ -42,14 +42,15 @@ exclude_patterns = ["_build", "figures", "**.ipynb_checkpoints"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 # The notebooks run at their committed quick size (tens of seconds each) so that the pages show
-# what the code computes now; a failing cell fails the build. Widgets render as their text form:
-# their JavaScript would come from a CDN.
+# what the code computes now; a failing cell fails the build. Widgets (tqdm bars in a kernel)
+# render as their text form: their JavaScript would come from a CDN.
 nb_execution_mode = "force"
 nb_execution_timeout = 300
 nb_execution_in_temp = True
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_ipywidgets_js = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_member_order = "bysource"

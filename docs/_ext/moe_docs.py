@@ -3,6 +3,8 @@
 - Citations ``docs/theory.md §5`` in docstrings and notebook text become links to the section's
   stable label ``theory-5`` (``(theory-5)=`` before each numbered heading of docs/theory.md).
 - ``|`` in plain-text docstring maths (|f − Φ|) is escaped, so reST does not read substitutions.
+- A class's data attributes (fields, annotations) are not listed as bare members: autodoc lists
+  them even without ``undoc-members``, with no text; the class docstring describes them.
 - viewcode's ``[docs]`` back-links point at documented anchors: a module's source page links back
   with the name of the first documentation that used it (``moe_approx.HolderTarget`` makes every
   back-link of ``moe_approx.targets`` read ``moe_approx.cone``); here every back-link uses the
@@ -12,6 +14,7 @@
 import importlib
 import json
 import re
+from functools import cached_property
 
 # "docs/theory.md §2, §4.3 and §6–7": the file name, then numbers joined by , / and / – / -
 # (on one line: the docstring hook sees one line at a time)
@@ -83,6 +86,16 @@ def _link_notebook(app, docname, source):
     source[0] = json.dumps(nb)
 
 
+def _skip_bare_attributes(app, what, name, obj, skip, options):
+    """Skip a class's data attributes (dataclass and namedtuple fields, annotations, constants):
+    autodoc lists them without ``undoc-members`` but with no text; the class docstring's
+    Parameters or Attributes describe them. Methods and properties stay."""
+    if what == "class" and not skip:
+        if not (callable(obj) or isinstance(obj, (property, cached_property, classmethod, staticmethod))):
+            return True
+    return None
+
+
 def canonical_module(modname: str, fullname: str) -> str | None:
     """The module that defines ``modname.fullname`` (a re-export's home), or None."""
     try:
@@ -123,6 +136,7 @@ def _backlinks_by_defining_module(app, env):
 
 
 def setup(app):
+    app.connect("autodoc-skip-member", _skip_bare_attributes)
     app.connect("autodoc-process-docstring", _escape_bars, priority=100)  # before numpydoc
     app.connect("autodoc-process-docstring", _link_docstring, priority=600)  # on numpydoc's reST
     app.connect("source-read", _link_notebook)
