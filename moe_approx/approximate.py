@@ -37,12 +37,42 @@ class ApproximationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Certificate:
-    """Proof attached to ``approximate``'s result: sup_{[0,1]^n} |f − Φ| <= ``bound`` <= ``eps``.
+    """Proof attached to :func:`approximate`'s result: sup_{[0,1]^n} |f − Φ| <= ``bound`` <= ``eps``
+    (docs/theory.md §5).
 
-    ``cell_bounds[i]`` is the proven bound on cell i (docs/theory.md §5); ``evaluations`` the boxes
-    evaluated over all ``rounds`` of refinement; ``assumptions`` what the proof is conditional on:
-    the declared constants, checked on sampled pairs in every final cell before it was issued (None
-    for a formula target, whose bounds are rigorous interval enclosures: ``basis`` says which).
+    Attributes
+    ----------
+    bound : float
+        The proven bound on the uniform error, the largest of ``cell_bounds``.
+    eps : float
+        The tolerance asked for.
+    rtol : float
+        The relative tolerance of each cell's branch and bound.
+    evaluations : int
+        Boxes evaluated over all ``rounds`` of refinement.
+    rounds : int
+        Rounds of refinement (split, rebuild, certify).
+    seconds : float
+        Wall time of the call.
+    cell_bounds : ndarray of shape (L,)
+        ``cell_bounds[i]`` is the proven bound on cell i.
+    assumptions : Assumptions or None
+        What the proof is conditional on: the declared constants, checked on sampled pairs in
+        every final cell before the certificate was issued; None for a formula target, whose
+        bounds are rigorous interval enclosures.
+    basis : str
+        "rigorous: from the formula" (docs/theory.md §9) or "conditional on the declared
+        constants".
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> moe = ma.approximate(ma.targets.get("kink", n=1), 0.1, expert="constant", progress=False)
+    >>> cert = moe.certificate
+    >>> cert.bound <= cert.eps, bool(cert.bound == cert.cell_bounds.max())
+    (True, True)
+    >>> cert.cell_bounds.shape == (moe.num_experts,), cert.assumptions.cells == moe.num_experts
+    (True, True)
     """
 
     bound: float

@@ -61,10 +61,39 @@ class AssumptionError(ValueError):
 
 @dataclass(frozen=True)
 class Assumptions:
-    """What :func:`check_assumptions` checked, and its honest reading in ``statement``.
+    """What :func:`check_assumptions` checked, and its honest reading in ``statement``
+    (docs/theory.md §5).
 
-    ``implied_C`` (``implied_D``) is the largest constant the sampled pairs require: a lower
-    bound on the true constant, at most the declared one.
+    Attributes
+    ----------
+    alpha, C : float
+        The declared Hölder exponent and constant, checked on every sampled pair.
+    s, D : float or None
+        The declared smoothness s = k + β and the constant D of the k-th partials, when they
+        were checked (``uses_derivative``); else None.
+    derivative_order : int or None
+        k, when checked.
+    cells : int
+        The cells sampled.
+    pairs : int
+        The pairs checked against (α, C), all cells together.
+    gradient_pairs : int
+        The pairs at which the k-th partials were checked against (β, D); 0 if not checked.
+    seed : int
+        The seed of the sampling.
+    implied_C, implied_D : float, float or None
+        The largest constant the sampled pairs require: a lower bound on the true constant, at
+        most the declared one (up to the relative slack ``HOLDER_SLACK`` = 1e-9).
+    statement : str
+        What a certificate resting on these constants means, in words.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> checked = ma.check_assumptions(ma.targets.get("cone", n=2), np.zeros((1, 2)), np.ones((1, 2)))
+    >>> checked.cells, checked.pairs, checked.implied_C <= checked.C * (1 + 1e-9)
+    (1, 256, True)
     """
 
     alpha: float
@@ -197,10 +226,50 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     """Sample pairs in each cell [lo[i], hi[i]] (arrays (L, n)) against the target's declared constants.
 
     Always (α, C); with ``uses_derivative`` also the derivative order k and (β, D) of the k-th
-    partials (docs/theory.md §2). Raises :class:`AssumptionError` (a ``ValueError``) naming the
-    constant, the witness pair and the smallest constant it implies; returns what was checked.
-    ``pairs_per_cell`` defaults to :func:`default_pairs_per_cell` (16 to 256 per cell, 65536 in all at most
-    while L >= 2; past 4096 cells fewer per cell).
+    partials (docs/theory.md §2). The pairs are drawn as the module docstring says
+    (docs/theory.md §5): sampling catches a false declaration, it cannot prove a true one.
+
+    Parameters
+    ----------
+    target : HolderTarget
+        The target with its declared constants.
+    lo, hi : array_like of shape (L, n)
+        The cells [lo[i], hi[i]], inside [0,1]^n with lo < hi.
+    pairs_per_cell : int, optional
+        Pairs per cell, 1 to 2^24; default :func:`default_pairs_per_cell` (16 to 256 per cell,
+        65536 in all at most while L >= 2; past 4096 cells fewer per cell).
+    seed : int, default 0
+        Seed of the sampling.
+    uses_derivative : bool, default False
+        Also check the k-th partials (the target must declare a smoothness).
+
+    Returns
+    -------
+    Assumptions
+        What was checked; ``statement`` says what it means.
+
+    Raises
+    ------
+    AssumptionError
+        A ``ValueError`` naming the constant, the witness pair and the smallest constant it implies.
+    TypeError, ValueError
+        For arguments of the wrong type or range.
+
+    Examples
+    --------
+    f(x) = 2x is not 1-Lipschitz; the check finds a pair that says so:
+
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> cells = np.array([[0.0], [0.5]]), np.array([[0.5], [1.0]])  # two cells: [0, 1/2], [1/2, 1]
+    >>> ma.check_assumptions(ma.targets.get("kink", n=1), *cells).pairs
+    512
+    >>> steep = ma.HolderTarget(lambda x: 2 * x[..., 0], n=1, alpha=1.0, constant=1.0, name="steep")
+    >>> try:
+    ...     ma.check_assumptions(steep, *cells)
+    ... except ma.AssumptionError as err:
+    ...     print(err.constant, round(err.implied, 6))
+    C 2.0
     """
     target = check_target(target)
     n = target.n

@@ -292,10 +292,38 @@ def _rebuild(manifest: dict, arrays: dict):
 def load(path):
     """The :class:`MixtureOfExperts` saved at ``path`` (see :func:`save`), with its certificate.
 
-    Raises ``ValueError`` saying what is wrong for a directory, a ``.npy`` file, or a damaged,
-    truncated, edited or newer-format file, including a manifest (checksum intact) whose entries are
-    missing, of the wrong type or inconsistent with the stored arrays. The saved target record (name
-    and declared constants, or None) is ``moe.target_info``.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    MixtureOfExperts
+        The mixture, with ``certificate`` (the saved :class:`~moe_approx.Certificate`, if any) and
+        ``target_info``: the saved target record (name and declared constants), or None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        Saying what is wrong for a directory, a ``.npy`` file, or a damaged, truncated, edited or
+        newer-format file, including a manifest (checksum intact) whose entries are missing, of the
+        wrong type or inconsistent with the stored arrays.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("kink", n=1)
+    >>> moe = ma.approximate(f, 0.1, expert="constant", progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = ma.load(ma.io.save(moe, os.path.join(tmp, "kink"), target=f))
+    >>> back.num_experts == moe.num_experts, back.certificate.bound == moe.certificate.bound
+    (True, True)
+    >>> back.target_info["name"], back.target_info["constant"]
+    ('kink', 1.0)
     """
     path = _as_path(path)
     manifest, arrays = _read(path)

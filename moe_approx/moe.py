@@ -419,7 +419,43 @@ def _per_point(experts: MLP, x, ids):
 
 def as_mixture(net) -> MixtureOfExperts:
     """``net`` as a mixture: a MixtureOfExperts is returned as is; a single (unstacked) MLP
-    R^n -> R becomes the one-cell mixture on ``GridPartition(n, 1)`` (the cube is its only cell)."""
+    R^n -> R becomes the one-cell mixture on ``GridPartition(n, 1)`` (the cube is its only cell).
+
+    So :func:`~moe_approx.sup_error`, :func:`~moe_approx.io.save` and the parameter counts apply
+    to a single network too (docs/theory.md §2).
+
+    Parameters
+    ----------
+    net : MLP or MixtureOfExperts
+        An MLP with one output and no stack axes, or a mixture.
+
+    Returns
+    -------
+    MixtureOfExperts
+        ``net`` itself, or the one-expert mixture computing ``net`` on [0,1]^n.
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is neither an MLP nor a MixtureOfExperts.
+    ValueError
+        If the MLP is a stack of networks or has more than one output.
+
+    Examples
+    --------
+    |x| = relu(x) + relu(−x), a depth-2 network of width 2:
+
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> mlp = ma.MLP.from_arrays([np.array([[1.0, -1.0]]), np.array([[1.0], [1.0]])],
+    ...                          [np.zeros(2), np.zeros(1)])
+    >>> moe = ma.as_mixture(mlp)
+    >>> moe.num_experts, moe.expert_depth, moe.expert_width
+    (1, 2, 2)
+    >>> x = np.linspace(0, 1, 5)[:, None]
+    >>> np.array_equal(np.ravel(moe(x)), np.ravel(mlp(x)))
+    True
+    """
     from .partition import GridPartition
 
     if isinstance(net, MixtureOfExperts):

@@ -67,19 +67,58 @@ KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 
 @dataclass(frozen=True)
 class SupErrorReport:
-    """Bracket ``lower <= sup|f − Φ| <= upper``; ``certified`` when ``upper − lower <= rtol·lower + atol``,
-    ``atol`` being the user's (0 by default). Otherwise ``limited_by`` says why: "budget" (evaluations
-    ran out with boxes open) or "float64" (the bracket reached ``resolution``, the float64 resolution
-    of f − Φ, or a box could not be split further); docs/theory.md §5.
+    """Bracket ``lower <= sup|f − Φ| <= upper`` returned by :func:`sup_error` (docs/theory.md §5);
+    ``certified`` when ``upper − lower <= rtol·lower + atol``, ``atol`` being the user's (0 by default).
 
-    ``evaluations``: boxes evaluated (f, Φ and the Lipschitz bound at each; ``affine_evaluations`` of
-    them also got the affine-form enclosure); ``boxes``: the final boxes (leaves of the splitting tree)
-    that cover the cube. ``cell_lower``/``cell_upper``: the same bracket per cell (the upper bounds are
-    proven for every cell; the bracket meets rtol only for the cells that decide the global maximum).
-    ``lipschitz``: the experts' Lipschitz bounds Λ_l used. ``assumptions``: what the certificate is
-    conditional on and how the declared constants were checked (docs/theory.md §5); None for a
-    formula target. ``basis``: "rigorous: from the formula" (interval enclosures, docs/theory.md §9)
-    or "conditional on the declared constants".
+    Attributes
+    ----------
+    lower : float
+        |f − Φ| at ``argmax``: an error that is attained.
+    upper : float
+        The proven bound on sup_{[0,1]^n} |f − Φ|, the largest of ``cell_upper``.
+    argmax : ndarray of shape (n,)
+        The point where the error ``lower`` was found.
+    evaluations : int
+        Boxes evaluated (f, Φ and the Lipschitz bound at each).
+    certified : bool
+        Whether ``upper − lower <= rtol·lower + atol`` holds.
+    seconds : float
+        Wall time of the call.
+    limited_by : {None, "budget", "float64"}
+        Why an uncertified bracket stopped: the evaluations ran out with boxes open, or the bracket
+        reached ``resolution`` (or a box could not be split further); None when certified.
+    resolution : float
+        The float64 resolution of f − Φ: ATOL_FACTOR times its largest rounding margin at the cell
+        centres. The splitting stops there; it never makes a bracket certified.
+    boxes : int
+        The final boxes (leaves of the splitting tree) that cover the cube.
+    rtol, atol : float
+        The tolerance asked for (``atol`` 0 unless given).
+    affine_evaluations : int
+        Of the ``evaluations``, those that also got the affine-form enclosure.
+    cell_lower, cell_upper : ndarray of shape (L,)
+        The same bracket per cell: the upper bounds are proven for every cell; the bracket meets
+        ``rtol`` only for the cells that decide the global maximum.
+    lipschitz : ndarray of shape (L,)
+        The experts' Lipschitz bounds Λ_l used.
+    assumptions : Assumptions or None
+        What the bound is conditional on and how the declared constants were checked
+        (docs/theory.md §5); None for a formula target.
+    basis : str
+        "rigorous: from the formula" (interval enclosures, docs/theory.md §9) or "conditional on
+        the declared constants".
+
+    Examples
+    --------
+    Constant experts on a 4 × 4 grid approximate the cone with error C·h/2 = 1/8:
+
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> report = ma.sup_error(f, ma.build_moe(f, ma.GridPartition(2, 4)), rtol=1e-2)
+    >>> report.certified, report.lower <= 1 / 8 <= report.upper, report.cell_upper.shape
+    (True, True, (16,))
+    >>> bool(report.upper == report.cell_upper.max()), report.assumptions.cells
+    (True, 16)
     """
 
     lower: float

@@ -332,9 +332,70 @@ def fit_moe(target_or_data, partition, width: int, depth: int, activation: str =
             loss: str = "mse", progress=None):
     """Train one expert MLP (``depth`` affine maps, hidden width ``width``) per cell of ``partition``.
 
-    Returns ``(mixture, record)``: a :class:`MixtureOfExperts` (scalar regression) or a
-    :class:`VectorMixture` (vector targets, classification), and a :class:`TrainRecord`.
-    Deterministic for a ``seed`` (split and initialisation) on a given machine.
+    Each expert is fitted on its own cell's training samples only (module docstring); the result is
+    deterministic for a ``seed`` (split and initialisation) on a given machine. A trained mixture
+    carries no certificate: bound its error with :func:`~moe_approx.sup_error`.
+
+    Parameters
+    ----------
+    target_or_data : HolderTarget or tuple (X, y)
+        A target, sampled on the s^n vertices of the regular grid (s = ``samples_per_side``), or
+        data: X of shape (N, n) in [0,1]^n and y of shape (N,) or (N, k) (regression) or integer
+        labels of shape (N,) (``loss="cross_entropy"``).
+    partition : GridPartition, DyadicPartition or PrototypePartition
+        The cells, one expert each, on the data's n.
+    width : int
+        Hidden width of every expert, >= 1 (unused when ``depth`` is 1).
+    depth : int
+        Affine maps per expert, >= 1 (``depth`` − 1 hidden layers).
+    activation : {"relu", "prelu"}, default "relu"
+        PReLU slopes are trained, starting at 0.25.
+    samples_per_side : int, default 32
+        s, for a target: s^n samples in all (32^n grows fast with n); unused for data.
+    steps : int, default 2000
+        Full-batch Adam steps (cosine-decayed learning rate).
+    seed : int, default 0
+        Seed of the train/test split and of the initialisation.
+    learning_rate : float, default 1e-2
+        Initial learning rate, > 0.
+    test_fraction : float, default 0.2
+        Share of the samples held out for the test metrics, in [0, 1).
+    loss : {"mse", "cross_entropy"}, default "mse"
+        Mean squared error (regression) or cross-entropy on class scores (classification).
+    progress : bool or None, default None
+        A tqdm bar over the steps; None shows it only where tqdm sees an interactive output.
+
+    Returns
+    -------
+    mixture : MixtureOfExperts or VectorMixture
+        A :class:`~moe_approx.MixtureOfExperts` of family ``"trained"`` for scalar regression,
+        else a :class:`VectorMixture` (vector outputs or class scores).
+    record : TrainRecord
+        The loss per step, the timing and the test metrics.
+
+    Raises
+    ------
+    TypeError
+        If ``partition`` is not a partition, or ``target_or_data`` neither a target nor (X, y).
+    ValueError
+        For sizes, seeds, rates or fractions out of range, data outside [0,1]^n, non-integer
+        labels, or a partition on another n than the data.
+
+    Examples
+    --------
+    Four ReLU experts, one per quarter of [0, 1], fitted to the kink target:
+
+    >>> import moe_approx as ma
+    >>> from moe_approx.train import fit_moe
+    >>> f = ma.targets.get("kink", n=1)
+    >>> moe, record = fit_moe(f, ma.GridPartition(1, 4), width=8, depth=2, samples_per_side=65,
+    ...                       steps=200, progress=False)
+    >>> moe.num_experts, moe.expert_depth, moe.expert_width
+    (4, 2, 8)
+    >>> record.samples, record.test_samples, record.loss.shape  # 65 samples, 20 % held out
+    (52, 13, (200,))
+    >>> bool(record.loss[-1] < record.loss[0])
+    True
     """
     if not all(hasattr(partition, a) for a in ("n", "num_cells", "locate", "all_bounds")):
         raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, "
@@ -354,7 +415,38 @@ def fit_mlp(target_or_data, width: int, depth: int, activation: str = "relu", sa
             loss: str = "mse", progress=None):
     """Train one MLP on all the data (the single-network baseline); same settings as :func:`fit_moe`.
 
-    Returns ``(mlp, record)``; certify a scalar one with ``sup_error(target, as_mixture(mlp))``.
+    Parameters
+    ----------
+    target_or_data : HolderTarget or tuple (X, y)
+        As in :func:`fit_moe`.
+    width, depth : int
+        Hidden width (>= 1) and number of affine maps (>= 1) of the network.
+    activation, samples_per_side, steps, seed, learning_rate, test_fraction, loss, progress
+        As in :func:`fit_moe`.
+
+    Returns
+    -------
+    mlp : MLP
+        The trained network R^n -> R^k (k = 1 for scalar regression, one output per class).
+        Certify a scalar one with ``sup_error(target, as_mixture(mlp))``.
+    record : TrainRecord
+        The loss per step, the timing and the test metrics (``experts`` is 1).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in :func:`fit_moe`.
+
+    Examples
+    --------
+    >>> import moe_approx as ma
+    >>> from moe_approx.train import fit_mlp
+    >>> mlp, record = fit_mlp(ma.targets.get("kink", n=1), width=8, depth=3, samples_per_side=65,
+    ...                       steps=200, progress=False)
+    >>> mlp.widths, record.experts
+    ((1, 8, 8, 1), 1)
+    >>> ma.as_mixture(mlp).num_experts
+    1
     """
     net, record, _ = _fit(target_or_data, None, width, depth, activation, samples_per_side, steps, seed,
                           learning_rate, test_fraction, loss, progress, "fit_mlp")
