@@ -62,8 +62,8 @@ def problems(fig) -> list[str]:
         for line in ax.lines:
             if line.get_marker() in CAPS or not line.get_visible() or len(line.get_xdata()) == 0:
                 continue
-            key = (line.get_color(), line.get_marker())
-            if key in styles:
+            key = (line.get_color(), line.get_marker(), str(line.get_markerfacecolor()) == "none")  # filled or hollow
+            if key in styles and (line.get_gid() is None or line.get_gid() != styles[key].get_gid()):  # gid: one series
                 found.append(f"two series share colour and marker {key} on axes {ax.get_title()!r}")
             styles[key] = line
     for ax in fig.axes:
