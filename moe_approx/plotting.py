@@ -182,6 +182,16 @@ def add_entry(ax, handle, label: str) -> None:
     _ENTRIES.setdefault(ax, []).append((handle, label))
 
 
+def join_entry(ax, artist, replace: tuple[str, str] = ("", "")) -> None:
+    """Draw ``artist`` (e.g. a series' proven bound) in the legend entry added last to ``ax``, beside
+    its handle; ``replace = (old, new)`` edits that entry's text."""
+    entries = _ENTRIES.get(ax)
+    if not entries:
+        raise ValueError("ax has no legend entry to join")
+    handle, text = entries[-1]
+    entries[-1] = ((*(handle if type(handle) is tuple else (handle,)), artist), text.replace(*replace) if replace[0] else text)
+
+
 def fraction(value: float, max_denominator: int = 12) -> str:
     """``value`` as a short signed fraction with a typographic minus: ``fraction(-0.5) == "−1/2"``,
     ``fraction(2.0) == "+2"``, ``fraction(0) == "0"``; a value no fraction with a denominator up to
@@ -213,14 +223,16 @@ def slope_guide(ax, x, y, slope, side="above", factor=2.0, color="0.3", text=Non
     ends = np.array([x[ok].min(), x[ok].max()])
     line, = ax.plot(ends, anchor * ends**slope, "--", color=color, lw=0.9, **kwargs)
     if text:  # on the side away from the data, at the end where the line runs away from the text
-        up = side == "above"
-        end = ends[1] if (slope >= 0) == up else ends[0]
+        up, flipped = side == "above", ax.xaxis_inverted()  # invert the x axis before drawing guides
+        left, right = (ends[1], ends[0]) if flipped else (ends[0], ends[1])
+        at_right = ((-slope if flipped else slope) >= 0) == up
+        end = right if at_right else left
         at = (end, anchor * end**slope)
-        ax.annotate(text, at, xytext=(0, 2 if up else -2), textcoords="offset points", ha="right" if end == ends[1]
-                    else "left", va="bottom" if up else "top", color=color, fontsize=STYLE["legend.fontsize"],
-                    in_layout=False)
-        # room for the text inside the axes: about one text height (0.2 decade) beyond the line's end
-        ax.update_datalim([(at[0], at[1] * (1.6 if up else 1 / 1.6))])
+        ax.annotate(text, at, xytext=(0, 2 if up else -2), textcoords="offset points", ha="right" if at_right else "left",
+                    va="bottom" if up else "top", color=color, fontsize=STYLE["legend.fontsize"], in_layout=False)
+        # room for the text inside the axes: about one text height (0.4 decade) beyond the line's end
+        ax.update_datalim([(at[0], at[1] * (2.5 if up else 1 / 2.5))])
+        ax.autoscale_view()
     return line
 
 
@@ -264,9 +276,8 @@ def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="
     _FITS.setdefault(ax, {})[label] = (fitted, theory_slope, len(size))
     line = handle[0] if isinstance(handle, tuple) else handle
     if theory_slope is not None and theory is not None and len(size):
-        guide = slope_guide(ax, size, mid, theory_slope, side=theory, factor=factor, color=line.get_color(), alpha=0.8)
-        entries = _ENTRIES[ax]
-        entries[-1] = ((handle, guide), entries[-1][1])
+        join_entry(ax, slope_guide(ax, size, mid, theory_slope, side=theory, factor=factor, color=line.get_color(),
+                                   alpha=0.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
     return fitted
@@ -299,12 +310,19 @@ def log_ticks(ax) -> None:
             ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
             if len(ticks) >= 2:
                 break
-        if subs == (1,):  # thinned to at most one label per ~0.3 in (x) or ~0.2 in (y) of axis
-            box = ax.get_position()
-            inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
-            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / (0.3 if axis is ax.xaxis else 0.2)))))
-        else:
-            axis.set_major_locator(FixedLocator(ticks))
+        box = ax.get_position()
+        inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
+        gap = (0.3 if subs == (1,) else 0.45) if axis is ax.xaxis else 0.2  # inches between labels (5×10³ is wide)
+        if subs == (1,):  # thinned to at most one label per gap of axis
+            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / gap))))
+        else:  # keep ticks at least gap apart, powers of ten first, then 2× and 5×, then the rest
+            at = np.log(ticks / lo) / np.log(hi / lo) * inches
+            lead = np.round(ticks / 10.0 ** np.floor(np.log10(ticks) + 1e-9))
+            keep = []
+            for i in sorted(range(len(ticks)), key=lambda i: ({1: 0, 2: 1, 5: 1}.get(lead[i], 2), i)):
+                if all(abs(at[i] - at[k]) >= gap for k in keep):
+                    keep.append(i)
+            axis.set_major_locator(FixedLocator(np.sort(ticks[keep])))
         axis.set_major_formatter(FuncFormatter(_power_label))
         axis.set_minor_formatter(NullFormatter())
 
@@ -334,12 +352,13 @@ def legend(ax, ncol: int = 1, below: float = 30.0, right: bool = False, **kwargs
                      fontsize=STYLE["legend.fontsize"], **(place | kwargs))
 
 
-def figure_legend(fig, axes, ncol: int = 2, panels=None, panel_name: str = "n", theory: bool = True, **kwargs):
+def figure_legend(fig, axes, ncol: int = 2, panels=None, panel_name: str | None = "n", theory: bool = True, **kwargs):
     """One legend for all ``axes`` below the panels: each series once, under its label without
     the per-panel "(hollow: …)" note; a series drawn hollow in some panel is shown hollow and says
     where it coincides.
 
-    With ``panels`` (one value per axes, e.g. ``[1, 2]``, named ``panel_name``) a series drawn by
+    With ``panels`` (one value per axes, e.g. ``[1, 2]``, named ``panel_name``, or unnamed with
+    ``panel_name=None``) a series drawn by
     :func:`rate_plot` gets one entry listing its fits (and, with ``theory``, its theory slopes)
     panel by panel: "cpwl kink: fit −1.00, −0.50; theory −1.00, −0.50 (n = 1, 2)"."""
     axes = list(np.ravel(axes))
@@ -362,8 +381,9 @@ def figure_legend(fig, axes, ncol: int = 2, panels=None, panel_name: str = "n", 
             name += ": fit " + ", ".join(f"none ({c} points)" if f != f else signed(f) for f, c in zip(fitted, counts))
             if theory and any(s is not None for s in slopes):
                 name += "; theory " + ", ".join("n/a" if s is None else signed(s) for s in slopes)
-            name += f" ({panel_name} = {', '.join(f'{w:g}' if isinstance(w, float) else str(w) for w in where)})"
-        labels.append(f"{name} (hollow where it coincides with another series)" if hollow else name)
+            values = ", ".join(f"{w:g}" if isinstance(w, float) else str(w) for w in where)
+            name += f" ({panel_name} = {values})" if panel_name else f" ({values})"
+        labels.append(f"{name} (hollow where it coincides)" if hollow else name)
     return fig.legend([h for h, _ in seen.values()], labels, loc="outside lower center", ncol=ncol,
                       handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)}, fontsize=STYLE["legend.fontsize"],
                       **kwargs)
