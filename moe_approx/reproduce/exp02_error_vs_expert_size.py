@@ -77,13 +77,13 @@ def figure(rows, out):
         sel = [r for r in rows if (r["family"], r["n"], r["target"]) == key]
         size, slope = [r["expert_nonzero"] for r in sel], sel[0]["theory_slope"]
         label = (f"CPwL, n = {n}, {name}" if family == "cpwl" else
-                 f"Taylor (Yarotsky), n = {n}, sin(πx), degree " + ", ".join(str(r["size"]) for r in sel))
+                 f"Taylor, n = {n}, sin(πx), degree " + ", ".join(str(r["size"]) for r in sel))
         plotting.rate_plot(ax, size, [r["lower"] for r in sel], [r["upper"] for r in sel],
                            None if slope != slope else slope, label=label, theory=None, **styles[key])
         bound, = ax.plot(size, [r["proven_bound"] for r in sel], "--", color=styles[key]["color"], lw=0.9, alpha=0.8)
-        plotting.join_entry(ax, bound, (", theory", ", proven bound's slope"))
+        plotting.join_entry(ax, bound, (", theory", ", bound's slope"))
     ax.set_xlabel("nonzero parameters per expert")
     ax.set_ylabel(r"certified $\|f-\Phi\|_\infty$")
     plotting.log_ticks(ax)
-    plotting.legend(ax, title=r"solid: certified bracket; dashed: its proven bound ($L = 2^n$ experts)")
+    plotting.legend(ax, title=r"solid: certified; dashed: its proven bound; $L = 2^n$")
     return plotting.save(fig, out / "exp02_error_vs_expert_size")

@@ -71,7 +71,7 @@ def figure(rows, out):
     r_values = sorted({x["r"] for x in rows})
     style = {r: {"color": plotting.PALETTE[i], "marker": plotting.MARKERS[i]} for i, r in enumerate(r_values)}
     fitted = fits(rows)
-    fig, axes = plotting.figure(len(families), nrows=2, legend_rows=3, double=True, squeeze=False, sharex="col")
+    fig, axes = plotting.figure(len(families), nrows=2, legend_rows=4, double=True, squeeze=False, sharex="col")
     for column, family in enumerate(families):
         for ax, count in zip(axes[:, column], ("active", "total")):
             series = sorted({x["r"] for x in rows if x["family"] == family})
@@ -117,6 +117,6 @@ def figure(rows, out):
     labels += ["hollow: before the asymptotic range (smallest expert above the budget "
                r"$\varepsilon^{-r}$), not fitted", "larger, behind: the same design as a smaller r",
                "theory line, 3× above the fitted points (grey: shared by several r)"]
-    fig.legend(proxies, labels, loc="outside lower center", ncol=2,
+    fig.legend(proxies, labels, loc="outside lower center", ncol=2 if len(r_values) >= 3 else 1,
                title="in each panel: fitted slope, theory slope (k/m: fitted on the k filled points of m)")
     return plotting.save(fig, out / "exp04_params_vs_eps")

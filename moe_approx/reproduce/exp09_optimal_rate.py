@@ -148,7 +148,7 @@ def figure(rows, out):
     series = (("float64", "o"), ("exact", "s"), ("float64 B=27", "^"))
     names = {"float64": "float64, A = B", "exact": "exact arithmetic, A = B", "float64 B=27": "float64, B = 27, A grows"}
     colours = dict(zip((name for name, _ in series), plotting.PALETTE))
-    fig, axes = plotting.figure(2, legend_rows=4)
+    fig, axes = plotting.figure(2, legend_rows=5)
     for ax, n in zip(axes, (1, 2)):
         for name, marker in series:
             sel = [r for r in rows if r["n"] == n and r["series"] == name]
@@ -167,5 +167,5 @@ def figure(rows, out):
         ax.set_xlabel("nonzero parameters of one expert")
         ax.set_ylabel(r"$\max |f-\Phi|$ (grid / random points)")
         plotting.log_ticks(ax)
-    plotting.figure_legend(fig, axes, ncol=2, panels=[1, 2])
+    plotting.figure_legend(fig, axes, ncol=1, panels=[1, 2])
     return plotting.save(fig, out / "exp09_optimal_rate")
