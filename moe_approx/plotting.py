@@ -9,8 +9,13 @@ one. The house style (:data:`STYLE`):
 - a colour-blind-safe palette (Okabe–Ito) and a distinct (colour, marker) pair per series
   (:func:`series_styles`);
 - legends sit below the panels (:func:`legend`, :func:`figure_legend`), never on the data;
-- a theory line has its series' colour, is dashed, and shares its series' legend entry
-  (:func:`rate_plot`);
+- a theory line is dashed, parallel to its data and drawn beside it, never on it
+  (:func:`slope_guide`): in its series' colour sharing the series' legend entry
+  (:func:`rate_plot`), or grey and labelled at its end where several series share the exponent;
+  two points are not called a fit;
+- a figure of several panels has one legend listing each series once, with its fits panel by
+  panel (:func:`figure_legend`); every panel has a y label; no identifier from the code appears
+  in its text;
 - a series whose points coincide with an earlier one on the same axes is drawn with larger hollow
   markers and its legend entry says so (:func:`plot_series`).
 
