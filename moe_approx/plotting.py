@@ -9,8 +9,13 @@ one. The house style (:data:`STYLE`):
 - a colour-blind-safe palette (Okabe–Ito) and a distinct (colour, marker) pair per series
   (:func:`series_styles`);
 - legends sit below the panels (:func:`legend`, :func:`figure_legend`), never on the data;
-- a theory line has its series' colour, is dashed, and shares its series' legend entry
-  (:func:`rate_plot`);
+- a theory line is dashed, parallel to its data and drawn beside it, never on it
+  (:func:`slope_guide`): in its series' colour sharing the series' legend entry
+  (:func:`rate_plot`), or grey and labelled at its end where several series share the exponent;
+  two points are not called a fit;
+- a figure of several panels has one legend listing each series once, with its fits panel by
+  panel (:func:`figure_legend`); every panel has a y label; no identifier from the code appears
+  in its text;
 - a series whose points coincide with an earlier one on the same axes is drawn with larger hollow
   markers and its legend entry says so (:func:`plot_series`).
 
@@ -182,23 +187,102 @@ def add_entry(ax, handle, label: str) -> None:
     _ENTRIES.setdefault(ax, []).append((handle, label))
 
 
-def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None):
+def join_entry(ax, artist, replace: tuple[str, str] = ("", "")) -> None:
+    """Draw ``artist`` (e.g. a series' proven bound) in the legend entry added last to ``ax``, beside
+    its handle; ``replace = (old, new)`` edits that entry's text."""
+    entries = _ENTRIES.get(ax)
+    if not entries:
+        raise ValueError("ax has no legend entry to join")
+    handle, text = entries[-1]
+    entries[-1] = ((*(handle if type(handle) is tuple else (handle,)), artist), text.replace(*replace) if replace[0] else text)
+
+
+def fraction(value: float, max_denominator: int = 12) -> str:
+    """``value`` as a short signed fraction with a typographic minus: ``fraction(-0.5) == "−1/2"``,
+    ``fraction(2.0) == "+2"``, ``fraction(0) == "0"``; a value no fraction with a denominator up to
+    ``max_denominator`` matches to 1e-9 is written with two decimals (:func:`signed`)."""
+    from fractions import Fraction
+
+    q = Fraction(value).limit_denominator(max_denominator)
+    if abs(float(q) - value) > 1e-9:
+        return signed(value)
+    if q == 0:
+        return "0"
+    return ("+" if q > 0 else "\u2212") + str(abs(q))
+
+
+def slope_guide(ax, x, y, slope, side="above", factor=2.0, color="0.3", text=None, **kwargs):
+    """A dashed theory line ∝ x^slope over the range of ``x`` (log-log axes), parallel to the data
+    and ``factor`` times above (``side="above"``) or below all the points (``x``, ``y``), so that it
+    never hides them; ``text`` is written at its right end, in its colour. Returns the line."""
+    if side not in ("above", "below"):
+        raise ValueError(f"side must be 'above' or 'below', got {side!r}")
+    if not factor > 1:
+        raise ValueError(f"factor must be > 1, got {factor}")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise ValueError("x, y: need at least one point with x, y > 0")
+    scaled = y[ok] / x[ok] ** slope
+    anchor = scaled.max() * factor if side == "above" else scaled.min() / factor
+    ends = np.array([x[ok].min(), x[ok].max()])
+    line, = ax.plot(ends, anchor * ends**slope, "--", color=color, lw=0.9, **kwargs)
+    if text:  # on the side away from the data, at the end where the line runs away from the text
+        up, flipped = side == "above", ax.xaxis_inverted()  # invert the x axis before drawing guides
+        left, right = (ends[1], ends[0]) if flipped else (ends[0], ends[1])
+        at_right = ((-slope if flipped else slope) >= 0) == up
+        end = right if at_right else left
+        at = (end, anchor * end**slope)
+        ax.annotate(text, at, xytext=(0, 2 if up else -2), textcoords="offset points", ha="right" if at_right else "left",
+                    va="bottom" if up else "top", color=color, fontsize=STYLE["legend.fontsize"], in_layout=False)
+        # room for the text inside the axes: about one text height (0.4 decade) beyond the line's end
+        ax.update_datalim([(at[0], at[1] * (2.5 if up else 1 / 2.5))])
+        ax.autoscale_view()
+    return line
+
+
+def corner_text(ax, lines, loc="upper left"):
+    """Lines of text stacked in a corner of ``ax`` (``loc``: "upper left", "upper right", "lower left"
+    or "lower right"), each ``(text, colour)``; e.g. the fitted slopes of a panel's series in their
+    colours. Returns the Text objects."""
+    vertical, horizontal = loc.split()
+    if vertical not in ("upper", "lower") or horizontal not in ("left", "right"):
+        raise ValueError(f"loc must be 'upper|lower left|right', got {loc!r}")
+    x, sx = (0.03, 1) if horizontal == "left" else (0.97, -1)
+    y, sy = (0.97, -1) if vertical == "upper" else (0.03, 1)
+    order = lines if vertical == "upper" else lines[::-1]
+    height = STYLE["legend.fontsize"] * 1.25
+    return [ax.annotate(text, (x, y), xycoords="axes fraction", xytext=(0, sy * k * height), textcoords="offset points",
+                        ha=horizontal, va="top" if vertical == "upper" else "bottom", color=color, in_layout=False,
+                        fontsize=STYLE["legend.fontsize"],
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            for k, (text, color) in enumerate(order)]
+
+
+_FITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # axes -> {label: (fitted, theory, points)}
+
+
+def rate_plot(ax, size, lower, upper=None, theory_slope=None, label="", marker="o", color=None, theory="above",
+              factor=2.0):
     """Measured error (bracket [lower, upper] as error bars, at their geometric mean) against size,
-    with the theoretical slope drawn dashed in the same colour through the first point. Both share
-    one legend entry: "label: fit ±a.aa, theory ±b.bb". Returns the fitted slope."""
+    with the theoretical slope drawn dashed in the same colour, parallel to the data and ``factor``
+    times ``theory`` ("above" or "below") all of its points, so that it never hides them
+    (:func:`slope_guide`; ``theory=None`` draws no line). Both share one legend entry:
+    "label: fit ±a.aa, theory ±b.bb"; with fewer than 3 points nothing is fitted and the entry says
+    so. Returns the fitted slope (nan below 3 points)."""
     size, lower = np.asarray(size, float), np.asarray(lower, float)
     upper = lower if upper is None else np.asarray(upper, float)
     mid = np.sqrt(lower * upper) if np.all(upper < np.inf) else lower
-    fitted = fit_slope(size, mid)
+    fitted = fit_slope(size, mid) if len(size) >= 3 else float("nan")
     yerr = None if np.array_equal(lower, upper) else [mid - lower, np.where(np.isfinite(upper), upper - mid, 0)]
-    note = f": fit {signed(fitted)}" + ("" if theory_slope is None else f", theory {signed(theory_slope)}")
+    fit_text = f"fit {signed(fitted)}" if fitted == fitted else f"{len(size)} points, no fit"
+    note = f": {fit_text}" + ("" if theory_slope is None else f", theory {signed(theory_slope)}")
     handle = plot_series(ax, size, mid, label, color=color, marker=marker, yerr=yerr, note=note)
+    _FITS.setdefault(ax, {})[label] = (fitted, theory_slope, len(size))
     line = handle[0] if isinstance(handle, tuple) else handle
-    if theory_slope is not None and len(size):
-        ref = mid[0] * (size / size[0]) ** theory_slope
-        theory, = ax.plot(size, ref, linestyle="--", color=line.get_color(), alpha=0.7, linewidth=0.9)
-        entries = _ENTRIES[ax]
-        entries[-1] = ((handle, theory), entries[-1][1])
+    if theory_slope is not None and theory is not None and len(size):
+        join_entry(ax, slope_guide(ax, size, mid, theory_slope, side=theory, factor=factor, color=line.get_color(),
+                                   alpha=0.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
     return fitted
@@ -231,12 +315,19 @@ def log_ticks(ax) -> None:
             ticks = ticks[(ticks >= lo * (1 - 1e-12)) & (ticks <= hi * (1 + 1e-12))]
             if len(ticks) >= 2:
                 break
-        if subs == (1,):  # thinned to at most one label per ~0.3 in (x) or ~0.2 in (y) of axis
-            box = ax.get_position()
-            inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
-            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / (0.3 if axis is ax.xaxis else 0.2)))))
-        else:
-            axis.set_major_locator(FixedLocator(ticks))
+        box = ax.get_position()
+        inches = box.width * ax.figure.get_figwidth() if axis is ax.xaxis else box.height * ax.figure.get_figheight()
+        gap = (0.3 if subs == (1,) else 0.45) if axis is ax.xaxis else 0.2  # inches between labels (5×10³ is wide)
+        if subs == (1,):  # thinned to at most one label per gap of axis
+            axis.set_major_locator(LogLocator(base=10, numticks=max(3, int(inches / gap))))
+        else:  # keep ticks at least gap apart, powers of ten first, then 2× and 5×, then the rest
+            at = np.log(ticks / lo) / np.log(hi / lo) * inches
+            lead = np.round(ticks / 10.0 ** np.floor(np.log10(ticks) + 1e-9))
+            keep = []
+            for i in sorted(range(len(ticks)), key=lambda i: ({1: 0, 2: 1, 5: 1}.get(lead[i], 2), i)):
+                if all(abs(at[i] - at[k]) >= gap for k in keep):
+                    keep.append(i)
+            axis.set_major_locator(FixedLocator(np.sort(ticks[keep])))
         axis.set_major_formatter(FuncFormatter(_power_label))
         axis.set_minor_formatter(NullFormatter())
 
@@ -266,19 +357,38 @@ def legend(ax, ncol: int = 1, below: float = 30.0, right: bool = False, **kwargs
                      fontsize=STYLE["legend.fontsize"], **(place | kwargs))
 
 
-def figure_legend(fig, axes, ncol: int = 2, **kwargs):
+def figure_legend(fig, axes, ncol: int = 2, panels=None, panel_name: str | None = "n", theory: bool = True, **kwargs):
     """One legend for all ``axes`` below the panels: each series once, under its label without
     the per-panel "(hollow: …)" note; a series drawn hollow in some panel is shown hollow and says
-    where it coincides."""
-    seen = {}
-    for ax in np.ravel(axes):
+    where it coincides.
+
+    With ``panels`` (one value per axes, e.g. ``[1, 2]``, named ``panel_name``, or unnamed with
+    ``panel_name=None``) a series drawn by
+    :func:`rate_plot` gets one entry listing its fits (and, with ``theory``, its theory slopes)
+    panel by panel: "cpwl kink: fit −1.00, −0.50; theory −1.00, −0.50 (n = 1, 2)"."""
+    axes = list(np.ravel(axes))
+    if panels is not None and len(panels) != len(axes):
+        raise ValueError(f"panels: need one name per axes ({len(axes)}), got {len(panels)}")
+    seen, fits = {}, {}
+    for i, ax in enumerate(axes):
         for h, t in zip(*_entries(ax)):
             base = t.split("\n(hollow: ")[0]
             hollow = "\n(hollow: " in t
-            if base not in seen or (hollow and not seen[base][1]):
-                seen[base] = (h, hollow)
-    labels = [f"{base} (hollow where it coincides with another series)" if hollow else base
-              for base, (_, hollow) in seen.items()]
+            name = base.split(": ")[0] if panels is not None and base.split(": ")[0] in _FITS.get(ax, {}) else base
+            if name != base:
+                fits.setdefault(name, []).append((panels[i], *_FITS[ax][name]))
+            if name not in seen or (hollow and not seen[name][1]):
+                seen[name] = (h, hollow)
+    labels = []
+    for name, (_, hollow) in seen.items():
+        if name in fits:
+            where, fitted, slopes, counts = zip(*fits[name])
+            name += ": fit " + ", ".join(f"none ({c} points)" if f != f else signed(f) for f, c in zip(fitted, counts))
+            if theory and any(s is not None for s in slopes):
+                name += "; theory " + ", ".join("n/a" if s is None else signed(s) for s in slopes)
+            values = ", ".join(f"{w:g}" if isinstance(w, float) else str(w) for w in where)
+            name += f" ({panel_name} = {values})" if panel_name else f" ({values})"
+        labels.append(f"{name} (hollow where it coincides)" if hollow else name)
     return fig.legend([h for h, _ in seen.values()], labels, loc="outside lower center", ncol=ncol,
                       handler_map={tuple: HandlerTuple(ndivide=None, pad=0.4)}, fontsize=STYLE["legend.fontsize"],
                       **kwargs)

@@ -160,3 +160,21 @@ def test_classification_table_states_router_count_and_accuracies(tiny):
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["router_count"] == "prototypes"
         if r["model"] == "trained_moe":
             assert r["router_params_total"] == r["n"] * r["experts"]
+
+
+def test_pre_asymptotic_designs_hold_the_smallest_expert(tiny):
+    """Experiment 4 draws hollow (and does not fit) the designs whose budget ε^(−r) is below the
+    family's smallest expert: rates.design then keeps that smallest expert (t = 1), the one it
+    uses at r = 0; every other design with r > 0 has an expert within its budget."""
+    from moe_approx.reproduce.exp04_params_vs_eps import pre_asymptotic
+
+    out, _ = tiny
+    rows = _rows(out / "exp04_params_vs_eps.csv")
+    smallest = {r["family"]: r["expert_params"] for r in rows if r["r"] == 0}
+    flagged = [r for r in rows if pre_asymptotic(r)]
+    assert flagged  # the optimal family's smallest expert exceeds ε^(−1) at the tiny ε
+    for r in rows:
+        if pre_asymptotic(r):
+            assert r["expert_params"] == smallest[r["family"]], r
+        elif r["r"] > 0:  # at r = 0 the smallest expert is the design's intent, not a clamp
+            assert r["expert_params"] <= r["eps"] ** -r["r"] * (1 + 1e-12), r

@@ -1,7 +1,10 @@
 """plotting.cells draws exactly the partition's cell boundaries."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import moe_approx as ma
 from moe_approx import plotting
@@ -50,8 +53,9 @@ def _three_panels():
                                **plotting.series_styles(["kink", "cusp"])[name])
         ax.set_title(f"n = {n}")  # created after the axes: the style must still apply
         ax.set_xlabel("number of experts L")
+        ax.set_ylabel("error")
         plotting.log_ticks(ax)
-        plotting.legend(ax)
+    plotting.figure_legend(fig, axes, ncol=1, panels=[1, 2, 3])
     return fig, axes
 
 
@@ -94,14 +98,18 @@ def test_checks_catch_a_series_hidden_under_another():
     assert not [p for p in problems(fig) if "hides" in p]
 
 
-def test_theory_line_shares_colour_and_legend_entry():
+def test_theory_line_shares_colour_and_legend_entry_and_lies_beside_the_data():
     fig, ax = plotting.figure()
     fitted = plotting.rate_plot(ax, [1, 10, 100], [1, 0.1, 0.01], theory_slope=-0.5, label="cpwl kink")
     assert fitted == pytest.approx(-1.0)
     (handle, theory), label = plotting._ENTRIES[ax][0]
     assert label == "cpwl kink: fit \u22121.00, theory \u22120.50"
     assert theory.get_linestyle() == "--" and theory.get_color() == handle.get_color()
-    np.testing.assert_allclose(theory.get_ydata(), [1, 10**-0.5, 0.1])
+    # slope -1/2 through 2 × the highest of y / x^(-1/2) (the first point): 2 at x = 1, 0.2 at x = 100
+    np.testing.assert_allclose(theory.get_xdata(), [1, 100])
+    np.testing.assert_allclose(theory.get_ydata(), [2, 0.2])
+    ax.set_ylabel("error")
+    assert not [p for p in problems(fig) if "theory line" in p]
 
 
 def test_legend_lists_series_once_and_plain_labelled_lines():
@@ -109,7 +117,80 @@ def test_legend_lists_series_once_and_plain_labelled_lines():
     plotting.rate_plot(ax, [1, 10], [1, 0.1], upper=[2, 0.2], theory_slope=-1, label="a")
     ax.plot([1, 10], [0.5, 0.05], label="plain")
     texts = [t.get_text() for t in plotting.legend(ax).get_texts()]
-    assert texts == ["a: fit \u22121.00, theory \u22121.00", "plain"]
+    assert texts == ["a: 2 points, no fit, theory \u22121.00", "plain"]  # two points are not a fit
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.01, 100), st.floats(0.01, 100)), min_size=1, max_size=6),
+       st.sampled_from([-2.0, -0.5, 0.0, 1.0]), st.sampled_from(["above", "below"]), st.floats(1.1, 5))
+def test_slope_guide_is_parallel_and_factor_beyond_every_point(points, slope, side, factor):
+    x, y = np.array(points).T
+    fig, ax = plotting.figure()
+    line = plotting.slope_guide(ax, x, y, slope, side=side, factor=factor, text="t")
+    gx, gy = line.get_data()
+    np.testing.assert_allclose(gx, [x.min(), x.max()])
+    anchor = gy / gx**slope
+    assert anchor[0] == pytest.approx(anchor[1])  # ∝ x^slope
+    ratio = anchor[0] * x**slope / y  # the guide's height over each point
+    if side == "above":
+        assert ratio.min() == pytest.approx(factor)
+    else:
+        assert ratio.max() == pytest.approx(1 / factor)
+    plt.close(fig)
+
+
+def test_slope_guide_rejects_bad_arguments():
+    fig, ax = plotting.figure()
+    with pytest.raises(ValueError, match="side"):
+        plotting.slope_guide(ax, [1, 2], [1, 2], 1, side="left")
+    with pytest.raises(ValueError, match="factor"):
+        plotting.slope_guide(ax, [1, 2], [1, 2], 1, factor=1)
+    with pytest.raises(ValueError, match="x, y"):
+        plotting.slope_guide(ax, [0, -1], [1, 2], 1)
+
+
+def test_fraction():
+    assert plotting.fraction(-0.5) == "\u22121/2"
+    assert plotting.fraction(2.0) == "+2"
+    assert plotting.fraction(0.0) == "0"
+    assert plotting.fraction(-1 / 6) == "\u22121/6"
+    assert plotting.fraction(0.123456) == "+0.12"  # no small fraction within 1e-9
+
+
+def test_figure_legend_lists_each_series_fits_panel_by_panel():
+    fig, axes = plotting.figure(2, legend_rows=2)
+    for ax, (n, slope) in zip(axes, ((1, -1.0), (2, -0.5))):
+        x = np.array([2.0, 4.0, 8.0])
+        plotting.rate_plot(ax, x, x**slope, theory_slope=slope, label="kink")
+    plotting.rate_plot(axes[1], [2, 4], [3, 2], theory_slope=-0.5, label="cusp")
+    texts = [t.get_text() for t in plotting.figure_legend(fig, axes, panels=[1, 2]).get_texts()]
+    assert texts == ["kink: fit \u22121.00, \u22120.50; theory \u22121.00, \u22120.50 (n = 1, 2)",
+                     "cusp: fit none (2 points); theory \u22120.50 (n = 2)"]
+    with pytest.raises(ValueError, match="panels"):
+        plotting.figure_legend(fig, axes, panels=[1])
+
+
+def test_checks_catch_missing_y_label_code_names_theory_on_data_and_repeated_legends():
+    fig, axes = plotting.figure(2, legend_rows=2)
+    for ax in axes:
+        ax.plot([1, 2, 3], [1, 2, 3], "o-", label="trained_moe")
+        ax.plot([1, 2, 3], [1, 2, 3], "--", color="0.3")  # a theory line exactly on the data
+        ax.plot([1, 2, 3], [5, 6, 7], ":", color="0.3")  # one beside it
+        ax.set_title(f"panel {ax is axes[1]}")
+        plotting.legend(ax)
+    axes[0].set_ylabel(r"$x_1$ and $\|f\|$")  # subscripts in mathtext are no code names
+    found = "\n".join(problems(fig))
+    assert "panel 'panel True' has data but no y label" in found and "'panel False' has data" not in found
+    assert found.count("code name 'trained_moe'") == 2 and "code name 'x_1'" not in found
+    assert found.count("a theory line lies on the data") == 2
+    assert "legend of series ['trained_moe'] is repeated on panels ['panel False', 'panel True']" in found
+
+
+def test_categorical_axis_needs_no_y_label():
+    fig, ax = plotting.figure()
+    ax.plot([1, 2], [0, 1], "o")
+    ax.set_yticks([0, 1], ["trained MoMLP", "one MLP"])
+    assert problems(fig) == []
 
 
 def test_coinciding_series_are_drawn_hollow_and_say_so():

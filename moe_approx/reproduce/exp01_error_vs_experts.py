@@ -55,19 +55,29 @@ def run(out, size="quick", force=False):
 
 @plotting.styled
 def figure(rows, out):
-    """One panel per n; one colour and marker per (family, target) in every panel; the theory
-    slope −α/n dashed in its series' colour; each panel's legend (fit and theory slopes) below it."""
+    """One panel per n; one colour and marker per (family, target) in every panel; per target the
+    theory slope −α/n as a grey dashed guide parallel to the data, offset from it (above the cusp
+    series, below the kink series) and labelled at its end; one legend below the panels with each
+    series' fitted slopes panel by panel."""
     styles = plotting.series_styles((r["family"], r["target"]) for r in rows)
-    rows_per_legend = max(len({(r["family"], r["target"]) for r in rows if r["n"] == n}) for n in {r["n"] for r in rows})
-    fig, axes, groups = plotting.panels(rows, "n", legend_rows=rows_per_legend)
+    keys = sorted({(r["family"], r["target"]) for r in rows})
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=(len(keys) + 2) // 2)
     for ax, n, in_panel in groups:
         for key in sorted({(r["family"], r["target"]) for r in in_panel}):
             sel = [r for r in in_panel if (r["family"], r["target"]) == key]
             plotting.rate_plot(ax, [r["experts"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel],
-                               sel[0]["theory_slope"], label=" ".join(key), **styles[key])
+                               sel[0]["theory_slope"], label=" ".join(key), theory=None, **styles[key])
+        for side, name in (("above", "cusp"), ("below", "kink")):
+            sel = [r for r in in_panel if r["target"] == name]
+            if sel:
+                slope = sel[0]["theory_slope"]
+                guide = plotting.slope_guide(ax, [r["experts"] for r in sel], [r["upper"] for r in sel] if side == "above"
+                                             else [r["lower"] for r in sel], slope, side=side,
+                                             text=f"{name}: slope {plotting.fraction(slope)}")
         ax.set_title(f"n = {n}")
         ax.set_xlabel("number of experts L")
+        ax.set_ylabel(r"certified $\|f-\Phi\|_\infty$")
         plotting.log_ticks(ax)
-        plotting.legend(ax)
-    axes[0].set_ylabel(r"certified $\|f-\Phi\|_\infty$")
+    plotting.add_entry(axes[0], guide, r"theory slope $-\alpha/n$ (drawn beside the data)")
+    plotting.figure_legend(fig, axes, panels=[n for _, n, _ in groups], theory=False)
     return plotting.save(fig, out / "exp01_error_vs_experts")

@@ -65,19 +65,25 @@ def run(out, size="quick", force=False):
 
 @plotting.styled
 def figure(rows, out):
-    """One colour and marker per (family, n, target); the proven bound's slope at the same sizes
-    dashed in the series' colour; the legend below the panel."""
+    """One colour and marker per (family, n, target); each series' proven bound dashed in its colour
+    (the theory slope is the bound's slope at the same sizes; the bound lies above the data, so it
+    never hides it); the legend below the panel. Two Taylor degrees are two points: no slope is
+    fitted to them."""
     keys = sorted({(r["family"], r["n"], r["target"]) for r in rows})
     styles = plotting.series_styles(keys)
-    fig, ax = plotting.figure(legend_rows=len(keys))
+    fig, ax = plotting.figure(legend_rows=len(keys) + 2)
     for key in keys:
         family, n, name = key
         sel = [r for r in rows if (r["family"], r["n"], r["target"]) == key]
-        slope = sel[0]["theory_slope"]
-        plotting.rate_plot(ax, [r["expert_nonzero"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel],
-                           None if slope != slope else slope, label=f"{family} n={n} {name}", **styles[key])
+        size, slope = [r["expert_nonzero"] for r in sel], sel[0]["theory_slope"]
+        label = (f"CPwL, n = {n}, {name}" if family == "cpwl" else
+                 f"Taylor, n = {n}, sin(πx), degree " + ", ".join(str(r["size"]) for r in sel))
+        plotting.rate_plot(ax, size, [r["lower"] for r in sel], [r["upper"] for r in sel],
+                           None if slope != slope else slope, label=label, theory=None, **styles[key])
+        bound, = ax.plot(size, [r["proven_bound"] for r in sel], "--", color=styles[key]["color"], lw=0.9, alpha=0.8)
+        plotting.join_entry(ax, bound, (", theory", ", bound's slope"))
     ax.set_xlabel("nonzero parameters per expert")
     ax.set_ylabel(r"certified $\|f-\Phi\|_\infty$")
     plotting.log_ticks(ax)
-    plotting.legend(ax)
+    plotting.legend(ax, title=r"solid: certified; dashed: its proven bound; $L = 2^n$")
     return plotting.save(fig, out / "exp02_error_vs_expert_size")

@@ -27,6 +27,7 @@ SETTINGS = {
     "full": {"n": 2, "target": "cone", "eps": [0.05, 1e-2, 1e-3, 1e-4], "r_points": 11, "measure_total": 2e6},
 }
 ACTIVATIONS = ("relu", "prelu")
+ACTIVATION_NAMES = {"relu": "ReLU", "prelu": "PReLU"}
 
 
 def _r_grid(family, n, alpha, activation, points):
@@ -86,7 +87,8 @@ def figure(rows, out):
             moves = len({(x["active_params"], x["experts"]) for x in sel}) > 1
             r_max = sel[-1]["r"]
             note = (f", r = 0 (top) to {r_max:g} (bottom)" if moves else f", any r in [0, {r_max:g}]" if r_max else ", r = 0")
-            plotting.plot_series(ax, [x["active_params"] for x in sel], [x["experts"] for x in sel], f"{family} {activation}",
+            plotting.plot_series(ax, [x["active_params"] for x in sel], [x["experts"] for x in sel],
+                                 f"{family} {ACTIVATION_NAMES[activation]}",
                                  linestyle="-" if activation == "relu" else ":", note=note, **styles[key])
             if activation != "relu":
                 continue
@@ -100,13 +102,13 @@ def figure(rows, out):
         if measured:
             ring, = ax.plot([x["active_params"] for x in measured], [x["experts"] for x in measured], "o", mfc="none",
                             ms=9, color="0.45", mew=0.8, zorder=1)
-            plotting.add_entry(ax, ring, "certified by sup_error")
+            plotting.add_entry(ax, ring, "built, error certified (branch and bound)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.margins(x=0.1, y=0.1)
         ax.set_title(rf"$\varepsilon={eps:g}$")
         ax.set_xlabel("active parameters per input")
+        ax.set_ylabel("experts L")
         plotting.log_ticks(ax)
-    axes[0].set_ylabel("experts L")
     plotting.figure_legend(fig, axes, ncol=2)
     return plotting.save(fig, out / "exp03_tradeoff_frontier")

@@ -41,28 +41,37 @@ def run(out, size="quick", force=False):
                                      samples_momlp=float(rates.sample_complexity(vc_moe, s["eps_gen"], s["delta"])),
                                      samples_dense=float(rates.sample_complexity(vc_dense, s["eps_gen"], s["delta"]))))
         res.finish()
-    return res.outputs(figure(res.rows, out))
+    return res.outputs(figure(res.rows, out, s))
 
 
 @plotting.styled
-def figure(rows, out):
-    """The MoMLP bound and the dense network's bound (same total parameters) in two panels with a
-    shared y axis: colour = family, marker = r, one legend below both panels."""
+def figure(rows, out, settings):
+    """The MoMLP bound and the dense network's bound (same total parameters) in two panels: colour =
+    family, marker = r, one legend below both panels whose title defines the symbols; the right
+    axis of each panel reads the same curves as agnostic PAC sample complexity (d + log(1/δ))/ε_gen²
+    (an increasing function of the VC bound d)."""
     keys = sorted({(x["family"], x["r"]) for x in rows})
     styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
-    fig, axes = plotting.figure(2, legend_rows=(len(keys) + 1) // 2, sharey=True)
+    fig, axes = plotting.figure(2, legend_rows=(len(keys) + 1) // 2 + 2)
     for key in keys:
         sel = [x for x in rows if (x["family"], x["r"]) == key]
         inv = [1 / x["eps"] for x in sel]
         for ax, column in zip(axes, ("vc_momlp", "vc_dense")):
             plotting.plot_series(ax, inv, [x[column] for x in sel], f"{key[0]} r={key[1]:g}", **styles[key])
     axes[0].set_title(r"MoMLP: $L\cdot\max\{nL, JW\}$")
-    axes[1].set_title(r"one dense network, same total $P$: $PJ\log P$")
-    axes[0].set_ylabel("VC bound (constants, logs omitted)")
+    axes[1].set_title(r"one network, same total $P$: $PJ\log P$")
+    eps_gen, delta = settings["eps_gen"], settings["delta"]
+    log_delta = float(np.log(1 / delta))
     for ax in axes:
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(r"$1/\varepsilon$")
+        ax.set_xlabel(r"$1/\varepsilon$ (approximation error $\varepsilon$)")
+        ax.set_ylabel("VC bound d (constants, logs omitted)")
         plotting.log_ticks(ax)
-    plotting.figure_legend(fig, axes, ncol=2)
+        samples = ax.secondary_yaxis("right", functions=(lambda d: (d + log_delta) / eps_gen**2,
+                                                         lambda m: np.maximum(m * eps_gen**2 - log_delta, 1e-300)))
+        samples.set_ylabel(rf"samples $(d+\log(1/\delta))/\varepsilon_{{gen}}^2$" + "\n"
+                           + rf"($\varepsilon_{{gen}}={eps_gen:g}$, $\delta={delta:g}$)")
+    plotting.figure_legend(fig, axes, ncol=2, title=f"L experts on [0,1]ⁿ, n = {settings['n']}, each J layers deep and W wide; "
+                           "P: total parameters; the design reaching ε at each trade-off r")
     return plotting.save(fig, out / "exp05_vc_dimension")

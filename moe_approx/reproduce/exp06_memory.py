@@ -36,10 +36,14 @@ def run(out, size="quick", force=False):
     return res.outputs(figure(res.rows, out))
 
 
+TITLES = {"constant": "constant experts", "cpwl": "CPwL experts", "optimal": "optimal-rate experts"}
+
+
 @plotting.styled
 def figure(rows, out):
     """One panel per family (shared y axis): each ε a colour, its designs joined in order of r,
-    each r a marker; designs equal to one at a smaller r are drawn hollow and larger. One legend
+    each r a marker; designs equal to one at a smaller r are drawn hollow and larger; the diagonal
+    "loaded = total" (a dense network loads everything) dashed, both axes on one range. One legend
     (colours = ε, markers = r) below the panels."""
     from matplotlib.lines import Line2D
 
@@ -47,8 +51,8 @@ def figure(rows, out):
     r_values = sorted({x["r"] for x in rows})
     colour = dict(zip(eps_values, plotting.PALETTE))
     marker = dict(zip(r_values, plotting.MARKERS))
-    entries = len(eps_values) + len(r_values) + 1
-    ncol = min(6, math.ceil(entries / 2))
+    entries = len(eps_values) + len(r_values) + 2
+    ncol = min(4, math.ceil(entries / 2))
     fig, axes, groups = plotting.panels(rows, "family", legend_rows=math.ceil(entries / ncol))
     hollow = False
     for ax, family, in_panel in groups:
@@ -61,14 +65,20 @@ def figure(rows, out):
                 hollow |= "hollow" in h.get_label()
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.margins(x=0.1, y=0.1)
-        ax.set_title(family)
+        values = [x[k] for x in in_panel for k in ("total_bytes", "active_bytes")]
+        low, high = min(values) / 6, max(values) * 6  # one square range: the diagonal runs corner to corner
+        diagonal, = ax.plot([low, high], [low, high], "--", color="0.4", lw=0.9, zorder=1)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_title(TITLES.get(family, family))
         ax.set_xlabel("total bytes (experts + router)")
+        ax.set_ylabel("bytes loaded per input")
         plotting.log_ticks(ax)
-    axes[0].set_ylabel("bytes loaded per input")
     proxies = [Line2D([], [], color=colour[e], lw=1.5) for e in eps_values]
     proxies += [Line2D([], [], color="0.3", marker=marker[r], linestyle="none") for r in r_values]
     labels = [f"ε = {e:g}" for e in eps_values] + [f"r = {r:g}" for r in r_values]
+    proxies.append(diagonal)
+    labels.append("loaded = total (a dense network)")
     if hollow:
         proxies.append(Line2D([], [], color="0.3", marker="o", mfc="none", ms=7, linestyle="none"))
         labels.append("hollow: same design, smaller r")

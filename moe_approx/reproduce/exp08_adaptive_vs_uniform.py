@@ -82,23 +82,40 @@ def run(out, size="quick", force=False):
 @plotting.styled
 def figure(rows, out):
     """One panel per n: experts against certified ε for adaptive and uniform partitions of each
-    family (one colour and marker per series), theory exponents dashed in the series' colour,
-    each panel's legend (fit and theory slopes) below it."""
+    family (one colour and marker per series). Theory exponents are dashed guides parallel to the
+    data and beside it, labelled at their end: one grey guide per scheme where both families share
+    the exponent (uniform above, adaptive below the data), else one per series in its colour. One
+    legend below the panels with each series' fitted slopes panel by panel."""
     keys = sorted({(r["family"], scheme) for r in rows for scheme in ("adaptive", "uniform")})
     styles = plotting.series_styles(keys)
-    fig, axes, groups = plotting.panels(rows, "n", legend_rows=len(keys) + 1)  # + a two-line entry
+    fig, axes, groups = plotting.panels(rows, "n", legend_rows=len(keys) + 1)
     for ax, n, in_panel in groups:
-        for family in sorted({r["family"] for r in in_panel}):
-            sel = [r for r in in_panel if r["family"] == family]
-            for scheme in ("adaptive", "uniform"):
-                built = [r for r in sel if math.isfinite(r[f"{scheme}_experts"])]
-                plotting.rate_plot(ax, [r["eps"] for r in built], [r[f"{scheme}_experts"] for r in built],
-                                   theory_slope=sel[0][f"theory_{scheme}"], label=f"{family} {scheme}",
-                                   **styles[family, scheme])
-        ax.invert_xaxis()
+        ax.set_xscale("log")
+        ax.invert_xaxis()  # ε falls to the right
+        families = sorted({r["family"] for r in in_panel})
+        built = {(family, scheme): [r for r in in_panel if r["family"] == family and math.isfinite(r[f"{scheme}_experts"])]
+                 for family in families for scheme in ("adaptive", "uniform")}
+        for (family, scheme), sel in built.items():
+            plotting.rate_plot(ax, [r["eps"] for r in sel], [r[f"{scheme}_experts"] for r in sel],
+                               theory_slope=sel[0][f"theory_{scheme}"], label=f"{family} {scheme}", theory=None,
+                               **styles[family, scheme])
+        for scheme, side in (("uniform", "above"), ("adaptive", "below")):
+            slopes = {f: built[f, scheme][0][f"theory_{scheme}"] for f in families if built[f, scheme]}
+            if len(set(slopes.values())) == 1:
+                sel = [r for f in slopes for r in built[f, scheme]]
+                guide = plotting.slope_guide(ax, [r["eps"] for r in sel], [r[f"{scheme}_experts"] for r in sel],
+                                             next(iter(slopes.values())), side=side, factor=1.6,
+                                             text=f"{scheme}: slope {plotting.fraction(next(iter(slopes.values())))}")
+                continue
+            for i, (family, slope) in enumerate(slopes.items()):
+                sel = built[family, scheme]
+                plotting.slope_guide(ax, [r["eps"] for r in sel], [r[f"{scheme}_experts"] for r in sel], slope,
+                                     side="above" if i == 0 else "below", factor=1.6, color=styles[family, scheme]["color"],
+                                     text=f"slope {plotting.fraction(slope)}")
         ax.set_title(f"cusp, n = {n}")
         ax.set_xlabel(r"certified $\varepsilon$")
+        ax.set_ylabel("experts L")
         plotting.log_ticks(ax)
-        plotting.legend(ax)
-    axes[0].set_ylabel("experts L")
+    plotting.add_entry(axes[0], guide, "theory slope (dashed, beside the data; grey: both families)")
+    plotting.figure_legend(fig, axes, ncol=1, panels=[n for _, n, _ in groups], theory=True)
     return plotting.save(fig, out / "exp08_adaptive_vs_uniform")

@@ -119,50 +119,53 @@ def compare(out, size="quick", force=False):
 @plotting.styled
 def compare_figure(rows, out):
     """Active and total nonzero parameters against 1/ε at equal proven ε: colour = family,
-    marker = r; coinciding designs hollow (the legend says so); each panel's legend below it."""
+    marker = r; coinciding designs hollow (the legend says so); one legend below both panels with
+    each series' fitted slopes (active, total)."""
     keys = sorted({(x["family"], x["r"]) for x in rows})
     styles = plotting.series_styles(keys, color_by=lambda k: k[0], marker_by=lambda k: k[1])
-    fig, axes = plotting.figure(2, legend_rows=len(keys), sharey=True)
+    fig, axes = plotting.figure(2, legend_rows=len(keys))
     for key in keys:
         sel = [x for x in rows if (x["family"], x["r"]) == key]
         for ax, count in zip(axes, ("active_params", "total_params")):
-            plotting.rate_plot(ax, [1 / x["eps"] for x in sel], [x[count] for x in sel], label=f"{key[0]} r={key[1]:g}",
+            plotting.rate_plot(ax, [1 / x["eps"] for x in sel], [x[count] for x in sel], label=f"{key[0]} r = {key[1]:g}",
                                **styles[key])
     for ax, title in zip(axes, ("active (one expert + router path)", "total")):
         ax.set_title(title)
         ax.set_xlabel(r"$1/\varepsilon$ (proven bound, n = 2, Lipschitz)")
+        ax.set_ylabel(f"{title.split()[0]} nonzero parameters")
         plotting.log_ticks(ax)
-        plotting.legend(ax)
-    axes[0].set_ylabel("nonzero parameters")
+    plotting.figure_legend(fig, axes, ncol=1, panels=["active", "total"], panel_name=None)
     return plotting.save(fig, out / "exp09_optimal_compare")
-
 
 
 @plotting.styled
 def figure(rows, out):
     """One panel per n: the measured error (lower bounds on dense grids) of each series against
-    the expert's parameters, its theory slope dashed in the same colour, the proven bound dotted
-    grey, float64's limit B = 27 as a grey vertical line; each panel's legend below it."""
+    the expert's nonzero parameters (the count of docs/theory.md §6), its theory slope dashed in the
+    same colour beside the data (a series of 2 points gets no fit, only the theory guide), the
+    proven bound dotted grey, float64's limit B = 27 as a grey vertical line; one legend below both
+    panels."""
     series = (("float64", "o"), ("exact", "s"), ("float64 B=27", "^"))
+    names = {"float64": "float64, A = B", "exact": "exact arithmetic, A = B", "float64 B=27": "float64, B = 27, A grows"}
     colours = dict(zip((name for name, _ in series), plotting.PALETTE))
     fig, axes = plotting.figure(2, legend_rows=5)
     for ax, n in zip(axes, (1, 2)):
         for name, marker in series:
             sel = [r for r in rows if r["n"] == n and r["series"] == name]
-            if not sel:
-                continue
-            plotting.rate_plot(ax, [r["params"] for r in sel], [r["lower"] for r in sel],
-                               theory_slope=sel[0]["theory_slope"], label=name, marker=marker, color=colours[name])
-        both = sorted((r for r in rows if r["n"] == n and r["series"] != "float64 B=27"), key=lambda r: r["params"])
-        bound, = ax.plot([r["params"] for r in both], [r["proven_bound"] for r in both], ":", color="0.4", lw=1.0)
-        plotting.add_entry(ax, bound, "proven bound")
-        limit = [r["params"] for r in rows if r["n"] == n and r["series"] == "float64" and r["B"] == optimal.MAX_BLOCK_FLOAT64]
+            if sel:
+                plotting.rate_plot(ax, [r["nonzero"] for r in sel], [r["lower"] for r in sel],
+                                   theory_slope=sel[0]["theory_slope"], label=names[name], marker=marker,
+                                   color=colours[name], theory="below", factor=1.6)
+        both = sorted((r for r in rows if r["n"] == n and r["series"] != "float64 B=27"), key=lambda r: r["nonzero"])
+        bound, = ax.plot([r["nonzero"] for r in both], [r["proven_bound"] for r in both], ":", color="0.4", lw=1.0)
+        plotting.add_entry(ax, bound, "proven bound (A = B)")
+        limit = [r["nonzero"] for r in rows if r["n"] == n and r["series"] == "float64" and r["B"] == optimal.MAX_BLOCK_FLOAT64]
         if limit:
             line = ax.axvline(limit[0], color="0.6", linewidth=0.8)
             plotting.add_entry(ax, line, "B = 27: float64's limit")
-        ax.set_title(f"n = {n}, target {rows[0]['target']}")
-        ax.set_xlabel("parameters of one expert")
+        ax.set_title(f"n = {n}, " + r"$f(x) = \|x - p\|_\infty$")
+        ax.set_xlabel("nonzero parameters of one expert")
+        ax.set_ylabel(r"$\max |f-\Phi|$ (grid / random points)")
         plotting.log_ticks(ax)
-        plotting.legend(ax)
-    axes[0].set_ylabel(r"$\max |f-\Phi|$ (grid / random points)")
+    plotting.figure_legend(fig, axes, ncol=1, panels=[1, 2])
     return plotting.save(fig, out / "exp09_optimal_rate")

@@ -140,41 +140,70 @@ def summary(rows) -> dict:
     return out
 
 
-COLORS = {"trained_moe": "C0", "trained_mlp": "C1", "constructed_moe": "C2"}
+MODEL_NAMES = {"trained_moe": "trained MoMLP", "trained_mlp": "one trained MLP", "constructed_moe": "constructed mixture"}
+TARGET_NAMES = {"kink": "$|x_1 - 1/3|$", "cusp": "$|x_1 - 1/3|^{1/2}$", "oscillatory": "oscillatory",
+                "sine_product": {1: r"$\sin(\pi x)$", 2: r"$\sin(\pi x_1)\sin(\pi x_2)$",
+                                 3: r"$\sin(\pi x_1)\sin(\pi x_2)\sin(\pi x_3)$"}}
+
+
+def target_name(name: str, n: int) -> str:
+    """The target in mathematical notation (its library name where none is known)."""
+    plain = TARGET_NAMES.get(name, name)
+    return plain.get(n, name) if isinstance(plain, dict) else plain
 
 
 @plotting.styled
 def figure(rows, out):
-    """Per n: for each target and model, the certified bracket (bar) and each run's test max error (circle);
-    a test error below the panel's floor (e.g. 0 up to rounding where test vertices are CPwL nodes) is a
-    triangle on the floor."""
-    fig, axes, groups = plotting.panels(rows, "n", legend_rows=3)
-    for ax, n, in_panel in groups:
-        names = sorted({r["target"] for r in in_panel})
-        lowers = [r["lower"] for r in in_panel if math.isfinite(r["lower"]) and r["lower"] > 0]
-        floor = 0.3 * min(lowers) if lowers else 1e-8
-        for j, kind in enumerate(KINDS):
-            for i, name in enumerate(names):
-                sel = [r for r in in_panel if r["target"] == name and r["model"] == kind]
-                x = i + (j - 1) * 0.22
-                test = np.array([r["test_max_error"] for r in sel])
-                ax.plot([x] * int(np.sum(test >= floor)), test[test >= floor], "o", mfc="none", color=COLORS[kind])
-                ax.plot([x] * int(np.sum(test < floor)), [floor] * int(np.sum(test < floor)), "v", mfc="none",
-                        color=COLORS[kind])
-                for r in sel:
-                    if math.isfinite(r["upper"]):
-                        ax.plot([x, x], [max(r["lower"], floor), r["upper"]], "-", color=COLORS[kind], lw=3,
-                                solid_capstyle="butt")
-            ax.plot([], [], "-", color=COLORS[kind], lw=3, label=kind)
-        ax.set_ylim(bottom=floor / 1.5)
-        ax.set_xticks(range(len(names)), names)
-        ax.set_xlim(-0.5, len(names) - 0.5)
-        ax.set_yscale("log")
-        ax.set_title(f"n = {n}")
-    axes[0].plot([], [], "o", mfc="none", color="0.4", label="test max error (each run)")
-    axes[0].plot([], [], "v", mfc="none", color="0.4", label="test max error below the axis (each run)")
-    axes[0].set_ylabel("bar: certified sup error [lower, upper]")
-    plotting.figure_legend(fig, axes, ncol=2)
+    """One panel per (n, target), one row per model: the certified bracket [lower, upper] of the sup
+    error over the cube as a horizontal bar with caps (run 0; its numbers at the right), each
+    run's test maximum error as a hollow circle just below the bar; a test error below the axis
+    (0 up to rounding, where test vertices are CPwL nodes) is a triangle on the left edge."""
+    from matplotlib.lines import Line2D
+
+    settings = sorted({(r["n"], r["target"]) for r in rows})
+    ncols = min(2, len(settings))
+    nrows = -(-len(settings) // ncols)
+    fig, axes = plotting.figure(ncols, nrows=nrows, double=True, squeeze=False)
+    fig.set_size_inches(plotting.DOUBLE_COLUMN, 1.45 * nrows + 0.85)
+    lowers = [v for r in rows for v in (r["lower"], r["test_max_error"]) if math.isfinite(v) and v > 1e-12]
+    floor = 0.3 * min(lowers)
+    highest = max(v for r in rows for v in (r["upper"], r["test_max_error"]) if math.isfinite(v))
+    for ax, (n, name) in zip(axes.ravel(), settings):
+        brackets = []
+        for y, kind in enumerate(KINDS):
+            sel = [r for r in rows if (r["n"], r["target"], r["model"]) == (n, name, kind)]
+            colour = plotting.PALETTE[y]
+            test = np.array([r["test_max_error"] for r in sel])
+            ax.plot(test[test >= floor], [y + 0.22] * int(np.sum(test >= floor)), "o", mfc="none", color=colour, ms=4)
+            ax.plot([floor] * int(np.sum(test < floor)), [y + 0.22] * int(np.sum(test < floor)), "<", mfc="none",
+                    color=colour, ms=4)
+            for r in [r for r in sel if math.isfinite(r["upper"])][:1]:
+                low = max(r["lower"], floor)
+                ax.errorbar([(low * r["upper"]) ** 0.5], [y], xerr=[[(low * r["upper"]) ** 0.5 - low],
+                            [r["upper"] - (low * r["upper"]) ** 0.5]], fmt="none", ecolor=colour, elinewidth=2.2,
+                            capsize=4, capthick=1.4)
+                certified = r["certified"] in (True, "True")
+                brackets.append((y, f"[{r['lower']:.3g}, {r['upper']:.3g}]" + ("" if certified else "\nbudget ran out")))
+        ax.set_xscale("log")
+        ax.set_xlim(floor / 1.5, highest * 2)
+        ax.set_ylim(len(KINDS) - 0.4, -0.6)
+        ax.set_yticks(range(len(KINDS)), [MODEL_NAMES[k] for k in KINDS])
+        ax.grid(False, axis="y")
+        numbers = ax.secondary_yaxis("right")  # each bracket's numbers beside its row
+        numbers.set_yticks([y for y, _ in brackets], [t for _, t in brackets])
+        numbers.tick_params(length=0, labelsize=plotting.STYLE["legend.fontsize"])
+        for (y, _), label in zip(brackets, numbers.get_yticklabels()):
+            label.set_color(plotting.PALETTE[y])
+        ax.set_title(f"n = {n}, f = {target_name(name, n)}")
+        ax.set_xlabel(r"$|f-\Phi|$ over $[0,1]^n$")
+        plotting.log_ticks(ax)
+    for ax in axes.ravel()[len(settings):]:
+        ax.set_visible(False)
+    proxies = [Line2D([], [], color="0.3", marker="|", ms=8, mew=1.4, lw=2.2),
+               Line2D([], [], color="0.3", marker="o", mfc="none", linestyle="none"),
+               Line2D([], [], color="0.3", marker="<", mfc="none", linestyle="none")]
+    labels = [f"certified sup over the cube: bracket [lower, upper], run 0 (budget ran out: valid, wider than "
+              f"{COMMON['rtol']:.0%})",
+              "test max error on held-out grid vertices (each run)", "test max error below the axis (0 up to rounding)"]
+    fig.legend(proxies, labels, loc="outside lower center", ncol=1)
     return plotting.save(fig, out / "exp10_trained_regression")
-
-

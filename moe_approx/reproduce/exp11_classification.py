@@ -120,21 +120,41 @@ def summary(rows) -> dict:
 
 @plotting.styled
 def figure(rows, out):
-    fig, ax = plotting.figure(legend_rows=2)
+    """Left: test accuracy (mean ± std over the runs) per number of experts L for the MoMLP and one
+    MLP of the same total parameters, side by side (markers with error bars; L takes few values, so
+    nothing joins them). Right: parameters loaded per input for each, as bars, with the MoMLP's
+    factor below the MLP written above its bar."""
     stats = summary(rows)
-    for kind, marker, shift in (("trained_moe", "o", 1.0), ("trained_mlp", "s", 1.04)):
-        Ls = sorted({r["L"] for r in rows if r["model"] == kind})
+    kinds = (("trained_moe", "MoMLP (L experts, prototype router)", "o"), ("trained_mlp", "one MLP, same total parameters", "s"))
+    Ls = sorted({r["L"] for r in rows})
+    fig, axes = plotting.figure(2, legend_rows=1)
+    for j, (kind, label, marker) in enumerate(kinds):
+        x = np.arange(len(Ls)) + (j - 0.5) * 0.3
         mean = [stats[f"L={L} {kind}"]["accuracy_mean"] for L in Ls]
         std = [stats[f"L={L} {kind}"]["accuracy_std"] for L in Ls]
-        label = "MoMLP (L experts)" if kind == "trained_moe" else "one MLP, same total parameters"
-        ax.errorbar(np.array(Ls) * shift, mean, yerr=std, marker=marker, capsize=2, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of experts L (k-means prototypes)")
-    ax.set_ylabel("test accuracy, mean ± std")
-    ax.set_title(f"{Path(str(rows[0]['dataset'])).name}; router count: {rows[0]['router_count']} (n·L)")
-    plotting.legend(ax)
+        axes[0].errorbar(x, mean, yerr=std, marker=marker, linestyle="none", capsize=3, color=plotting.PALETTE[j],
+                         label=label)
+        active = [stats[f"L={L} {kind}"]["active_params"] for L in Ls]
+        axes[1].bar(x, active, width=0.28, color=plotting.PALETTE[j], label=label)
+        if kind == "trained_moe":
+            totals = [stats[f"L={L} {kind}"]["total_params"] for L in Ls]
+            for xi, a, t in zip(x, active, totals):
+                axes[1].annotate(f"{a:,} of {t:,}", (xi, a), xytext=(0, 2), textcoords="offset points", ha="center",
+                                 va="bottom", fontsize=plotting.STYLE["legend.fontsize"])
+    for ax in axes:
+        ax.set_xticks(range(len(Ls)), [f"L = {L}" for L in Ls])
+        ax.set_xlim(-0.6, len(Ls) - 0.4)
+        ax.set_xlabel("number of experts L (k-means prototypes)")
+        ax.grid(False, axis="x")
+    axes[0].set_ylabel(f"test accuracy, mean ± std ({max(stats[k]['runs'] for k in stats)} runs)")
+    axes[1].set_ylabel("parameters loaded per input")
+    axes[1].set_ylim(0, 1.15 * max(stats[k]["active_params"] for k in stats))
+    dataset = Path(str(rows[0]["dataset"])).name
+    axes[0].set_title(f"{'8×8 digits' if dataset == 'digits' else dataset}: accuracy")
+    axes[1].set_title("loaded per input (MoMLP: of its total)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2)
     return plotting.save(fig, out / "exp11_classification")
-
 
 
 def main(argv=None):
