@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__, experts, targets
+from ._progress import default_progress
 
 DEFAULT_N = 2
 
@@ -62,11 +63,12 @@ def _rates(args) -> int:
     from . import rates
 
     n, alpha = (None, None) if args.symbolic else (args.n, args.alpha)
-    tab = rates.table(args.family, n=n, alpha=alpha, activation=args.activation, progress=not args.json)
+    tab = rates.table(args.family, n=n, alpha=alpha, activation=args.activation, progress=default_progress(None) and not args.json,
+                      numeric_at=(args.n, args.alpha))
     if args.json:
         return _emit(args, {"family": args.family, "n": n, "alpha": alpha, "activation": args.activation,
                             "rows": tab.records()})
-    return _emit(args, {}, tab.to_latex() if args.latex else str(tab))
+    return _emit(args, {}, tab.to_latex(args.width) if args.latex else str(tab))
 
 
 def _design_figures(d, **settings) -> dict:
@@ -153,9 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "parameters, VC bounds against eps (docs/theory.md §6, §7)")
     rt.add_argument("family", choices=families + ("all",), help=f"expert family {_choices(families + ('all',))}")
     rt.add_argument("--alpha", type=float, default=1.0, help="Hölder exponent in (0, 1] (default 1)")
-    rt.add_argument("--symbolic", action="store_true", help="leave n and alpha symbolic (overrides --n and --alpha)")
+    rt.add_argument("--symbolic", action="store_true", help="leave n and alpha symbolic where a family's closed forms take symbols "
+                    "(elsewhere --n and --alpha are used, and the output says so)")
     rt.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
-    rt.add_argument("--latex", action="store_true", help="print a LaTeX table (booktabs)")
+    rt.add_argument("--latex", action="store_true", help="print a LaTeX table (booktabs) that fits --width pt")
+    rt.add_argument("--width", type=float, default=246.0, help="largest width of the LaTeX table in pt (default 246: "
+                    "a column of a two-column article; 345: one column)")
     rt.set_defaults(func=_rates)
 
     ds = sub.add_parser("design", parents=[_common()], help="the exact integer design for eps at trade-off r, or the best "
