@@ -88,14 +88,16 @@ class RateTable:
 
     def _display(self):
         """(caption, [(family line, [(quantity, leading terms, exponent) as plain text])])."""
-        caption = (f"RateTable at n = {fmt(self.n)}, alpha = {fmt(self.alpha)} (docs/theory.md §6, §7): leading terms "
+        at = lambda name, v: f"{name} = {text(v)}" if sp.sympify(v).is_number else f"{name} symbolic"
+        caption = (f"RateTable at {at('n', self.n)}, {at('α', self.alpha)} (docs/theory.md §6, §7): leading terms "
                    "as ε → 0 at trade-off r (active params ≍ ε^-r) and the power of 1/ε that leads them")
         out = []
         for family, info, rows in self.blocks():
             head = ", ".join([family] + [f"{k} = {text(v)}" for k, v in (("n", info["n"]), ("α", info["alpha"]))
                                          if v is not None and sp.sympify(v).is_number and not info["note"]])
             head += f" ({info['note']})" if info["note"] else ""
-            out.append((head, [(q, "" if v is None else text(v), "" if x is None else text(x)) for q, v, x in rows]))
+            out.append((head, [(q.replace("eps", "ε"), "" if v is None else text(v), "" if x is None else text(x))
+                               for q, v, x in rows]))
         return caption, out
 
     def __repr__(self):
