@@ -580,3 +580,10 @@ def test_latex_table_fits_an_article_column(n, alpha, width, default_table):
     assert r"\log_2" in tex and r"\log{\left(2 \right)}" not in tex
     body = [x for x in tex.splitlines() if x.rstrip().endswith(r"\\")]
     assert sum(x.startswith(r"\multicolumn{3}") for x in body) == len(tab.blocks(latex_rows=True))
+
+
+def test_width_of_what_mathtext_cannot_set_is_estimated_by_the_stated_rule():
+    from moe_approx.rates.latex import FONT_PT, width_pt
+
+    assert width_pt(r"$\notacommand{ab}$") == 0.55 * FONT_PT * 2  # two visible characters
+    assert 0 < width_pt("$x$") < width_pt("$x + y$")

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -231,3 +232,8 @@ def test_default_progress_rule(monkeypatch):
     assert default_progress(None) is True
     monkeypatch.setattr(sys, "stderr", type("Pipe", (), {"isatty": lambda self: False})())
     assert default_progress(None) is False  # no terminal, no Jupyter kernel here
+    shell = type("Shell", (), {"config": {"IPKernelApp": {}}})()  # what IPython reports inside a Jupyter kernel
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    assert default_progress(None) is True
+    shell.config = {}  # a terminal IPython is no kernel
+    assert default_progress(None) is False
