@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from . import __version__, experts, targets
+from ._progress import default_progress
 
 DEFAULT_N = 2
 
@@ -64,11 +65,12 @@ def _rates(args) -> int:
     from . import rates
 
     n, alpha = (None, None) if args.symbolic else (args.n, args.alpha)
-    tab = rates.table(args.family, n=n, alpha=alpha, activation=args.activation, progress=not args.json)
+    tab = rates.table(args.family, n=n, alpha=alpha, activation=args.activation, progress=default_progress(None) and not args.json,
+                      numeric_at=(args.n, args.alpha))
     if args.json:
         return _emit(args, {"family": args.family, "n": n, "alpha": alpha, "activation": args.activation,
                             "rows": tab.records()})
-    return _emit(args, {}, tab.to_latex() if args.latex else str(tab))
+    return _emit(args, {}, tab.to_latex(args.width) if args.latex else str(tab))
 
 
 def _design_figures(d, **settings) -> dict:
@@ -103,12 +105,32 @@ def _design(args) -> int:
     return _emit(args, _design_figures(d, **common, r=args.r, r_max=float(hi)))
 
 
-def _approximate(args) -> int:
-    from . import approximate, formula
+def _target(args):
+    """The target a subcommand names: a library name (as a formula with ``--formula``), else a formula
+    string in x1 … xn (``targets.from_sympy``; ``--alpha`` and ``--C`` declare its constants)."""
+    from . import formula
 
-    f = formula.library(args.name, args.n) if args.formula else targets.get(args.name, n=args.n)
+    if args.name in targets.names():
+        if args.alpha is not None or args.C is not None:
+            raise ValueError(f"--alpha and --C declare a formula's constants; the library target {args.name!r} has its own")
+        return formula.library(args.name, args.n) if args.formula else targets.get(args.name, n=args.n)
+    if args.name.isidentifier() and args.name not in {f"x{i}" for i in range(1, args.n + 1)}:
+        raise ValueError(f"unknown target {args.name!r}: a library target {_choices(targets.names())} "
+                         f"or a formula in x1 … x{args.n} such as 'abs(x1 - 0.3)'")
+    if (args.alpha is None) != (args.C is None):
+        raise ValueError("--alpha and --C must be given together (or both omitted: C is then computed)")
+    try:
+        return targets.from_sympy(args.name, args.n, alpha=args.alpha, constant=args.C)
+    except ValueError as err:
+        raise ValueError(f"{err} (on the command line: --alpha A --C C)" if args.alpha is None else str(err)) from err
+
+
+def _approximate(args) -> int:
+    from . import approximate
+
+    f = _target(args)
     moe = approximate(f, args.eps, expert=args.expert, max_experts=args.max_experts, activation=args.activation,
-                      rtol=args.rtol, max_evals=args.max_evals, progress=not args.json)
+                      rtol=args.rtol, max_evals=args.max_evals, progress=default_progress(None) and not args.json)
     cert = moe.certificate
     figures = {
         "target": args.name, "n": args.n, "eps": args.eps, "expert": args.expert, "activation": args.activation,
@@ -179,9 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "parameters, VC bounds against eps (docs/theory.md §6, §7)")
     rt.add_argument("family", choices=families + ("all",), help=f"expert family {_choices(families + ('all',))}")
     rt.add_argument("--alpha", type=float, default=1.0, help="Hölder exponent in (0, 1] (default 1)")
-    rt.add_argument("--symbolic", action="store_true", help="leave n and alpha symbolic (overrides --n and --alpha)")
+    rt.add_argument("--symbolic", action="store_true", help="leave n and alpha symbolic where a family's closed forms take symbols "
+                    "(elsewhere --n and --alpha are used, and the output says so)")
     rt.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
-    rt.add_argument("--latex", action="store_true", help="print a LaTeX table (booktabs)")
+    rt.add_argument("--latex", action="store_true", help="print a LaTeX table (booktabs) that fits --width pt")
+    rt.add_argument("--width", type=float, default=246.0, help="largest width of the LaTeX table in pt (default 246: "
+                    "a column of a two-column article; 345: one column)")
     rt.set_defaults(func=_rates)
 
     ds = sub.add_parser("design", parents=[_common()], help="the exact integer design for eps at trade-off r, or the best "
@@ -202,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(func=_design)
 
     ap = sub.add_parser("approximate", parents=[_common()], help="a mixture of experts with certified sup|f - moe| <= eps")
-    ap.add_argument("name", choices=targets.names(), help=f"library target {_choices(targets.names())}")
+    ap.add_argument("name", help=f"library target {_choices(targets.names())}, or a formula in x1 … xn "
+                    "(e.g. 'abs(x1 - 0.3) + x2**2', quoted)")
     ap.add_argument("--eps", type=float, required=True, help="certified uniform tolerance")
     ap.add_argument("--expert", default="cpwl", choices=families, help=f"expert family {_choices(families)} (default cpwl)")
     ap.add_argument("--activation", default="relu", choices=("relu", "prelu"), help="activation {relu, prelu} (default relu)")
@@ -210,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-evals", type=int, default=2**24, help="box evaluations of the certificate, at most")
     ap.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of the per-cell brackets")
     ap.add_argument("--formula", action="store_true",
-                    help="certify the target as a formula: interval enclosures, no declared constant (docs/theory.md §9)")
+                    help="certify a library target as a formula: interval enclosures, no declared constant "
+                    "(docs/theory.md §9); a formula given as NAME always is")
+    ap.add_argument("--alpha", type=float, help="declared Hölder exponent of a formula (with --C; default: alpha = 1 "
+                    "and C a rigorous gradient bound, which needs a formula differentiable on the cube)")
+    ap.add_argument("--C", type=float, help="declared Hölder constant of a formula (with --alpha)")
     ap.set_defaults(func=_approximate)
 
     tg = sub.add_parser("targets", parents=[_common()], help="list the library's Hölder targets with their (alpha, C)")

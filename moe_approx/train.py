@@ -7,14 +7,16 @@ only for speed: one ``jax.vmap`` over the stacked experts, and with several JAX 
 axis is sharded across them. ``fit_mlp`` trains the single-network baseline with the same code.
 
 Data (the project's reading of the paper's protocol): a :class:`HolderTarget` is sampled on the
-s^n vertices of the regular grid on [0,1]^n, ``j/(s−1)``; a random ``test_fraction`` (20 %) of them
+s^n vertices of the regular grid on [0,1]^n, ``j/(s−1)`` (by default s = 32 while 32^n <= 2^20,
+fewer in n >= 5, with a warning: :func:`default_samples_per_side`); a random ``test_fraction`` (20 %) of them
 is held out for testing, the rest (80 %) is trained on. Or the user's arrays ``(X, y)`` with X in
 [0,1]^n: y real (regression, mean squared error) or integer labels (``loss="cross_entropy"``).
 
 Each expert sees its cell's inputs mapped to [−1, 1]^n and its targets standardised; both affine
 maps are folded into the first and last layers afterwards, so the returned experts act on x
 itself: the mixture is an ordinary :class:`MixtureOfExperts` (certify it, save it, count it).
-Optimiser: full-batch Adam with a cosine-decayed learning rate, ``steps`` steps. Initialisation:
+Optimiser: full-batch Adam with a cosine-decayed learning rate, ``steps`` steps, or the user's
+optax ``optimizer``; losses: mean squared error, a smooth maximum error, cross-entropy or a callable. Initialisation:
 uniform ±1/√fan_in (weights and biases), PReLU slopes 0.25 (He et al. 2015), trained.
 A cell without training samples gets the constant expert equal to the mean training target.
 """
@@ -22,6 +24,7 @@ A cell without training samples gets the constant expert equal to the mean train
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
@@ -32,11 +35,14 @@ import optax
 from tqdm.auto import tqdm
 
 from ._checks import check_int, check_memory, check_points, check_positive
+from ._progress import default_progress
 from .mlp import MLP, check_activation, index_stack
 from .moe import MixtureOfExperts, MixtureSizes
 
-LOSSES = ("mse", "cross_entropy")
+LOSSES = ("mse", "max", "l_inf-smooth", "cross_entropy")
 CHUNKS = 20  # progress-bar updates per training run (the steps run as jitted scans between them)
+MAX_DEFAULT_SAMPLES = 2**20  # the default grid keeps 32 samples per side while 32^n stays within this
+SMOOTH_MAX_TAU = 0.05  # temperature of the smooth max loss, in each cell's standardised target units
 
 
 @dataclass
@@ -167,12 +173,20 @@ def _forward(params, z):
 
 
 def _loss(params, z, y, mask, kind):
+    """One expert's loss on its cell's points (``mask`` marks the real ones among the padding)."""
     out = _forward(params, z)
+    count = jnp.maximum(jnp.sum(mask), 1.0)
+    if kind in ("max", "l_inf-smooth"):  # tau·log(mean exp(|e|/tau)): between the mean and the max of |e|
+        err = jnp.max(jnp.abs(out - y), axis=-1) / SMOOTH_MAX_TAU
+        top = jnp.max(jnp.where(mask > 0, err, 0.0))
+        return SMOOTH_MAX_TAU * (top + jnp.log(jnp.sum(mask * jnp.exp(err - top)) / count))
     if kind == "mse":
         per_point = jnp.mean((out - y) ** 2, axis=-1)
-    else:
+    elif kind == "cross_entropy":
         per_point = optax.softmax_cross_entropy_with_integer_labels(out, y)
-    return jnp.sum(mask * per_point) / jnp.maximum(jnp.sum(mask), 1.0)
+    else:  # the user's callable: per-point losses
+        per_point = kind(out, y)
+    return jnp.sum(mask * per_point) / count
 
 
 @partial(jax.jit, static_argnames="optimiser")
@@ -215,7 +229,8 @@ def _shard(tree, count: int):
     return jax.device_put(tree, sharding)
 
 
-def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_rate, seed, progress, desc):
+def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_rate, seed, progress, desc,
+                 optimizer=None, callback=None, callback_every=None):
     """Train one network per cell on that cell's rows of (X, y); return (stack of MLPs, loss curve)."""
     L, n = lo.shape
     counts = np.bincount(cell, minlength=L)
@@ -232,7 +247,7 @@ def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_r
     Z[cell[order], pos] = (X[order] - centre[cell[order]]) / half[cell[order]]
     M = np.zeros((L_pad, P))
     M[cell[order], pos] = 1.0
-    if kind == "mse":
+    if kind != "cross_entropy":
         sums = np.zeros((L, k_out))
         np.add.at(sums, cell, y)
         mean = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], y.mean(0))
@@ -242,31 +257,35 @@ def _train_cells(X, y, cell, lo, hi, widths, activation, kind, steps, learning_r
         std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
         Y = np.zeros((L_pad, P, k_out))
         Y[cell[order], pos] = (y[order] - mean[cell[order]]) / std[cell[order]]
-        weight = counts * np.mean(std**2, axis=1)  # per-expert losses back to the targets' units
+        # per-expert MSE back to the targets' units; other losses: count-weighted, standardised units
+        weight = counts * np.mean(std**2, axis=1) if kind == "mse" else counts.astype(np.float64)
     else:
         Y = np.zeros((L_pad, P), np.int64)
         Y[cell[order], pos] = y[order]
         weight = counts.astype(np.float64)
     params = _init_stack(seed, widths, activation, L_pad)
-    optimiser = _optimiser(learning_rate, steps)
+    optimiser = _optimiser(learning_rate, steps) if optimizer is None else optimizer
     params = _shard(params, L_pad)
     data = _shard((jnp.asarray(Z), jnp.asarray(Y), jnp.asarray(M)), L_pad)
     state = _init_state(params, optimiser)
-    curve = []
-    sizes = [len(c) for c in np.array_split(np.arange(steps), min(CHUNKS, steps))]
-    with tqdm(total=steps, desc=desc, unit="step", disable=None if progress is None else not progress,
-              leave=False) as bar:
+    curve, done = [], 0
+    every = callback_every or max(1, -(-steps // CHUNKS))
+    sizes = [min(every, steps - i) for i in range(0, steps, every)]
+    with tqdm(total=steps, desc=desc, unit="step", disable=not default_progress(progress), leave=False) as bar:
         for length in sizes:
             params, state, losses = _run_chunk(params, state, *data, optimiser, kind, length)
             curve.append(np.asarray(losses)[:, :L] @ weight / counts.sum())
+            done += length
             bar.update(length)
+            if callback is not None and callback(done, float(curve[-1][-1]), params) is True:
+                break
     params = jax.tree_util.tree_map(lambda a: np.asarray(a)[:L], params)
     # fold z = (x − centre)/half into the first layer and the standardisation into the last
     W = [np.array(w) for w in params["W"]]
     b = [np.array(v) for v in params["b"]]
     b[0] = b[0] - np.einsum("li,lio->lo", centre / half, W[0])
     W[0] = W[0] / half[:, :, None]
-    if kind == "mse":
+    if kind != "cross_entropy":
         W[-1], b[-1] = W[-1] * std[:, None, :], b[-1] * std + mean
         empty = counts == 0
         W[-1][empty], b[-1][empty] = 0.0, y.mean(0)
@@ -283,8 +302,39 @@ def _check_common(width, depth, activation, steps, seed, learning_rate, loss):
     check_int(steps, "steps")
     check_int(seed, "seed", minimum=0)
     check_positive(learning_rate, "learning_rate")
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES} or a callable (pred, y) -> per-point losses, got {loss!r}")
+
+
+def _check_hooks(optimizer, callback, callback_every):
+    if optimizer is not None and not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"optimizer must be an optax GradientTransformation (init, update) or None, "
+                        f"got {type(optimizer).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable (step, loss, params) or None, got {type(callback).__name__}")
+    if callback_every is not None:
+        check_int(callback_every, "callback_every")
+
+
+def default_samples_per_side(n: int) -> int:
+    """32 samples per side while the grid's 32^n vertices stay within :data:`MAX_DEFAULT_SAMPLES`
+    (n <= 4), else the largest s with s^n within it (16 at n = 5, 10 at n = 6; at least 2)."""
+    s = 32
+    while s > 2 and s**n > MAX_DEFAULT_SAMPLES:
+        s -= 1
+    return s
+
+
+def _samples_per_side(target_or_data, samples_per_side):
+    """The grid size to sample a target on: the user's, or the default, with a warning when it was capped."""
+    if samples_per_side is not None or not hasattr(target_or_data, "n"):
+        return samples_per_side
+    s = default_samples_per_side(target_or_data.n)
+    if s < 32:
+        warnings.warn(f"samples_per_side defaults to {s} in n = {target_or_data.n} ({s}^{target_or_data.n} = "
+                      f"{s**target_or_data.n:,} grid samples, not 32^{target_or_data.n} = {32**target_or_data.n:,}); "
+                      "pass samples_per_side to choose", UserWarning, stacklevel=4)
+    return s
 
 
 def _widths(n, width, depth, out):
@@ -292,8 +342,10 @@ def _widths(n, width, depth, out):
 
 
 def _fit(target_or_data, partition, width, depth, activation, samples_per_side, steps, seed, learning_rate,
-         test_fraction, loss, progress, desc):
+         test_fraction, loss, progress, desc, optimizer, callback, callback_every):
     _check_common(width, depth, activation, steps, seed, learning_rate, loss)
+    _check_hooks(optimizer, callback, callback_every)
+    samples_per_side = _samples_per_side(target_or_data, samples_per_side)
     Xtr, ytr, Xte, yte = make_data(target_or_data, samples_per_side, test_fraction, seed, loss)
     n = Xtr.shape[1]
     if partition is not None and partition.n != n:
@@ -307,9 +359,9 @@ def _fit(target_or_data, partition, width, depth, activation, samples_per_side, 
     start = time.perf_counter()
     net, curve = _train_cells(Xtr, ytr, cell, np.asarray(lo, np.float64), np.asarray(hi, np.float64),
                               _widths(n, width, depth, out), activation, loss, steps, learning_rate,
-                              seed, progress, desc)
+                              seed, progress, desc, optimizer, callback, callback_every)
     seconds = time.perf_counter() - start
-    record = TrainRecord(curve, seconds, steps, len(Xtr), len(Xte), seed, float(learning_rate),
+    record = TrainRecord(curve, seconds, len(curve), len(Xtr), len(Xte), seed, float(learning_rate),
                          1 if partition is None else partition.num_cells, test=(Xte, yte))
     return net, record, out
 
@@ -327,81 +379,82 @@ def _evaluate(record, predict, loss):
     return record
 
 
-def fit_moe(target_or_data, partition, width: int, depth: int, activation: str = "relu", samples_per_side: int = 32,
+_SHARED_PARAMETERS = """width, depth : int
+        Hidden width and number of affine maps of each network (depth 1: affine).
+    activation : {"relu", "prelu"}
+    samples_per_side : int or None
+        A target is sampled on the s^n vertices of the regular grid; ``None`` (default): 32 per
+        side while 32^n <= 2^20 (n <= 4), fewer beyond (:func:`default_samples_per_side`, with a
+        warning that says the grid). Ignored for data ``(X, y)``.
+    steps : int
+        Optimiser steps (full batch).
+    seed : int
+        Seeds the train/test split and the initialisation.
+    learning_rate : float
+        Peak rate of the default optimiser (Adam, cosine decay to 1 %); unused with ``optimizer``.
+    test_fraction : float
+        Held-out share of the samples, in [0, 1).
+    loss : {"mse", "max", "l_inf-smooth", "cross_entropy"} or callable
+        ``"mse"``; ``"max"`` (alias ``"l_inf-smooth"``): a smooth maximum of |error| over the
+        cell's points, tau·log(mean exp(|e|/tau)) with tau = :data:`SMOOTH_MAX_TAU`, between the
+        mean and the max of |e| (within tau·log N of the max); ``"cross_entropy"`` for integer
+        labels; or ``loss(pred, y) -> (P,)`` per-point losses (jax-traceable), pred and y of shape
+        (P, k) in each cell's standardised target units (mean 0, standard deviation 1).
+    optimizer : optax.GradientTransformation or None
+        Replaces the default Adam with cosine decay; every expert gets its own state.
+    callback : callable or None
+        ``callback(step, loss, params)`` after every ``callback_every`` steps: ``loss`` the training
+        loss of :attr:`TrainRecord.loss` at that step, ``params`` the stacked raw parameters
+        (dict ``W``, ``b``, ``a``; leading expert axis; inputs in each cell's [-1, 1]^n and
+        standardised targets). Returning ``True`` stops training there.
+    callback_every : int or None
+        Steps between callbacks (and progress updates); ``None``: steps/20.
+    progress : bool or None
+        A tqdm bar (tqdm.auto: a widget in Jupyter); ``None`` (default): shown only when stderr is
+        a terminal or in a Jupyter kernel.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad size, loss, optimizer or callback, naming the argument."""
+
+
+def fit_moe(target_or_data, partition, width: int, depth: int, activation: str = "relu", samples_per_side=None,
             steps: int = 2000, seed: int = 0, *, learning_rate: float = 1e-2, test_fraction: float = 0.2,
-            loss: str = "mse", progress=None):
+            loss="mse", progress=None, optimizer=None, callback=None, callback_every=None):
     """Train one expert MLP (``depth`` affine maps, hidden width ``width``) per cell of ``partition``.
 
-    Each expert is fitted on its own cell's training samples only (module docstring); the result is
-    deterministic for a ``seed`` (split and initialisation) on a given machine. A trained mixture
-    carries no certificate: bound its error with :func:`~moe_approx.sup_error`.
+    Each expert sees only its cell's samples and has its own loss and optimiser state (module
+    docstring; docs/theory.md §2 for the mixture). Deterministic for a ``seed`` on a given machine.
 
     Parameters
     ----------
-    target_or_data : HolderTarget or tuple (X, y)
-        A target, sampled on the s^n vertices of the regular grid (s = ``samples_per_side``), or
-        data: X of shape (N, n) in [0,1]^n and y of shape (N,) or (N, k) (regression) or integer
-        labels of shape (N,) (``loss="cross_entropy"``).
+    target_or_data : HolderTarget or (X, y)
+        A target sampled on a grid, or arrays X (N, n) in [0, 1]^n and y (N,) or (N, k).
     partition : GridPartition, DyadicPartition or PrototypePartition
-        The cells, one expert each, on the data's n.
-    width : int
-        Hidden width of every expert, >= 1 (unused when ``depth`` is 1).
-    depth : int
-        Affine maps per expert, >= 1 (``depth`` − 1 hidden layers).
-    activation : {"relu", "prelu"}, default "relu"
-        PReLU slopes are trained, starting at 0.25.
-    samples_per_side : int, default 32
-        s, for a target: s^n samples in all (32^n grows fast with n); unused for data.
-    steps : int, default 2000
-        Full-batch Adam steps (cosine-decayed learning rate).
-    seed : int, default 0
-        Seed of the train/test split and of the initialisation.
-    learning_rate : float, default 1e-2
-        Initial learning rate, > 0.
-    test_fraction : float, default 0.2
-        Share of the samples held out for the test metrics, in [0, 1).
-    loss : {"mse", "cross_entropy"}, default "mse"
-        Mean squared error (regression) or cross-entropy on class scores (classification).
-    progress : bool or None, default None
-        A tqdm bar over the steps; None shows it only where tqdm sees an interactive output.
+    {shared}
 
     Returns
     -------
     mixture : MixtureOfExperts or VectorMixture
-        A :class:`~moe_approx.MixtureOfExperts` of family ``"trained"`` for scalar regression,
-        else a :class:`VectorMixture` (vector outputs or class scores).
+        ``MixtureOfExperts`` for scalar regression, ``VectorMixture`` for vector targets and classes.
     record : TrainRecord
-        The loss per step, the timing and the test metrics.
-
-    Raises
-    ------
-    TypeError
-        If ``partition`` is not a partition, or ``target_or_data`` neither a target nor (X, y).
-    ValueError
-        For sizes, seeds, rates or fractions out of range, data outside [0,1]^n, non-integer
-        labels, or a partition on another n than the data.
+        Loss curve (one value per step run), timings and test metrics.
 
     Examples
     --------
-    Four ReLU experts, one per quarter of [0, 1], fitted to the kink target:
-
     >>> import moe_approx as ma
-    >>> from moe_approx.train import fit_moe
     >>> f = ma.targets.get("kink", n=1)
-    >>> moe, record = fit_moe(f, ma.GridPartition(1, 4), width=8, depth=2, samples_per_side=65,
-    ...                       steps=200, progress=False)
-    >>> moe.num_experts, moe.expert_depth, moe.expert_width
-    (4, 2, 8)
-    >>> record.samples, record.test_samples, record.loss.shape  # 65 samples, 20 % held out
-    (52, 13, (200,))
-    >>> bool(record.loss[-1] < record.loss[0])
-    True
+    >>> moe, rec = ma.train.fit_moe(f, ma.GridPartition(1, 2), width=4, depth=2, steps=20, progress=False)
+    >>> moe.num_experts, rec.steps
+    (2, 20)
     """
     if not all(hasattr(partition, a) for a in ("n", "num_cells", "locate", "all_bounds")):
         raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, "
                         f"got {type(partition).__name__}")
     net, record, out = _fit(target_or_data, partition, width, depth, activation, samples_per_side, steps, seed,
-                            learning_rate, test_fraction, loss, progress, f"fit_moe ({partition.num_cells} experts)")
+                            learning_rate, test_fraction, loss, progress, f"fit_moe ({partition.num_cells} experts)",
+                            optimizer, callback, callback_every)
     if out == 1:
         mixture = MixtureOfExperts(partition, net, "trained", {"width": width, "depth": depth})
         predict = mixture
@@ -410,48 +463,32 @@ def fit_moe(target_or_data, partition, width: int, depth: int, activation: str =
     return mixture, _evaluate(record, predict, loss)
 
 
-def fit_mlp(target_or_data, width: int, depth: int, activation: str = "relu", samples_per_side: int = 32,
+def fit_mlp(target_or_data, width: int, depth: int, activation: str = "relu", samples_per_side=None,
             steps: int = 2000, seed: int = 0, *, learning_rate: float = 1e-2, test_fraction: float = 0.2,
-            loss: str = "mse", progress=None):
+            loss="mse", progress=None, optimizer=None, callback=None, callback_every=None):
     """Train one MLP on all the data (the single-network baseline); same settings as :func:`fit_moe`.
 
     Parameters
     ----------
-    target_or_data : HolderTarget or tuple (X, y)
-        As in :func:`fit_moe`.
-    width, depth : int
-        Hidden width (>= 1) and number of affine maps (>= 1) of the network.
-    activation, samples_per_side, steps, seed, learning_rate, test_fraction, loss, progress
-        As in :func:`fit_moe`.
+    target_or_data : HolderTarget or (X, y)
+        A target sampled on a grid, or arrays X (N, n) in [0, 1]^n and y (N,) or (N, k).
+    {shared}
 
     Returns
     -------
     mlp : MLP
-        The trained network R^n -> R^k (k = 1 for scalar regression, one output per class).
-        Certify a scalar one with ``sup_error(target, as_mixture(mlp))``.
+        Its output has shape (..., k), k = 1 for a scalar target; certify a scalar one with
+        ``sup_error(target, mlp)``.
     record : TrainRecord
-        The loss per step, the timing and the test metrics (``experts`` is 1).
-
-    Raises
-    ------
-    TypeError, ValueError
-        As in :func:`fit_moe`.
-
-    Examples
-    --------
-    >>> import moe_approx as ma
-    >>> from moe_approx.train import fit_mlp
-    >>> mlp, record = fit_mlp(ma.targets.get("kink", n=1), width=8, depth=3, samples_per_side=65,
-    ...                       steps=200, progress=False)
-    >>> mlp.widths, record.experts
-    ((1, 8, 8, 1), 1)
-    >>> ma.as_mixture(mlp).num_experts
-    1
     """
     net, record, _ = _fit(target_or_data, None, width, depth, activation, samples_per_side, steps, seed,
-                          learning_rate, test_fraction, loss, progress, "fit_mlp")
+                          learning_rate, test_fraction, loss, progress, "fit_mlp", optimizer, callback, callback_every)
     mlp = index_stack(net, 0)
     return mlp, _evaluate(record, lambda x: mlp(jnp.asarray(x)), loss)
+
+
+fit_moe.__doc__ = fit_moe.__doc__.replace("{shared}", _SHARED_PARAMETERS)
+fit_mlp.__doc__ = fit_mlp.__doc__.replace("{shared}", _SHARED_PARAMETERS)
 
 
 def mlp_params(n: int, width: int, depth: int, activation: str = "relu", out: int = 1) -> int:

@@ -148,9 +148,10 @@ def test_rates_latex_booktabs_varepsilon_short(capsys):
     tex = capsys.readouterr().out
     assert all(rule in tex for rule in (r"\toprule", r"\midrule", r"\bottomrule")) and r"\hline" not in tex
     assert r"\varepsilon" in tex and not re.search(r"\\epsilon\b", tex)
-    body = [line for line in tex.splitlines() if line.endswith(r"\\")]
-    assert body and all(line.count("&") == 3 for line in body)
-    total = next(line for line in body if "total parameters" in line)
+    body = [line for line in tex.splitlines() if line.endswith(r"\\") and not line.startswith(r"\multicolumn{3}")]
+    # quantity, leading terms, power of 1/eps; a leading term too wide continues across the last two columns
+    assert body and all(line.count("&") == 2 or line.startswith(r" & \multicolumn{2}") for line in body)
+    total = next(line for line in body if line.startswith("total params"))
     assert r"\frac{8 C^{2}}{\varepsilon^{2}}" in total  # leading term only, powers merged
 
 
@@ -187,3 +188,52 @@ def test_approximate_json_says_what_the_certificate_rests_on(formula, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["certified"] and out["bound"] <= 0.1
     assert out["basis"] == ("rigorous: from the formula" if formula else "conditional on the declared constants")
+
+
+# --- defaults for every family, formulas as targets (issue 20) ----------------------------------------
+@pytest.mark.parametrize("family", list(experts.FAMILY_NAMES) + ["all"])
+def test_rates_defaults_every_family_python_and_cli(family, capsys):
+    """`rates F --symbolic` and rates.table(F) with its defaults work for every family; a family whose
+    closed forms need numbers is derived at --n/--alpha (default 2, 1) and the rows say so."""
+    got = _run_json(["rates", family, "--symbolic"], capsys)
+    tab = rates.table(family)
+    assert [(r["family"], r["quantity"], r["n"]) for r in got["rows"]] == [(r["family"], r["quantity"], r["n"]) for r in tab.records()]
+    for rec in got["rows"]:
+        if rec["family"] in ("cpwl", "yarotsky", "optimal"):
+            assert rec["n"] == 2  # their closed forms need a numeric n
+        elif rec["family"] in ("constant", "paper"):
+            assert rec["n"] == "n" and rec["alpha"] == "alpha"
+    if family == "cpwl":
+        at3 = _run_json(["rates", "cpwl", "--symbolic", "--n", "3"], capsys)
+        assert {rec["n"] for rec in at3["rows"] if rec["family"] == "cpwl"} == {3}
+        assert {rec["alpha"] for rec in at3["rows"] if rec["family"] == "cpwl"} == {"alpha"}  # alpha stays symbolic
+    assert main(["rates", family, "--symbolic"]) == 0
+    assert "in place of" in capsys.readouterr().out or family == "constant"
+
+
+def test_rates_latex_width_option(capsys):
+    assert main(["rates", "constant", "--latex", "--width", "345"]) == 0
+    tex = capsys.readouterr().out
+    assert r"{\small" in tex and r"\begin{tabular}{@{}lll@{}}" in tex
+
+
+@pytest.mark.parametrize("args,constant", [
+    (["abs(x1 - 0.3)", "--alpha", "1", "--C", "1"], 1.0),  # a kink: constants declared
+    (["x1/2 + 1/4"], 0.5),  # smooth: C computed, a rigorous bound on the slope 1/2
+])
+def test_approximate_takes_a_formula(args, constant, capsys):
+    out = _run_json(["approximate", *args, "--n", "1", "--eps", "0.1", "--expert", "constant"], capsys)
+    assert out["certified"] and out["bound"] <= 0.1 and out["target"] == args[0]
+    # constant experts on cells of side h have error <= C (h/2)^alpha: the certificate needs K >= C/(2 eps) cells
+    assert out["num_experts"] >= constant / 0.2 - 1e-9
+
+
+@pytest.mark.parametrize("args,match", [
+    (["cnoe"], "unknown target 'cnoe'"),
+    (["abs(x1 - 0.3)", "--alpha", "1"], "--alpha and --C must be given together"),
+    (["kink", "--alpha", "1", "--C", "1"], "library target 'kink' has its own"),
+    (["abs(x1 - 0.3)"], "--alpha A --C C"),
+])
+def test_approximate_formula_errors_name_the_option(args, match, capsys):
+    assert main(["approximate", *args, "--n", "1", "--eps", "0.1"]) == 2
+    assert match in capsys.readouterr().err

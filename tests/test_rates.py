@@ -440,3 +440,150 @@ def test_tidy_keeps_the_leading_terms(family, quantity):
         assert abs(ratio[1] - 1) < 1e-6 and abs(ratio[1] - 1) <= abs(ratio[0] - 1) + 1e-15, (quantity, rr, ratio)
         want = rt.exponent[quantity].subs(r, rr)
         assert sp.simplify(rates.tidy(rt.exponent[quantity]).subs(r, rr) - want) == 0
+
+
+# --- defaults, reprs, LaTeX that fits a column (issue 20) ----------------------------------------
+@pytest.fixture(scope="module")
+def default_table():
+    return rates.table()  # every Hölder family, n and alpha symbolic where their closed forms allow
+
+
+@pytest.mark.parametrize("name", REAL_FAMILIES)
+def test_rate_defaults_work_for_every_family(name):
+    """n, alpha left symbolic: a family whose closed forms need numbers gets numeric_at = (2, 1) in
+    place of the symbol(s) it refuses, and says so; the exponents are those of docs/theory.md §6."""
+    rt = rates.rate(real_family(name))
+    a = rates.alpha if "alpha" not in rt.substituted else 1
+    nn = rates.n if "n" not in rt.substituted else 2
+    assert (rt.n, rt.alpha) == (nn, a) and all(f"{k} = {v}" in rt.note for k, v in rt.substituted.items())
+    if name in ("constant", "cpwl", "optimal"):
+        total = {"constant": nn / a, "cpwl": nn / a, "optimal": nn / a - r}[name]
+        assert sp.simplify(rt.exponent["total params"] - total) == 0
+    assert name != "constant" or rt.substituted == {}  # its closed forms take symbols
+    assert rates.rate(real_family(name), numeric_at=(3, 1)).n == (3 if "n" in rt.substituted else rates.n)
+
+
+def test_table_defaults_name_what_they_substituted(default_table):
+    by_family = {}
+    for row in default_table.rows:
+        by_family.setdefault(row["family"], set()).add((str(row["n"]), str(row["alpha"]), row.get("note", "")[:12]))
+    assert set(by_family) == {"constant", "cpwl", "optimal", "paper"}
+    assert by_family["constant"] == {("n", "alpha", "")}
+    assert {(n_, a_) for n_, a_, _ in by_family["cpwl"]} == {("2", "alpha")}
+    assert all("in place of" in row["note"] for row in default_table.rows if row["family"] == "optimal")
+    recs = default_table.records()
+    assert {(rec["family"], rec["n"]) for rec in recs if rec["family"] != "paper"} == {("constant", "n"), ("cpwl", 2), ("optimal", 2)}
+    assert "n = 2 in place of a symbol" in str(default_table)
+
+
+def _from_text(s):
+    """The plain text of RateTable's repr back to SymPy (ε, α, ^, ·, log2)."""
+    s = s.replace("·", "*").replace("^", "**").replace("ε", "epsilon").replace("α", "alpha")
+    return sp.sympify(s, locals={"log2": lambda x: sp.log(x, 2), "epsilon": eps, "alpha": rates.alpha, "r": r, "C": C,
+                                 "n": rates.n})
+
+
+def _same(shown, expr):
+    """Equal; with floats (printed to 3 digits), equal to 0.5 % at a point."""
+    if not expr.atoms(sp.Float):
+        return sp.simplify(shown - expr) == 0
+    point = {eps: sp.Rational(1, 1000), r: sp.Rational(1, 3), C: 2, rates.n: 3, rates.alpha: sp.Rational(1, 2)}
+    a, b = (sp.N(x.subs(point)) for x in (shown, expr))
+    return abs(a - b) <= 5e-3 * abs(b)
+
+
+def test_repr_html_markdown_one_row_per_quantity(default_table):
+    blocks = default_table.blocks()
+    quantities = [(family, q) for family, _, rows in blocks for q, _, _ in rows]
+    assert len(quantities) == len(default_table.rows)
+    text = repr(default_table)
+    assert "RateTable at" in text.splitlines()[0] and "{'rows'" not in text
+    html_ = default_table._repr_html_()
+    assert html_.count("<tr>") == 1 + len(quantities) + len(blocks)  # head, one per quantity, one per family
+    md = default_table._repr_markdown_().splitlines()
+    assert sum(line.startswith("| ") for line in md) == 1 + len(quantities)
+    # the text repr, read back row by row, shows the tidied expressions of the rows in order
+    shown, lines = [], text.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("quantity "))
+    for line in lines[start + 1:]:
+        if line.startswith("["):
+            continue
+        if line.startswith(" "):  # a wrapped leading term continues
+            shown[-1][1] += " " + line.strip()
+            continue
+        cells = re.split(r"\s{2,}", line.strip()) + [""]
+        shown.append([cells[0], cells[1] if len(cells) > 2 else "", cells[2] if len(cells) > 3 else ""])
+    rows = [row for _, _, block in blocks for row in block]
+    assert [q for q, _, _ in shown] == [q.replace("eps", "ε") for q, _, _ in rows]
+    checked = 0
+    for (_, value_text, expo_text), (q, value, expo) in zip(shown, rows):
+        if isinstance(value, sp.Expr) and value.free_symbols <= {eps, r, C, rates.n, rates.alpha} and "  " not in value_text:
+            assert _same(_from_text(value_text), value), q
+            checked += 1
+        if expo is not None:
+            assert _same(_from_text(expo_text), expo), q
+    assert checked > 20
+
+
+def test_log2_printed_as_log2():
+    K = rates.K
+    active = rates.router_params(3, K).active  # 3 ceil(log(K)/log(2))
+    assert rates.to_latex(active) == r"3 \left\lceil{\log_2\left(K\right)}\right\rceil"
+    expr = 2 * sp.log(C / eps, 2) + sp.log(C) + 1  # a natural log stays a natural log
+    shown = rates.display.with_log2(expr)
+    assert shown.replace(rates.display.Log2, lambda x: sp.log(x) / sp.log(2)) == expr
+    assert rates.display.text(shown) == rates.display.text(expr) and "log2(C/ε)" in rates.display.text(expr)
+    tex = rates.table(["constant", "optimal"], n=2, alpha=1).to_latex()
+    assert r"\log_2" in tex and r"\log{\left(2 \right)}" not in tex and "log(2)" not in tex
+
+
+# natural width of a LaTeX tabular, measured independently of moe_approx.rates.latex: each cell set by
+# matplotlib's mathtext in Computer Modern at the table's font size (9 pt under \small), columns as wide
+# as their widest cell, 2 x 6 pt between columns (\tabcolsep) and none at the edges (@{}), a
+# \multicolumn cell widening the table by what it exceeds its columns by. mathtext follows TeX's
+# rules with TeX's fonts; it differs from pdflatex by a few per cent (the layout keeps 3 % spare).
+def _cell_pt(tex, size):
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    tex = re.sub(r"\\emph\{([^{}]*)\}", r"\1", tex).replace(r"\bigl", "").replace(r"\bigr", "")
+    with matplotlib.rc_context({"mathtext.fontset": "cm"}):
+        return MathTextParser("path").parse(tex, dpi=72, prop=FontProperties(family="cmr10", size=size))[0]
+
+
+def _natural_width(tex):
+    size = 9 if r"{\small" in tex else 10
+    assert r"\begin{tabular}{@{}lll@{}}" in tex
+    cols, spans = [0.0, 0.0, 0.0], []
+    for line in (x[:-2].strip() for x in tex.splitlines() if x.rstrip().endswith(r"\\")):
+        j = 0
+        for cell in (c.strip() for c in line.split("&")):
+            m = re.fullmatch(r"\\multicolumn\{(\d)\}\{[^{}]*(?:\{\})?[^{}]*\}\{(.*)\}", cell)
+            if m:
+                spans.append((j, int(m.group(1)), _cell_pt(m.group(2), size)))
+                j += int(m.group(1))
+            else:
+                cols[j] = max(cols[j], _cell_pt(cell, size) if cell else 0.0)
+                j += 1
+        assert j == 3, line
+    total = sum(cols) + 2 * 12.0
+    extra = [w - (sum(cols[j:j + k]) + 12.0 * (k - 1)) for j, k, w in spans]
+    return total + max([0.0] + extra)
+
+
+@pytest.mark.parametrize("n,alpha,width", [(None, None, 246), (2, 1, 246), (1, 1, 246), (3, 0.5, 246), (2, 1, 345)])
+def test_latex_table_fits_an_article_column(n, alpha, width, default_table):
+    tab = default_table if n is None else rates.table("all", n=n, alpha=alpha)
+    tex = tab.to_latex(width)
+    assert _natural_width(tex) <= width
+    assert r"\log_2" in tex and r"\log{\left(2 \right)}" not in tex
+    body = [x for x in tex.splitlines() if x.rstrip().endswith(r"\\")]
+    assert sum(x.startswith(r"\multicolumn{3}") for x in body) == len(tab.blocks(latex_rows=True))
+
+
+def test_width_of_what_mathtext_cannot_set_is_estimated_by_the_stated_rule():
+    from moe_approx.rates.latex import FONT_PT, width_pt
+
+    assert width_pt(r"$\notacommand{ab}$") == 0.55 * FONT_PT * 2  # two visible characters
+    assert 0 < width_pt("$x$") < width_pt("$x + y$")

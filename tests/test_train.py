@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -122,3 +123,117 @@ def test_sharded_over_two_devices_equals_one_device(tmp_path):
     here, _ = train.fit_moe(KINK, ma.GridPartition(1, 4), seed=0, **SETTINGS)
     np.testing.assert_allclose(np.load(path), np.concatenate([np.ravel(w) for w, _ in here.experts.layers]),
                                rtol=1e-12, atol=1e-14)
+
+
+# --- optimizer=, loss=, callback=, the default sample grid, progress (issue 20) -----------------------
+def _same_params(a, b):
+    return all(np.array_equal(wa, wb) and np.array_equal(ba, bb) for (wa, ba), (wb, bb) in zip(a.layers, b.layers))
+
+
+def test_optimizer_default_is_adam_with_cosine_decay_and_can_be_replaced():
+    import optax
+
+    part, steps = ma.GridPartition(1, 2), SETTINGS["steps"]
+    default, _ = train.fit_moe(KINK, part, **SETTINGS)
+    same, _ = train.fit_moe(KINK, part, **SETTINGS, optimizer=optax.adam(optax.cosine_decay_schedule(1e-2, steps, alpha=0.01)))
+    other, _ = train.fit_moe(KINK, part, **SETTINGS, optimizer=optax.sgd(1e-3))
+    assert _same_params(default.experts, same.experts) and not _same_params(default.experts, other.experts)
+
+
+def test_callable_loss_equal_to_mse_trains_identically():
+    part = ma.GridPartition(1, 2)
+    a, ra = train.fit_moe(KINK, part, **SETTINGS)
+    b, rb = train.fit_moe(KINK, part, **SETTINGS, loss=lambda pred, y: ((pred - y) ** 2).mean(axis=-1))
+    assert _same_params(a.experts, b.experts) and ra.test_max_error == rb.test_max_error
+
+
+def test_smooth_max_loss_is_tau_log_mean_exp_between_mean_and_max():
+    rng = np.random.default_rng(0)
+    params = {"W": [rng.normal(size=(1, 1))], "b": [np.zeros(1)]}
+    z, y = rng.uniform(-1, 1, (9, 1)), rng.normal(size=(9, 1))
+    mask = np.array([1.0] * 7 + [0.0] * 2)  # the last two are padding
+    err = np.abs(z @ params["W"][0] - y)[:7, 0]
+    tau = train.SMOOTH_MAX_TAU
+    want = tau * np.log(np.mean(np.exp(err / tau)))
+    for kind in ("max", "l_inf-smooth"):
+        got = float(train._loss(params, z, y, mask, kind))
+        assert abs(got - want) <= 1e-12 * want
+    assert err.mean() <= want <= err.max() and want >= err.max() - tau * np.log(7)
+
+
+def test_max_loss_trains_and_returns_an_ordinary_mixture():
+    moe, rec = train.fit_moe(KINK, ma.GridPartition(1, 2), **SETTINGS, loss="max")
+    assert isinstance(moe, ma.MixtureOfExperts) and rec.loss[-1] < rec.loss[0] and np.isfinite(rec.test_max_error)
+
+
+def test_callback_every_k_steps_and_early_stop():
+    seen = []
+
+    def callback(step, loss, params):
+        seen.append((step, loss, params["W"][0].shape[0]))
+        return step >= 20
+
+    part = ma.GridPartition(1, 3)
+    moe, rec = train.fit_moe(KINK, part, **SETTINGS, callback=callback, callback_every=10)
+    assert [s for s, _, _ in seen] == [10, 20] and all(k == 3 for _, _, k in seen)
+    assert rec.steps == 20 and len(rec.loss) == 20 and [l for _, l, _ in seen] == [rec.loss[9], rec.loss[19]]
+    mlp, rec = train.fit_mlp(KINK, **SETTINGS, callback=lambda s, l, p: None, callback_every=25)
+    assert rec.steps == SETTINGS["steps"]
+
+
+@pytest.mark.parametrize("kwargs,err,match", [
+    (dict(optimizer=object()), TypeError, "optimizer must be an optax"),
+    (dict(callback=3), TypeError, "callback must be callable"),
+    (dict(callback_every=0), ValueError, "callback_every"),
+    (dict(loss="l1"), ValueError, "loss must be one of"),
+])
+def test_bad_training_hooks_raise(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        train.fit_mlp(KINK, **SETTINGS, **kwargs)
+
+
+def test_default_grid_caps_the_samples_with_a_warning():
+    for n in range(1, 9):
+        s = train.default_samples_per_side(n)
+        assert s**n <= train.MAX_DEFAULT_SAMPLES and (s == 32 or (s + 1) ** n > train.MAX_DEFAULT_SAMPLES)
+    assert [train.default_samples_per_side(n) for n in (4, 5, 6)] == [32, 16, 10]
+    with pytest.warns(UserWarning, match=r"16\^5 = 1,048,576 grid samples, not 32\^5 = 33,554,432"):
+        assert train._samples_per_side(ma.targets.get("cone", n=5), None) == 16
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert train._samples_per_side(ma.targets.get("cone", n=2), None) == 32
+        assert train._samples_per_side(ma.targets.get("cone", n=5), 3) == 3  # the user's choice stands
+
+
+def test_progress_bar_quiet_when_not_interactive(capsys, monkeypatch):
+    from moe_approx import _progress
+
+    settings = {**SETTINGS, "progress": None}
+    train.fit_mlp(KINK, **settings)
+    assert capsys.readouterr().err == ""  # pytest's stderr is no terminal
+    monkeypatch.setattr(_progress, "default_progress", lambda progress: True)
+    monkeypatch.setattr(train, "default_progress", lambda progress: True)
+    train.fit_mlp(KINK, **settings)
+    assert "fit_mlp" in capsys.readouterr().err
+    from tqdm.auto import tqdm as auto
+
+    assert train.tqdm is auto  # a widget in Jupyter, text in a terminal
+
+
+def test_default_progress_rule(monkeypatch):
+    from moe_approx._progress import default_progress
+
+    assert default_progress(True) is True and default_progress(False) is False
+    with pytest.raises(TypeError, match="progress must be"):
+        default_progress("yes")
+    monkeypatch.setattr(sys, "stderr", type("Tty", (), {"isatty": lambda self: True})())
+    assert default_progress(None) is True
+    monkeypatch.setattr(sys, "stderr", type("Pipe", (), {"isatty": lambda self: False})())
+    assert default_progress(None) is False  # no terminal, no Jupyter kernel here
+    shell = type("Shell", (), {"config": {"IPKernelApp": {}}})()  # what IPython reports inside a Jupyter kernel
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    assert default_progress(None) is True
+    shell.config = {}  # a terminal IPython is no kernel
+    assert default_progress(None) is False

@@ -24,16 +24,17 @@ and of the router), :mod:`~moe_approx.rates.asymptotics` (growth path, exponents
 LaTeX). Every public name is re-exported here: use ``ma.rates.design``, ``ma.rates.table``, ...
 """
 
-from .asymptotics import QUANTITIES, Rate, eps_exponent, r_range, rate
+from .asymptotics import NUMERIC_AT, QUANTITIES, NeedsNumbers, Rate, eps_exponent, r_range, rate
 from .counts import ClosedForms, RouterCost, closed_forms, router_params, size_symbols
 from .designs import BudgetResult, Design, budget_solve, cells_for, design
 from .symbols import BYTES_PER_PARAM, PARAM_COUNT, C, K, alpha, delta, eps, h, n, r
-from .tables import P_sym, RateTable, lambdify, rates_cli, table, tidy, to_latex
+from .display import tidy
+from .tables import P_sym, RateTable, lambdify, rates_cli, table, to_latex
 from .vc import paper_claims, sample_complexity, vc_bhlm, vc_momlp
 
 __all__ = [
-    "BYTES_PER_PARAM", "PARAM_COUNT", "QUANTITIES", "C", "K", "P_sym", "alpha", "delta", "eps", "h", "n", "r",
-    "BudgetResult", "ClosedForms", "Design", "Rate", "RateTable", "RouterCost",
+    "BYTES_PER_PARAM", "NUMERIC_AT", "PARAM_COUNT", "QUANTITIES", "C", "K", "P_sym", "alpha", "delta", "eps", "h", "n", "r",
+    "BudgetResult", "ClosedForms", "Design", "NeedsNumbers", "Rate", "RateTable", "RouterCost",
     "budget_solve", "cells_for", "closed_forms", "design", "eps_exponent", "lambdify", "paper_claims", "r_range",
     "rate", "rates_cli", "router_params", "sample_complexity", "size_symbols", "table", "tidy", "to_latex", "vc_bhlm",
     "vc_momlp",

@@ -8,6 +8,7 @@ exponents (they stay in the asymptotic expressions).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
@@ -186,6 +187,8 @@ class Rate:
     exact_in_sizes : dict or None
         The same with the sizes left free, K solved for.
     note : str
+    substituted : dict
+        The values put in place of a symbolic n or alpha (``numeric_at`` of :func:`rate`), else empty.
     """
 
     family: str
@@ -201,6 +204,7 @@ class Rate:
     exact: dict | None
     exact_in_sizes: dict | None
     note: str = ""
+    substituted: dict = dataclasses.field(default_factory=dict)
 
 
 QUANTITIES = ("cells per side K", "experts L", "params per expert", "active params", "total params",
@@ -223,17 +227,27 @@ def _assemble(n_val, P, J, W, K_val, exact):
     }
 
 
-def rate(family, n=None, alpha=None, activation="relu") -> Rate:
+NUMERIC_AT = (2, 1)  # (n, alpha) of a family whose closed forms need numbers, when they are left symbolic
+
+
+class NeedsNumbers(ValueError):
+    """A family's closed forms do not take SymPy symbols for n or alpha."""
+
+
+def rate(family, n=None, alpha=None, activation="relu", numeric_at=NUMERIC_AT) -> Rate:
     """Derive the rates of ``family`` at ``n`` and ``alpha`` (docs/theory.md §6, §7).
 
     Parameters
     ----------
     family : str or module
     n : int or None
-        Dimension >= 1; ``None`` = symbolic.
+        Dimension >= 1; ``None`` = symbolic where the family's closed forms take a symbol.
     alpha : float or None
-        Hölder exponent in (0, 1]; ``None`` = symbolic.
+        Hölder exponent in (0, 1]; ``None`` = symbolic where the family's closed forms take a symbol.
     activation : {"relu", "prelu"}
+    numeric_at : (int, float)
+        The (n, alpha) put in place of a symbolic n or alpha that the family's closed forms refuse
+        (as few as needed, alpha first); ``Rate.n``/``Rate.alpha`` and ``Rate.note`` say which.
 
     Returns
     -------
@@ -244,8 +258,7 @@ def rate(family, n=None, alpha=None, activation="relu") -> Rate:
     Raises
     ------
     ValueError
-        For an unknown family or activation, n < 1, alpha outside (0, 1], or symbolic n/alpha for
-        a family whose closed forms need numbers.
+        For an unknown family or activation, n < 1, alpha outside (0, 1] (also in ``numeric_at``).
 
     Examples
     --------
@@ -257,7 +270,33 @@ def rate(family, n=None, alpha=None, activation="relu") -> Rate:
     (2 - r, r, 2)
     """
     name, module = _resolve(family)
-    return _rate(name, module, _check_n(n, True), _check_alpha(alpha, True), check_activation(activation))
+    n_val, a_val, activation = _check_n(n, True), _check_alpha(alpha, True), check_activation(activation)
+    if not isinstance(numeric_at, (tuple, list)) or len(numeric_at) != 2:
+        raise TypeError(f"numeric_at must be a pair (n, alpha), got {numeric_at!r}")
+    n_num, a_num = _check_n(numeric_at[0]), _check_alpha(numeric_at[1])
+    n_opts = [n_val] if isinstance(n_val, int) else [n_val, n_num]
+    a_opts = [a_val] if a_val.is_number else [a_val, a_num]
+    tries = [(n_try, a_try) for n_try in n_opts for a_try in a_opts]
+    for i, (n_try, a_try) in enumerate(tries):
+        try:
+            rt = _rate(name, module, n_try, a_try, activation)
+        except NeedsNumbers:
+            if i == len(tries) - 1:
+                raise
+            continue
+        subs = {s: v for s, v, asked in (("n", n_try, n_val), ("alpha", a_try, a_val)) if v is not asked}
+        if subs:
+            note = f"{substitution_note(subs)}; {rt.note}" if rt.note else substitution_note(subs)
+            rt = dataclasses.replace(rt, note=note, substituted=subs)
+        return rt
+
+
+def substitution_note(subs: dict) -> str:
+    """'n = 2 in place of a symbol: ...' for the values :func:`rate` put in place of symbols."""
+    if not subs:
+        return ""
+    values = ", ".join(f"{k} = {v}" for k, v in subs.items())
+    return f"{values} in place of {'a symbol' if len(subs) == 1 else 'symbols'}: the family's closed forms need numbers"
 
 
 @functools.lru_cache(maxsize=None)
@@ -270,7 +309,7 @@ def _rate(name, module, n_val, a_val, activation) -> Rate:
         return _rate_symbolic(name, module, n_val, a_val, activation, growth, weights)
     except Exception as exc:  # closed forms that need numbers
         if not (isinstance(n_val, int) and a_val.is_number):
-            raise ValueError(f"{name}: closed forms do not take SymPy symbols ({exc}); pass numeric n and alpha") from exc
+            raise NeedsNumbers(f"{name}: closed forms do not take SymPy symbols ({exc}); pass numeric n and alpha") from exc
         return _rate_numeric(name, module, n_val, a_val, activation, growth, weights, f"{type(exc).__name__}: {exc}")
 
 

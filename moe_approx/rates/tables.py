@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import textwrap
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ._validate import _check_alpha, _check_n, _family_list, _resolve
-from .asymptotics import QUANTITIES, Rate, eps_exponent, rate
+from .asymptotics import NUMERIC_AT, QUANTITIES, Rate, eps_exponent, rate, substitution_note
+from .display import eps_power, fmt, text, tidy
+from .latex import COLUMN_PT, latex, table_latex
 from .counts import closed_forms, size_symbols
 from .symbols import C, K, alpha, delta, eps, h, n, r
 from .vc import paper_claims
@@ -16,6 +20,7 @@ from .vc import paper_claims
 _COLUMNS = ("exact", "asymptotic", "exponent", "exponent at r=0", "exponent at r=1", "exponent at r=r_max")
 
 
+_REPR_WIDTH = 60  # characters of the leading-terms column in repr before it wraps
 _SUMMARY = ("experts L", "active params", "total params", "VC MoMLP (paper)")
 
 
@@ -34,7 +39,14 @@ class RateTable:
     row_labels : list of str
     col_labels : tuple of str
     n, alpha : int, Rational or Symbol
-        The dimension and Hölder exponent the table was derived at.
+        The dimension and Hölder exponent asked for; each row's ``n`` and ``alpha`` are those its
+        family was derived at (``numeric_at`` of :func:`table` where its closed forms need numbers,
+        said in the row's ``note``).
+
+    Notes
+    -----
+    In a notebook the table shows as one row per quantity (``_repr_html_``, ``_repr_markdown_``);
+    ``repr`` gives the same as plain text, ``str`` a summary with the exponents of 1/ε first.
     """
 
     rows: list
@@ -49,7 +61,7 @@ class RateTable:
         ``"exponent of 1/eps: <quantity>"``, the exponents of :data:`_SUMMARY` (docs/theory.md §6)."""
         out = {}
         for row in self.rows:
-            fam = out.setdefault(row["family"], {"family": row["family"]})
+            fam = out.setdefault(row["family"], {"family": row["family"], "note": _at_note(row)})
             if row["quantity"] in ("e(P) at h=1", "experts L at P = eps^-r"):
                 fam[row["quantity"]] = row["asymptotic"]
             elif row["quantity"] == "r range":
@@ -58,19 +70,85 @@ class RateTable:
                 fam[f"exponent of 1/eps: {row['quantity']}"] = row["exponent"]
         return [v for k, v in out.items() if k != "paper"]
 
+    def blocks(self, latex_rows=False) -> list:
+        """Per family ``(family, info, rows)``: ``info`` has the ``n``, ``alpha``, ``note`` and
+        ``r_max`` it was derived at; ``rows`` are ``(quantity, leading terms, exponent of 1/ε)``
+        (:func:`tidy`). ``latex_rows``: only the rows with an asymptotic form and the r range."""
+        out = {}
+        for row in self.rows:
+            if latex_rows and "asymptotic" not in row and row["quantity"] != "r range":
+                continue
+            info = {"n": row.get("n", self.n), "alpha": row.get("alpha", self.alpha), "note": _at_note(row)}
+            _, first, rows = out.setdefault(row["family"], (row["family"], info, []))
+            first["r_max"] = first.get("r_max", row.get("r_max"))
+            r_max = row.get("r_max")
+            value = row.get("asymptotic") if row.get("asymptotic") is not None else row.get("exact")
+            rows.append((row["quantity"], tidy(value, r_max), tidy(row.get("exponent"), r_max)))
+        return list(out.values())
+
+    def _display(self):
+        """(caption, [(family line, [(quantity, leading terms, exponent) as plain text])])."""
+        at = lambda name, v: f"{name} = {text(v)}" if sp.sympify(v).is_number else f"{name} symbolic"
+        caption = (f"RateTable at {at('n', self.n)}, {at('α', self.alpha)} (docs/theory.md §6, §7): leading terms "
+                   "as ε → 0 at trade-off r (active params ≍ ε^-r) and the power of 1/ε that leads them")
+        out = []
+        for family, info, rows in self.blocks():
+            head = ", ".join([family] + [f"{k} = {text(v)}" for k, v in (("n", info["n"]), ("α", info["alpha"]))
+                                         if v is not None and sp.sympify(v).is_number and not info["note"]])
+            head += f" ({info['note']})" if info["note"] else ""
+            out.append((head, [(q.replace("eps", "ε"), "" if v is None else text(v), "" if x is None else text(x))
+                               for q, v, x in rows]))
+        return caption, out
+
+    def __repr__(self):
+        caption, blocks = self._display()
+        cells = [("quantity", "leading terms", "exponent of 1/ε")] + [row for _, rows in blocks for row in rows]
+        widths = [max(len(c[i]) for c in cells) for i in range(3)]
+        widths[1] = min(widths[1], _REPR_WIDTH)
+
+        def line(cell):  # long leading terms wrap onto indented lines of their own column
+            q, v, x = cell
+            parts = textwrap.wrap(v, _REPR_WIDTH, subsequent_indent="  ", break_on_hyphens=False) or [""]
+            out = [f"{q:{widths[0]}s}  {parts[0]:{widths[1]}s}  {x}".rstrip()]
+            return out + [f"{'':{widths[0]}s}  {p}" for p in parts[1:]]
+
+        lines = textwrap.wrap(caption, 100) + line(cells[0])
+        for head, rows in blocks:
+            lines += [f"[{head}]"] + [text for row in rows for text in line(row)]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        caption, blocks = self._display()
+        esc = html.escape
+        out = [f"<table><caption>{esc(caption)}</caption>",
+               "<thead><tr><th>quantity</th><th>leading terms</th><th>exponent of 1/ε</th></tr></thead><tbody>"]
+        for head, rows in blocks:
+            out.append(f'<tr><th colspan="3" style="text-align:left">{esc(head)}</th></tr>')
+            out += [f"<tr><td>{esc(q)}</td><td>{esc(v)}</td><td>{esc(x)}</td></tr>" for q, v, x in rows]
+        return "\n".join(out + ["</tbody></table>"])
+
+    def _repr_markdown_(self):
+        caption, _ = self._display()
+        cell = lambda x: "" if x is None else "$" + latex(x).replace("|", r"\vert ") + "$"
+        out = [caption, "", "| family | quantity | leading terms | exponent of 1/ε |", "|---|---|---|---|"]
+        for family, _, rows in self.blocks():
+            out += [f"| {family} | {q} | {cell(v)} | {cell(x)} |" for q, v, x in rows]
+        return "\n".join(out)
+
     def __str__(self):
-        at = lambda name, v: f"{name} = {_fmt(v)}" if v is None or getattr(v, "is_number", True) else f"symbolic {name}"
+        at = lambda name, v: f"{name} = {fmt(v)}" if v is None or getattr(v, "is_number", True) else f"symbolic {name}"
         lines = [f"Rates at {at('n', self.n)}, {at('alpha', self.alpha)} (docs/theory.md §6, §7). "
                  "'∝ ε^-x' : grows like (1/ε)^x as ε → 0, log factors dropped."]
         for fam in self.summary():
-            lines.append(f"{fam['family']}: r in {_fmt(fam.get('r range'))}; expert error on a cell of side 1: "
-                         f"e(P) = {_fmt(tidy(fam.get('e(P) at h=1')))}; experts L at P = ε^-r: "
-                         f"{_fmt(tidy(fam.get('experts L at P = eps^-r')))}")
+            note = f" ({fam['note']})" if fam["note"] else ""
+            lines.append(f"{fam['family']}{note}: r in {fmt(fam.get('r range'))}; expert error on a cell of side 1: "
+                         f"e(P) = {fmt(tidy(fam.get('e(P) at h=1')))}; experts L at P = ε^-r: "
+                         f"{fmt(tidy(fam.get('experts L at P = eps^-r')))}")
             for q in _SUMMARY:
-                lines.append(f"  {q:18s} ∝ {_eps_power(fam.get(f'exponent of 1/eps: {q}'))}")
+                lines.append(f"  {q:18s} ∝ {eps_power(fam.get(f'exponent of 1/eps: {q}'))}")
         lines.append("Details (exact: integer design; asymptotic: ceiling-free; exponent of 1/ε)")
         for row in self.rows:
-            vals = " | ".join(f"{label}: {_fmt(row[k])}" for k, label in (("exact", "exact"), ("asymptotic", "asymptotic"),
+            vals = " | ".join(f"{label}: {fmt(row[k])}" for k, label in (("exact", "exact"), ("asymptotic", "asymptotic"),
                               ("exponent", "exponent of 1/ε")) if row.get(k) is not None)
             vals = vals or "(no SymPy form: the family's closed form needs numbers)"
             lines.append(f"  {row['family']} | {row['quantity']} | {vals}")
@@ -81,7 +159,8 @@ class RateTable:
         back), exponents at r = 0, 1, r_max also as floats (``None`` outside [0, r_max])."""
         out = []
         for row in self.rows:
-            rec = {"family": row["family"], "quantity": row["quantity"], "kind": row.get("kind")}
+            rec = {"family": row["family"], "quantity": row["quantity"], "kind": row.get("kind"),
+                   "n": _json_number(row.get("n", self.n)), "alpha": _json_number(row.get("alpha", self.alpha))}
             for key in ("exact", "asymptotic", "exponent"):
                 rec[key] = None if row.get(key) is None else sp.sstr(row[key])
             for key in _COLUMNS[3:]:
@@ -91,9 +170,9 @@ class RateTable:
             out.append(rec)
         return out
 
-    def to_latex(self) -> str:
-        """A booktabs ``tabular``: see :func:`to_latex`."""
-        return to_latex(self)
+    def to_latex(self, width: float = COLUMN_PT) -> str:
+        """A booktabs ``tabular`` at most ``width`` pt wide: see :func:`to_latex`."""
+        return table_latex(self, width)
 
     def lambdify(self, family, quantity, which="asymptotic"):
         """A numpy function f(eps, r, C) of one row's expression (for plotting); see :func:`lambdify`."""
@@ -103,33 +182,15 @@ class RateTable:
         raise ValueError(f"no row with family={family!r}, quantity={quantity!r} and a {which!r} expression")
 
 
-def _fmt(x):
-    """Plain text of a value; the symbol ε prints as ε, an interval as [a, b]."""
-    if isinstance(x, sp.Interval):
-        return f"[{_fmt(x.start)}, {_fmt(x.end)}]"
-    return sp.sstr(x).replace("epsilon", "ε") if isinstance(x, sp.Basic) else str(x)
+def _at_note(row) -> str:
+    """What the row's family was derived at in place of a symbol ("n = 2 in place of a symbol: ..."), else ""."""
+    return substitution_note(row.get("substituted") or {})
 
 
-def _eps_power(expo) -> str:
-    """'ε^-2', 'ε^-(2 - r)', or 'ε^0 (bounded up to log factors)' for an exponent of 1/ε."""
-    if expo is None:
-        return "(no exponent)"
-    expo = _fold_max(expo)
-    if expo == 0:
-        return "ε^0 (bounded up to log factors)"
-    text = _fmt(expo)
-    return f"ε^-{text}" if expo.is_Atom else f"ε^-({text})"
-
-
-def _fold_max(expr):
-    """a + Max(b, c) → Max(a + b, a + c), so an exponent reads as one Max (display only)."""
-    expr = sp.sympify(expr)
-    if isinstance(expr, sp.Add):
-        maxes = [a for a in expr.args if isinstance(a, sp.Max)]
-        if len(maxes) == 1:
-            rest = expr - maxes[0]
-            return sp.Max(*[sp.expand(a + rest) for a in maxes[0].args])
-    return expr
+def _json_number(v):
+    """An int as int, another number as float, a symbol as its name."""
+    v = sp.sympify(v)
+    return int(v) if v.is_Integer else float(v) if v.is_number else str(v)
 
 
 def _at(expr, value, r_max):
@@ -161,7 +222,8 @@ def _closed_forms_for_table(module, n_val):
         return closed_forms(module, n_val if isinstance(n_val, int) else None)
 
 
-def table(family="all", n=None, alpha=None, activation="relu", paper=True, progress=False) -> RateTable:
+def table(family="all", n=None, alpha=None, activation="relu", paper=True, progress=False,
+          numeric_at=NUMERIC_AT) -> RateTable:
     """The docs/theory.md §6 table derived from the family modules.
 
     Per family: closed forms of one expert (symbolic n where the family allows), the error bound,
@@ -175,15 +237,19 @@ def table(family="all", n=None, alpha=None, activation="relu", paper=True, progr
         A family name (``experts.FAMILY_NAMES``), a module with the family interface, a list of
         them, or ``"all"`` (the families for Hölder targets).
     n : int or None
-        Dimension >= 1; ``None`` leaves it symbolic (families whose closed forms need numbers
-        fall back to ``n = 3`` for the growth path only).
+        Dimension >= 1; ``None`` (default) leaves it symbolic for the families whose closed forms
+        take a symbol.
     alpha : float or None
-        Hölder exponent in (0, 1]; ``None`` leaves it symbolic.
+        Hölder exponent in (0, 1]; ``None`` (default) leaves it symbolic likewise.
     activation : {"relu", "prelu"}
     paper : bool
         Add the paper's claims (:func:`paper_claims`) as rows of family ``"paper"``.
     progress : bool
         Show a tqdm bar over the families.
+    numeric_at : (int, float)
+        The (n, alpha), default (2, 1), at which a family whose closed forms need numbers is derived
+        when n or alpha is left symbolic (see :func:`rate`); its rows' ``n``, ``alpha`` and ``note``
+        say so, and so do the printed, HTML and LaTeX tables.
 
     Returns
     -------
@@ -212,139 +278,55 @@ def table(family="all", n=None, alpha=None, activation="relu", paper=True, progr
     families = _family_list(family)
     for fam in tqdm(families, desc="rates", unit="family", disable=not progress):
         name, module = _resolve(fam)
-        rt = rate(module, n, alpha, activation)
+        rt = rate(module, n, alpha, activation, numeric_at)
+        at = {"family": name, "n": rt.n, "alpha": rt.alpha, "method": rt.method, "note": rt.note,
+              "substituted": rt.substituted}
         cf = _closed_forms_for_table(module, rt.n)
         for (quantity, act), expr in cf.forms.items():
-            rows.append({"family": name, "quantity": f"{quantity} ({act})", "exact": expr, "kind": f"closed form ({cf.method})"})
+            rows.append({**at, "quantity": f"{quantity} ({act})", "exact": expr, "kind": f"closed form ({cf.method})"})
         try:
             bound = sp.sympify(module.error_bound(rt.alpha, C, h, rt.n, **size_symbols(module)))
         except Exception:
             bound = None
-        rows.append({"family": name, "quantity": "error bound", "exact": bound, "kind": "proven bound (family module)"})
-        rows.append({"family": name, "quantity": "e(P) at h=1", "asymptotic": _expert_error_in_P(rt), "kind": "leading order", "method": rt.method})
-        rows.append({"family": name, "quantity": "experts L at P = eps^-r", "asymptotic": _in_terms_of_P(rt.asymptotic["experts L"]), "kind": "leading order", "method": rt.method})
-        rows.append({"family": name, "quantity": "r range", "exact": sp.Interval(0, rt.r_max), "kind": "derived", "growth": rt.growth,
-                     "method": rt.method, "r_max": rt.r_max})
+        rows.append({**at, "quantity": "error bound", "exact": bound, "kind": "proven bound (family module)"})
+        rows.append({**at, "quantity": "e(P) at h=1", "asymptotic": _expert_error_in_P(rt), "kind": "leading order"})
+        rows.append({**at, "quantity": "experts L at P = eps^-r", "asymptotic": _in_terms_of_P(rt.asymptotic["experts L"]),
+                     "kind": "leading order"})
+        rows.append({**at, "quantity": "r range", "exact": sp.Interval(0, rt.r_max), "kind": "derived", "growth": rt.growth,
+                     "r_max": rt.r_max})
         for q in QUANTITIES:
             ex = rt.exact.get(q) if rt.exact else None
             expo = rt.exponent[q]
             refs = [_at(expo, v, rt.r_max) for v in (0, 1, rt.r_max)]
             kind = "order, up to logs and absolute constants" if q.startswith("VC") else "count"
-            rows.append({"family": name, "quantity": q, "exact": ex, "asymptotic": rt.asymptotic[q], "exponent": expo,
-                         **dict(zip(_COLUMNS[3:], refs)), "kind": kind, "method": rt.method, "note": rt.note, "r_max": rt.r_max})
+            rows.append({**at, "quantity": q, "exact": ex, "asymptotic": rt.asymptotic[q], "exponent": expo,
+                         **dict(zip(_COLUMNS[3:], refs)), "kind": kind, "r_max": rt.r_max})
             mat.append([ex if ex is not None else sp.nan, rt.asymptotic[q], expo, *refs])
             labels.append(f"{name}: {q}")
     if paper:
         for q, expr in paper_claims(n, alpha).items():
             expo = eps_exponent(expr) if expr.has(eps) else None
-            rows.append({"family": "paper", "quantity": q, "asymptotic": expr, "exponent": expo, "kind": "claim (docs/theory.md §1)"})
+            rows.append({"family": "paper", "quantity": q, "asymptotic": expr, "exponent": expo, "kind": "claim (docs/theory.md §1)",
+                         "n": _check_n(n, True), "alpha": _check_alpha(alpha, True)})
     return RateTable(rows, sp.Matrix(mat) if mat else sp.zeros(0, len(_COLUMNS)), labels, n=_check_n(n, True),
                      alpha=_check_alpha(alpha, True))
 
 
-_TEX_QUANTITY = {
-    "e(P) at h=1": r"expert error $e(P)$, cell side 1",
-    "experts L at P = eps^-r": r"experts $L$ at $P = \varepsilon^{-r}$",
-    "r range": r"range of $r$",
-    "cells per side K": r"cells per side $K$",
-    "experts L": r"experts $L$",
-    "params per expert": r"parameters per expert $P$",
-    "active params": "active parameters",
-    "total params": "total parameters",
-    "depth": r"depth $J$",
-    "width": r"width $W$",
-    "VC MoMLP (paper)": "VC, MoMLP (paper)",
-    "VC one network (BHLM)": "VC, one network (BHLM)",
-    "active params (v1, with routing)": "active parameters (v1, with routing)",
-    "one MLP params": "parameters of one MLP",
-    "VC MoMLP": r"VC, MoMLP: $L\max\{nL, JW\}$",
-}
-
-
-def _tex_text(s: str) -> str:
-    return _TEX_QUANTITY.get(s, s.replace("_", r"\_"))
-
-
-def _round_floats(expr, digits=3):
-    """Floats to ``digits`` significant digits; floats equal to an integer become that integer."""
-    reps = {}
-    for f in expr.atoms(sp.Float):
-        reps[f] = sp.Integer(round(f)) if abs(f - round(f)) <= 1e-12 * max(1, abs(f)) else sp.Float(f, digits)
-    return expr.xreplace(reps)
-
-
-def _strictly_above(y, x, r_max):
-    """y > x for every r in [0, r_max] (affine in r: both endpoints)."""
-    d = sp.simplify(y - x)
-    if d.is_positive:
-        return True
-    if r_max is None or not d.is_polynomial(r) or sp.degree(d, r) > 1 or d.free_symbols - {r}:
-        return False
-    return all(sp.simplify(d.subs(r, v)).is_positive for v in (0, r_max))
-
-
-def _leading(expr, r_max=None):
-    """``expr`` without the terms of strictly lower order in 1/ε on all of r ∈ [0, r_max]."""
-    expr = sp.powsimp(sp.sympify(expr), force=True)
-    if not expr.has(eps):
-        return expr
-    if isinstance(expr, sp.Mul):
-        return sp.Mul(*[_leading(f, r_max) for f in expr.args])
-    if isinstance(expr, sp.Pow):
-        return _leading(expr.base, r_max) ** expr.exp
-    if isinstance(expr, sp.log):
-        return sp.log(_leading(expr.args[0], r_max))
-    if not isinstance(expr, sp.Add):
-        return expr
-    terms = list(expr.args)
-    try:
-        powers = [eps_exponent(t, r_max) for t in terms]
-    except ValueError:
-        return expr
-    keep = [t for t, p in zip(terms, powers) if not any(_strictly_above(q, p, r_max) for q in powers)]
-    return sp.Add(*keep)
-
-
-def tidy(expr, r_max=None):
-    """A rate expression made to fit a page: powers merged (``sympy.powsimp``), terms of strictly
-    lower order in 1/ε dropped (on r ∈ [0, r_max]), a + Max(b, c) folded into Max(a + b, a + c),
-    floats to 3 significant digits.
-
-    Parameters
-    ----------
-    expr : sympy.Expr or None
-    r_max : sympy.Expr or None
-        Terms are compared on r ∈ [0, r_max] (``None``: only where SymPy decides for every r).
-
-    Returns
-    -------
-    sympy.Expr
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> from moe_approx.rates import C, eps, r, tidy
-    >>> tidy(8 * C**2 * eps**-r * eps**(r - 2) + 4 * C * eps**(r / 2 - 1) - 2, r_max=2)
-    8*C**2/epsilon**2
-    >>> tidy(-r + sp.Max(r, 2 - r) + 2)
-    Max(2, 4 - 2*r)
-    """
-    if expr is None or not isinstance(expr, sp.Basic) or expr is sp.nan:
-        return expr
-    return _round_floats(_fold_max(sp.powsimp(_leading(expr, r_max), force=True)))
-
-
-def to_latex(obj) -> str:
+def to_latex(obj, width: float = COLUMN_PT) -> str:
     r"""LaTeX for a SymPy expression, or a booktabs ``tabular`` for a :class:`RateTable`.
 
-    The table has one block per family: the expert error e(P), L at P = ε^(−r), the range of r, then
-    per quantity its leading terms (:func:`tidy`: powers merged, terms of strictly lower order in
-    1/ε dropped) and the exponent of 1/ε. ε prints as ``\varepsilon`` everywhere. Needs
-    ``\usepackage{booktabs}`` in the preamble.
+    The table has one block per family (its name and the n, α it was derived at), then per quantity
+    the leading terms (:func:`tidy`) and the exponent of 1/ε. ε prints as ``\varepsilon``,
+    log(x)/log(2) as ``\log_2(x)``. Short column heads, ``\small``, and leading terms too wide
+    for their column continue on the next line, so the table's natural width is at most ``width``
+    pt (246 pt: a column of a two-column article; 345 pt: one-column); widths are measured with
+    matplotlib's mathtext in Computer Modern. Needs ``\usepackage{booktabs}``.
 
     Parameters
     ----------
     obj : RateTable or sympy.Expr
+    width : float
+        Largest natural width of the table in pt (ignored for an expression).
 
     Returns
     -------
@@ -355,31 +337,12 @@ def to_latex(obj) -> str:
     >>> import moe_approx as ma
     >>> ma.rates.to_latex(1 / ma.rates.eps**2)
     '\\frac{1}{\\varepsilon^{2}}'
-    >>> tex = ma.rates.table("constant", n=2, alpha=1).to_latex()
-    >>> tex.splitlines()[3]
-    '\\toprule'
+    >>> ma.rates.to_latex(ma.rates.router_params(2, ma.rates.K).active)  # 2 ceil(log(K)/log(2))
+    '2 \\left\\lceil{\\log_2\\left(K\\right)}\\right\\rceil'
     """
-    latex = lambda x: sp.latex(x, symbol_names={eps: r"\varepsilon"})
-    if not isinstance(obj, RateTable):
-        return latex(sp.sympify(obj))
-    cell = lambda x: "" if x is None or x is sp.nan else f"${latex(x)}$"
-    lines = [r"% rates of the mixture of experts (moe_approx, docs/theory.md \S 6--7); needs \usepackage{booktabs}",
-             r"% VC, MoMLP (paper): L max{nL, JW}; VC, one network (BHLM): P J log P; constants and logs omitted",
-             r"\begin{tabular}{llll}", r"\toprule",
-             rf"family & quantity & leading terms ($n = {latex(sp.sympify(obj.n))}$, $\alpha = {latex(sp.sympify(obj.alpha))}$) "
-             r"& exponent of $1/\varepsilon$ \\", r"\midrule"]
-    previous = None
-    for row in obj.rows:
-        if "asymptotic" not in row and row["quantity"] != "r range":
-            continue
-        if previous is not None and row["family"] != previous:
-            lines.append(r"\midrule")
-        previous = row["family"]
-        r_max = row.get("r_max")
-        value = tidy(row.get("asymptotic", row.get("exact")), r_max)
-        lines.append(f"{_tex_text(row['family'])} & {_tex_text(row['quantity'])} & {cell(value)} & {cell(tidy(row.get('exponent'), r_max))} \\\\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines)
+    if isinstance(obj, RateTable):
+        return table_latex(obj, width)
+    return latex(obj)
 
 
 _SYMBOLS = {s.name: s for s in (eps, r, C, alpha, n, delta, h, K)}
