@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import experts as _experts
+from ._progress import default_progress
 from ._checks import check_int, check_positive, check_target
 from .assumptions import Assumptions, check_assumptions
 from .mlp import check_activation, concat_stacks, index_stack
@@ -144,8 +145,9 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     activation : {"relu", "prelu"}
     rtol : float, default 0.1
         Relative tolerance of each cell's branch and bound.
-    progress : bool
-        One tqdm bar: cells certified <= eps out of the current cells, rounds and evaluations.
+    progress : bool or None
+        One tqdm bar: cells certified <= eps out of the current cells, rounds and evaluations;
+        None (default): shown when stderr is a terminal or in a Jupyter kernel.
 
     Returns
     -------
@@ -197,7 +199,7 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     def threshold(state):  # a cell is done once certified <= eps or shown to exceed eps/(1 + rtol)
         return np.where(state.cell_lower * (1 + rtol) > eps, np.inf, eps)
 
-    bar = _ProgressBar(eps) if progress else None
+    bar = _ProgressBar(eps) if default_progress(progress) else None
     while True:
         rounds += 1
         lo, hi = partition.all_bounds()

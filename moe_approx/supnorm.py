@@ -49,6 +49,7 @@ import numpy as np
 
 from . import experts as _experts
 from ._checks import check_int, check_memory, check_network, check_positive, check_target
+from ._progress import default_progress
 from .boxes import MAX_SPLIT_AXES, covering_box, split
 from .assumptions import TARGET_RTOL, Assumptions, check_assumptions, check_pairs
 from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
@@ -648,8 +649,9 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
         e.g. ``cells = np.arange(L)[jax.process_index()::jax.process_count()]``) certify the whole
         cube together: lower = max of the lowers, upper = max of the uppers (README, several machines).
-    progress : bool
-        Show a tqdm bar of the cells decided, with evaluations and the running bracket.
+    progress : bool or None
+        A tqdm bar of the cells decided, with evaluations and the running bracket; None (default):
+        shown when stderr is a terminal or in a Jupyter kernel.
 
     Returns
     -------
@@ -687,6 +689,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
+    progress = default_progress(progress)
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
     experts = moe.experts
