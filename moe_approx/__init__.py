@@ -15,7 +15,7 @@ from .partition import DyadicPartition, GridPartition, PrototypePartition
 from .supnorm import SupErrorReport, sup_error
 from .targets import HolderTarget
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name):

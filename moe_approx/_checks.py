@@ -8,6 +8,8 @@ import os
 import jax
 import numpy as np
 
+from .mlp import MLP
+
 
 def check_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int >= ``minimum``, else ``TypeError``/``ValueError`` naming ``name``."""
@@ -93,10 +95,12 @@ def check_target(target, name: str = "target"):
 
 
 def check_network(net, name: str = "moe"):
-    """``net`` if it is a MixtureOfExperts or a single MLP, else ``TypeError`` naming ``name``."""
-    from .mlp import MLP
-    from .moe import MixtureOfExperts
+    """``net`` if it is a MixtureOfExperts or a single MLP, else ``TypeError`` naming ``name``.
 
-    if not isinstance(net, (MixtureOfExperts, MLP)):
+    A mixture is recognised by what it holds (a partition and stacked MLP experts), so that this
+    module, below the mixture, does not import it.
+    """
+    is_mixture = isinstance(getattr(net, "experts", None), MLP) and hasattr(net, "partition")
+    if not (isinstance(net, MLP) or is_mixture):
         raise TypeError(f"{name} must be a MixtureOfExperts or an MLP, got {type(net).__name__}")
     return net

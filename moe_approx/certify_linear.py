@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .assumptions import TARGET_RTOL
-from .formula import FormulaTarget
+from .targets.formula import FormulaTarget
 from .lipschitz import gamma
 from .mlp import MLP, index_stack
 

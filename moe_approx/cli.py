@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, experts, targets
+from . import experts, targets
+from ._version import __version__
 from ._progress import default_progress
 
 DEFAULT_N = 2
@@ -108,12 +109,12 @@ def _design(args) -> int:
 def _target(args):
     """The target a subcommand names: a library name (as a formula with ``--formula``), else a formula
     string in x1 … xn (``targets.from_sympy``; ``--alpha`` and ``--C`` declare its constants)."""
-    from . import formula
+    from .targets import formula_library
 
     if args.name in targets.names():
         if args.alpha is not None or args.C is not None:
             raise ValueError(f"--alpha and --C declare a formula's constants; the library target {args.name!r} has its own")
-        return formula.library(args.name, args.n) if args.formula else targets.get(args.name, n=args.n)
+        return formula_library.library(args.name, args.n) if args.formula else targets.get(args.name, n=args.n)
     if args.name.isidentifier() and args.name not in {f"x{i}" for i in range(1, args.n + 1)}:
         raise ValueError(f"unknown target {args.name!r}: a library target {_choices(targets.names())} "
                          f"or a formula in x1 … x{args.n} such as 'abs(x1 - 0.3)'")

@@ -17,43 +17,21 @@ The certificate is stored generically (its dataclass fields, arrays as entries),
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import importlib
 import json
-import math
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-FORMAT = "moe_approx.mixture"
-FORMAT_VERSION = 1
-
-
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-# --- partitions ------------------------------------------------------------------------------
-def _partition_record(partition) -> tuple[dict, dict]:
-    from .partition import DyadicPartition, GridPartition, PrototypePartition
-
-    if isinstance(partition, GridPartition):
-        return {"kind": "grid", "n": partition.n, "cells_per_side": partition.cells_per_side}, {}
-    if isinstance(partition, DyadicPartition):
-        return {"kind": "dyadic", "n": partition.n}, {"levels": partition.levels, "index": partition.index}
-    if isinstance(partition, PrototypePartition):
-        return ({"kind": "prototype", "n": partition.n, "router_count": partition.router_count},
-                {"prototypes": partition.prototypes})
-    raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition to be saved, "
-                    f"got {type(partition).__name__}")
+from ._npz import FORMAT, FORMAT_VERSION, _as_path, _checksum, write
+from ._version import __version__
+from .mlp import MLP
+from .moe import MixtureOfExperts
+from .partition import DyadicPartition, GridPartition, PrototypePartition
 
 
 def _partition_from(record: dict, arrays: dict):
-    from .partition import DyadicPartition, GridPartition, PrototypePartition
-
     kind = record.get("kind")
     if kind == "grid":
         return GridPartition(record["n"], record["cells_per_side"])
@@ -62,24 +40,6 @@ def _partition_from(record: dict, arrays: dict):
     if kind == "prototype":
         return PrototypePartition(arrays["prototypes"], router_count=record.get("router_count", "tree"))
     raise ValueError(f"unknown partition kind {kind!r} in the manifest (known: grid, dyadic, prototype)")
-
-
-# --- generic values (certificate fields): arrays become entries, the rest JSON ---------------
-def _encode(value, prefix: str, arrays: dict):
-    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
-        return value.item()
-    if isinstance(value, np.ndarray) or hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
-        arrays[prefix] = np.asarray(value)
-        return {"__array__": prefix}
-    if isinstance(value, dict):
-        return {str(k): _encode(v, f"{prefix}.{k}", arrays) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, f"{prefix}.{i}", arrays) for i, v in enumerate(value)]
-    if isinstance(value, float) and not math.isfinite(value):
-        return {"__float__": repr(value)}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"cannot store a value of type {type(value).__name__} at {prefix!r}")
 
 
 def _decode(value, arrays: dict):
@@ -94,29 +54,6 @@ def _decode(value, arrays: dict):
     return value
 
 
-def _target_record(target) -> dict | None:
-    if target is None:
-        return None
-    return {key: getattr(target, key, None)
-            for key in ("name", "n", "alpha", "constant", "smoothness", "derivative_constant")}
-
-
-def _checksum(manifest_bytes: bytes, arrays: dict) -> str:
-    h = hashlib.sha256()
-    h.update(manifest_bytes)
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _as_path(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike naming a file, got {type(path).__name__}")
-    return Path(path)
-
-
 # --- public ----------------------------------------------------------------------------------
 def save(moe, path, target=None) -> Path:
     """Write ``moe`` to the file ``path``; return the path written.
@@ -127,60 +64,9 @@ def save(moe, path, target=None) -> Path:
     ``<directory>.npz``. ``target`` (optional; else ``moe.target`` if set): its name and declared
     (α, C, s, D) are recorded, never its code. The certificate, if any, is stored with all its fields.
     """
-    from .moe import MixtureOfExperts
-
     if not isinstance(moe, MixtureOfExperts):
         raise TypeError(f"moe must be a MixtureOfExperts, got {type(moe).__name__}")
-    given = _as_path(path)
-    path = given if given.suffix == ".npz" else given.with_name(given.name + ".npz")
-    for candidate in (given, path):
-        if candidate.is_dir():
-            raise ValueError(f"path {str(candidate)!r} is an existing directory; pass a file name, "
-                             f"e.g. {str(candidate / 'mixture.npz')!r}")
-    target = target if target is not None else getattr(moe, "target", None)
-    if target is not None and getattr(target, "n", moe.n) != moe.n:
-        raise ValueError(f"target is defined on n={target.n} but the mixture on n={moe.n}")
-    arrays = {}
-    net = moe.experts
-    for l, (w, b) in enumerate(net.layers):
-        arrays[f"experts/W{l}"], arrays[f"experts/b{l}"] = np.asarray(w, np.float64), np.asarray(b, np.float64)
-    for l, a in enumerate(net.slopes):
-        arrays[f"experts/a{l}"] = np.asarray(a, np.float64)
-    part_record, part_arrays = _partition_record(moe.partition)
-    arrays.update({f"partition/{k}": np.asarray(v) for k, v in part_arrays.items()})
-    certificate = getattr(moe, "certificate", None)
-    cert_record = None
-    if certificate is not None:
-        fields = dataclasses.asdict(certificate) if dataclasses.is_dataclass(certificate) else dict(vars(certificate))
-        cert_record = {"class": type(certificate).__name__, "fields": _encode(fields, "certificate", arrays),
-                       "assumptions": _assumptions(target)}
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": _library_version(),
-        "partition": part_record, "family": moe.family, "size": _encode(moe.size, "size", arrays),
-        "activation": net.activation, "widths": list(net.widths), "depth": net.depth,
-        "counts": {"num_experts": moe.num_experts, "expert_params": moe.expert_params,
-                   "active_params": moe.active_params, "total_params": moe.total_params,
-                   "total_nonzero": moe.total_nonzero},
-        "target": _target_record(target), "certificate": cert_record,
-        "arrays": sorted(arrays),
-    }
-    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
-    digest = _checksum(manifest_bytes, arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        np.savez(fh, manifest=np.frombuffer(manifest_bytes, np.uint8), checksum=np.frombuffer(digest.encode(), np.uint8),
-                 **arrays)
-    return path
-
-
-def _assumptions(target) -> str:
-    text = ("a certificate is conditional on the target's declared Hölder constants (docs/theory.md §5) and "
-            "on the stated float64 rounding margin")
-    if target is not None:
-        text += f"; declared: alpha={target.alpha}, C={target.constant}"
-        if getattr(target, "smoothness", None) is not None:
-            text += f", s={target.smoothness}, D={target.derivative_constant}"
-    return text
+    return write(moe, path, target)
 
 
 def _read(path: Path) -> tuple[dict, dict]:
@@ -214,7 +100,7 @@ def _read(path: Path) -> tuple[dict, dict]:
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in format version {version!r} by moe_approx "
-                         f"{manifest.get('library_version')}; this moe_approx ({_library_version()}) reads format "
+                         f"{manifest.get('library_version')}; this moe_approx ({__version__}) reads format "
                          f"versions up to {FORMAT_VERSION}: upgrade moe_approx to load it")
     if _checksum(manifest_bytes, contents) != stored:
         raise ValueError(f"{path}: checksum mismatch (SHA-256 of the manifest and arrays differs from the stored one); "
@@ -250,11 +136,6 @@ def _check_manifest(manifest: dict, arrays: dict) -> None:
 
 def _rebuild(manifest: dict, arrays: dict):
     """The mixture (with its certificate) a checked manifest describes; errors as ValueError without the path."""
-    import importlib
-
-    from .mlp import MLP
-    from .moe import MixtureOfExperts
-
     _check_manifest(manifest, arrays)
     depth = manifest["depth"]
     net = MLP(tuple((arrays[f"experts/W{l}"], arrays[f"experts/b{l}"]) for l in range(depth)),
@@ -279,11 +160,11 @@ def _rebuild(manifest: dict, arrays: dict):
         if known is None or not {f.name for f in dataclasses.fields(cls)
                                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING} <= set(fields):
             raise ValueError(f"the certificate ({cert['class']}, fields {sorted(fields)}) cannot be rebuilt by "
-                             f"this moe_approx ({_library_version()})")
+                             f"this moe_approx ({__version__})")
         extra = set(fields) - known
         if extra:
             raise ValueError(f"the certificate has fields {sorted(extra)} unknown to this moe_approx "
-                             f"({_library_version()}); upgrade moe_approx to load it")
+                             f"({__version__}); upgrade moe_approx to load it")
         moe.certificate = cls(**fields)
     moe.target_info = manifest["target"]
     return moe

@@ -21,6 +21,7 @@ import numpy as np
 from . import experts as _experts
 from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
+from ._npz import write
 from .partition import _Partition
 
 
@@ -225,9 +226,7 @@ class MixtureOfExperts(MixtureSizes):
 
     def save(self, path, target=None):
         """Write this mixture (and its certificate) to one ``.npz`` file; see :func:`moe_approx.io.save`."""
-        from . import io
-
-        return io.save(self, path, target=target)
+        return write(self, path, target=target)
 
     # --- sizes (docs/theory.md §2): num_experts, expert_params, active_params, total_params (MixtureSizes)
 

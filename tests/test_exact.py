@@ -8,7 +8,8 @@ import pytest
 from moe_approx import calculus, targets
 from moe_approx.exact import evaluate_exact
 from moe_approx.experts import optimal as opt
-from moe_approx.experts.optimal import Expr
+from moe_approx.experts import _optimal_layers as stages
+from moe_approx.experts._optimal_layers import Expr
 from moe_approx.mlp import MLP
 
 
@@ -64,8 +65,8 @@ def test_beyond_float64_the_exact_expert_stays_within_its_bound():
 def test_bit_extraction_past_27_digits_needs_exact_arithmetic():
     """B = 28: 54 encoded bits. Rounded to float64 the last digit is lost; exact evaluation keeps it."""
     B = opt.MAX_BLOCK_FLOAT64 + 1
-    layers, S = opt._extraction_layers(B, Expr({0: 1}), Expr({1: 1}), Expr({2: 1}))
-    net = opt._assemble(layers, S, 3, "relu", 1, object)
+    layers, S = stages._extraction_layers(B, Expr({0: 1}), Expr({1: 1}), Expr({2: 1}))
+    net = stages._assemble(layers, S, 3, "relu", 1, object)
     rng = np.random.default_rng(3)
     d = rng.integers(-1, 2, size=(20, B - 1))
     d[:, -1] = 1  # last digit 3: bits 53 and 54 set, so rounding to 53 bits carries into digit B − 2

@@ -12,6 +12,7 @@ import sympy as sp
 
 import moe_approx as ma
 from moe_approx import formula
+from moe_approx import intervals as iv
 from moe_approx.formula import FormulaTarget, from_sympy, variables
 
 X1, X2, X3 = variables(3)
@@ -39,11 +40,11 @@ def test_library_formulas_match_targets_and_enclose_them(name, rng):
     f_lo, f_hi = (np.asarray(a) for a in f.enclose(lo, hi))
     m_lo, m_hi = (np.asarray(a) for a in f.mean_value_enclosure(lo, hi))
     values = np.asarray(ref(_samples(rng, lo, hi)))
-    slack = 1e-14  # targets.py rounds 1/3 and (√5 − 1)/2 to floats; the formula is exact
+    slack = 1e-14  # the library rounds 1/3 and (√5 − 1)/2 to floats; the formula is exact
     assert np.all(f_lo[:, None] - slack <= values) and np.all(values <= f_hi[:, None] + slack)
     assert np.all(m_lo[:, None] - slack <= values) and np.all(values <= m_hi[:, None] + slack)
     assert np.all(m_lo >= f_lo) and np.all(m_hi <= f_hi)
-    assert "proven in targets.py" in repr(f)
+    assert "proven in moe_approx/targets/library.py" in repr(f)
 
 
 def test_string_and_sympy_give_the_same_target(rng):
@@ -163,7 +164,7 @@ def test_other_refusals():
 
 def test_defined_on_flags_domain_violations():
     expr = sp.log(X1) + sp.sqrt(X2 - sp.Rational(1, 4)) + 1 / (X1 - sp.Rational(7, 8))
-    g = FormulaTarget(formula.iv.compile_point(expr, (X1, X2)), 2, 1.0, 1.0, "partly undefined", expr=expr)
+    g = FormulaTarget(iv.compile_point(expr, (X1, X2)), 2, 1.0, 1.0, "partly undefined", expr=expr)
     lo = np.array([[0.0, 0.5], [0.5, 0.5], [0.5, 0.0], [0.5, 0.3], [0.75, 0.5]])
     hi = lo + 0.25
     # log at 0; fine; sqrt of a negative; fine; a vanishing denominator at x1 = 7/8

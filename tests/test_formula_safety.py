@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import moe_approx as ma
 from moe_approx import formula
+from moe_approx import intervals as iv
 from moe_approx.formula import from_sympy, variables
 
 X1, X2 = variables(2)
@@ -199,7 +200,7 @@ def test_approximate_certifies_a_non_smooth_formula_and_optimal_says_what_it_nee
 
 def test_constants_are_given_together_or_not_at_all():
     expr = sp.Abs(X1 - sp.Rational(1, 3))
-    fn = formula.iv.compile_point(expr, (X1,))
+    fn = iv.compile_point(expr, (X1,))
     with pytest.raises(TypeError, match="constant must be a real number"):
         formula.FormulaTarget(fn, 1, 1.0, None, expr=expr)
     with pytest.raises(TypeError, match="alpha must be a real number"):

@@ -423,8 +423,8 @@ def test_random_tree_gradients_contain_arb_derivatives(expr, seed, log_width):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expr=_trees(), seed=st.integers(0, 2**31 - 1), log_width=st.floats(-6, -1))
 def test_random_tree_mean_value_form_contains_arb_values(expr, seed, log_width):
-    """f(c) + ∇f(B)·(B − c) ∩ natural (moe_approx.formula) contains arb's exact values in the box."""
-    from moe_approx.formula import _mean_value_form
+    """f(c) + ∇f(B)·(B − c) ∩ natural (moe_approx.targets.formula) contains arb's exact values in the box."""
+    from moe_approx.targets.formula import _mean_value_form
 
     rng = np.random.default_rng(seed)
     width = 10.0**log_width

@@ -14,11 +14,13 @@ import moe_approx as ma
 from moe_approx import targets
 from moe_approx.exact import evaluate_exact
 from moe_approx.experts import optimal as opt
-from moe_approx.experts.optimal import Expr
+from moe_approx.experts import _optimal_data
+from moe_approx.experts import _optimal_layers as stages
+from moe_approx.experts._optimal_layers import Expr
 
 
 def _net(layers, out, d_in, activation="relu"):
-    return opt._assemble(layers, out, d_in, activation, 1, np.float64)
+    return stages._assemble(layers, out, d_in, activation, 1, np.float64)
 
 
 def _run(layers, out, points, activation="relu"):
@@ -30,7 +32,7 @@ def _run(layers, out, points, activation="relu"):
 def test_step_network_is_exact_off_the_band_and_wrong_inside_it(n, M, B):
     o = 0.5
     u = [Expr({k: 1.0}) for k in range(n)]
-    layers, a, b = opt._index_layers(n, M, B, (o,) * n, u)
+    layers, a, b = stages._index_layers(n, M, B, (o,) * n, u)
     s_expr = a * B + b
     side = np.linspace(0, 1, 1601 if n == 1 else 161)
     x = np.stack(np.meshgrid(*[side] * n, indexing="ij"), -1).reshape(-1, n)
@@ -71,7 +73,7 @@ def test_bit_extraction_returns_every_encoded_digit_exactly(B, activation):
     d[0], d[1] = -1, 1  # extreme encodings: all digits 1, all digits 3
     y = ((d + 2) * 4.0 ** -np.arange(1, B)).sum(axis=1)  # exact: 2(B − 1) <= 52 bits
     start = 3 * B
-    layers, S = opt._extraction_layers(B, Expr({0: 1}), Expr({1: 1}), Expr({2: 1}))
+    layers, S = stages._extraction_layers(B, Expr({0: 1}), Expr({1: 1}), Expr({2: 1}))
     b = np.arange(B)
     pts = np.stack(np.broadcast_arrays(y[:, None], float(start), b[None, :].astype(float)), -1).reshape(-1, 3)
     got = _run(layers, S, pts, activation).reshape(len(y), B)
@@ -91,7 +93,7 @@ def _nested_median(v, n):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_median_of_copies_is_exact(n, activation):
     rng = np.random.default_rng(n)
-    layers, out = opt._median_layers([Expr({i: 1}) for i in range(3**n)])
+    layers, out = stages._median_layers([Expr({i: 1}) for i in range(3**n)])
     values = rng.integers(0, 2**40, size=(500, 3**n)).astype(float)
     values[:50] = rng.integers(0, 3, size=(50, 3**n))  # many ties
     np.testing.assert_array_equal(_run(layers, out, values, activation), _nested_median(values, n))
@@ -101,7 +103,7 @@ def test_median_of_copies_is_exact(n, activation):
 def test_median_discards_one_bad_copy_per_coordinate(n):
     """Good copies within [lo, hi]; per coordinate one offset bad (any value): the result stays in [lo, hi]."""
     rng = np.random.default_rng(7)
-    layers, out = opt._median_layers([Expr({i: 1}) for i in range(3**n)])
+    layers, out = stages._median_layers([Expr({i: 1}) for i in range(3**n)])
     P = 400
     values = rng.integers(100, 111, size=(P, 3**n)).astype(float)
     bad = rng.integers(0, 3, size=(P, n))
@@ -147,8 +149,8 @@ def test_expert_plugs_into_build_moe():
 def test_closed_forms_equal_the_built_weights(n, A, B, activation):
     f = targets.get("cone", n=n)
     M = opt.grid_side(n, A, B)
-    layers, out = opt._network(f, np.zeros((1, n)), np.ones((1, n)), activation, M, B, exact=False)
-    net = opt._assemble(layers, out, n, activation, 1, np.float64)
+    layers, out = _optimal_data._network(f, np.zeros((1, n)), np.ones((1, n)), activation, M, B, exact=False)
+    net = stages._assemble(layers, out, n, activation, 1, np.float64)
     assert net.depth == opt.depth(n, activation, A=A, B=B)
     assert net.width == opt.width(n, activation, A=A, B=B)
     assert net.num_params == opt.num_params(n, activation, A=A, B=B)
