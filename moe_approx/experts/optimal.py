@@ -58,11 +58,10 @@ from ._optimal_data import _network, snake_order
 from ._optimal_layers import (MAX_BLOCK_FLOAT64, OFFSETS, QUANT_MARGIN, STEP_SCALE, _assemble, grid_side, num_blocks,
                               structural_nonzero)
 
-# the family's interface (experts.get("optimal")); the stages live in _optimal_layers (the network),
-# _optimal_data (the quantized values) and _optimal_counts (the closed forms)
+# the family's functions (experts.get("optimal"), documented in docs/api.md; the constants are importable
+# too); the stages live in _optimal_layers (the network), _optimal_data (the values), _optimal_counts (closed forms)
 __all__ = ["build", "build_exact", "evaluate", "grid_side", "num_blocks", "snake_order", "structural_nonzero", "depth",
-           "width", "num_params", "num_nonzero", "error_bound", "SIZE_DEFAULTS", "SIZE_LIMITS", "MAX_BLOCK_FLOAT64",
-           "OFFSETS", "QUANT_MARGIN", "STEP_SCALE"]
+           "width", "num_params", "num_nonzero", "error_bound"]
 
 SIZE_DEFAULTS = {"A": 4, "B": 4}
 SIZE_LIMITS = {"B": MAX_BLOCK_FLOAT64}  # largest sizes build() accepts (float64); rates.budget_solve stays within
