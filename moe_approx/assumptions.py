@@ -13,8 +13,21 @@ Pairs per cell, a quarter of each kind: two independent uniform points (far pair
 from a uniform point x along one coordinate axis, along a random sign vector, or along sign ∇f(x)
 (autodiff; the direction where the ∞-norm Lipschitz constant sup Σ|∂_i f| is attained, which
 random signs miss in high dimension), of length 10^−u times the cell's width with u uniform in
-[0, 6] (short pairs show a false α, long ones a false C). Sampling catches lies; it
-cannot prove the truth.
+[0, 6] (short pairs show a false α, long ones a false C).
+
+Then a local search (``search=True``, the default; docs/theory.md §5). More pairs, anchored on
+each cell's vertices and faces, where uniform sampling rarely lands (a steep ramp in a corner).
+From the SEARCH_STARTS pairs that imply the largest constants (the best of every cell, or of the
+best cells), sign-gradient ascent with backtracking, vectorised over the starts, each step one
+jitted call: first on log ‖∇f(x)‖_1 from both ends (the local Lipschitz constant from ‖·‖_∞ to
+|·|; its gradient H·sign ∇f / ‖∇f‖_1 by a Hessian-vector product), then on
+log |f(x) − f(y)| − α log ‖x − y‖_∞ over pairs in the cell (projected onto it, never shorter than
+the shortest sampled pair) from the best of the start pair and pairs of SEARCH_LENGTHS around the
+steepest points found; for D with k = 1 the same pair ascent on log max_i |∂_i f(x) − ∂_i f(y)| −
+β log ‖x − y‖_∞ from the best derivative pairs. The pairs it reaches are evaluated again plainly
+(f by the target itself, partials as in the sampled check) and refused only when they exceed the
+bound by SEARCH_MARGIN beyond the float64 margins (the ascent drives pairs to where rounding
+matters). Sampling and search catch lies; they cannot prove the truth.
 """
 
 from __future__ import annotations
@@ -38,10 +51,16 @@ TOTAL_PAIRS = 2**16  # default: at most this many pairs once every cell has its 
 MIN_PAIRS_PER_CELL, MAX_PAIRS_PER_CELL = 16, 256
 MAX_PAIRS = 2**24  # pairs_per_cell, at most
 DERIVATIVE_ENTRIES = 2**22  # partial-derivative entries held per batch (memory of one jitted call)
+SEARCH_STARTS = 128  # starts of the local search in all (the best pairs of each cell, or of the best cells)
+SEARCH_STEPS = 10  # ascent steps per start: on the point, then twice as many on the pair
+SEARCH_FIRST_STEP = 8.0  # the first step of an ascent: a change of about this much in the log objective
+SEARCH_LENGTHS = (1e-2, 1e-4, 1e-6)  # pairs around the steepest point, relative to the cell's width
+SEARCH_MARGIN = 1e-6  # relative excess a searched pair needs (ascent drives pairs into float noise)
+BOUNDARY_SHARE = 8  # one pair in this many more, anchored on a vertex or a face of the cell
 
 STATEMENT = (
     "conditional on the declared constants (alpha, C{smooth}): {pairs} sampled pairs{grad} in {cells} cell(s) "
-    "(seed {seed}) found no violation; sampling catches lies, it cannot prove the truth"
+    "(seed {seed}){search} found no violation; sampling catches lies, it cannot prove the truth"
 )
 
 
@@ -63,8 +82,10 @@ class AssumptionError(ValueError):
 class Assumptions:
     """What :func:`check_assumptions` checked, and its honest reading in ``statement``.
 
-    ``implied_C`` (``implied_D``) is the largest constant the sampled pairs require: a lower
-    bound on the true constant, at most the declared one.
+    ``implied_C`` (``implied_D``) is the largest constant the sampled and searched pairs require:
+    a lower bound on the true constant, at most the declared one (a pair within the float64 margin
+    above it counts as equal). ``searched_pairs``: the vertex and face pairs and the pairs the
+    local search evaluated plainly (0 with ``search=False``).
     """
 
     alpha: float
@@ -79,6 +100,7 @@ class Assumptions:
     implied_C: float
     implied_D: float | None
     statement: str
+    searched_pairs: int = 0
 
 
 def default_pairs_per_cell(num_cells: int) -> int:
@@ -193,14 +215,15 @@ def _evaluate(target, points):
 
 
 def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed: int = 0,
-                      uses_derivative: bool = False) -> Assumptions:
+                      uses_derivative: bool = False, search: bool = True) -> Assumptions:
     """Sample pairs in each cell [lo[i], hi[i]] (arrays (L, n)) against the target's declared constants.
 
     Always (α, C); with ``uses_derivative`` also the derivative order k and (β, D) of the k-th
     partials (docs/theory.md §2). Raises :class:`AssumptionError` (a ``ValueError``) naming the
     constant, the witness pair and the smallest constant it implies; returns what was checked.
     ``pairs_per_cell`` defaults to :func:`default_pairs_per_cell` (16 to 256 per cell, 65536 in all at most
-    while L >= 2; past 4096 cells fewer per cell).
+    while L >= 2; past 4096 cells fewer per cell). ``search`` adds the local search of the module doc
+    (vertex and face pairs, gradient ascent from the best pairs); False is the sampling alone.
     """
     target = check_target(target)
     n = target.n
@@ -214,32 +237,52 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     P = default_pairs_per_cell(L) if pairs_per_cell is None else check_int(pairs_per_cell, "pairs_per_cell")
     if P > MAX_PAIRS:
         raise ValueError(f"pairs_per_cell must be an integer in [1, {MAX_PAIRS}], got {P}")
-    check_memory(6.0 * 8 * L * P * n, f"check_assumptions with {P} pairs in each of {L} cells")
+    check_memory(8.0 * 8 * L * P * n, f"check_assumptions with {P} pairs in each of {L} cells")
     seed = check_int(seed, "seed", minimum=0)
-    if not isinstance(uses_derivative, (bool, np.bool_)):
-        raise TypeError(f"uses_derivative must be a bool, got {type(uses_derivative).__name__}")
+    for name, flag in (("uses_derivative", uses_derivative), ("search", search)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     if uses_derivative and target.smoothness is None:
         raise ValueError(f"uses_derivative=True needs a target that declares (smoothness, derivative_constant); "
                          f"{target!r} declares none")
     rng = np.random.default_rng(seed)
-    x, y = (a.reshape(-1, n) for a in sample_pairs(lo, hi, P, rng, steer=partial(_gradient_or_nan, target.fn)))
-    values = _evaluate(target, np.concatenate([x, y]))
-    fx, fy = values[: len(x)], values[len(x):]
-    implied_C = check_pairs(target, x, y, fx, fy)
+    x, y = sample_pairs(lo, hi, P, rng, steer=partial(_gradient_or_nan, target.fn))
+    if search:  # pairs on the vertices and faces: more samples, checked like the others
+        x, y = (np.concatenate(pair, axis=1) for pair in zip((x, y), boundary_pairs(lo, hi, -(-P // BOUNDARY_SHARE), rng)))
+    Q = x.shape[1]
+    values = _evaluate(target, np.concatenate([x.reshape(-1, n), y.reshape(-1, n)]))
+    fx, fy = values[: L * Q], values[L * Q:]
+    implied_C = check_pairs(target, x.reshape(-1, n), y.reshape(-1, n), fx, fy)
     grad_pairs, implied_D = 0, None
     if uses_derivative:
-        grad_pairs, implied_D = _check_derivatives(target, x.reshape(L, P, n), y.reshape(L, P, n))
+        grad_pairs, implied_D, ratio_D = _check_derivatives(target, x, y)
+    searched = L * (Q - P)
+    if search:
+        dist = np.max(np.abs(x - y), axis=2).reshape(-1)
+        ratio = np.abs(fx - fy) / np.where(dist > 0, dist, np.inf) ** target.alpha
+        found, pairs = _search_values(target, x, y, ratio.reshape(L, Q), lo, hi, np.max(np.abs(values)))
+        implied_C, searched = max(implied_C, found), searched + pairs
+        if uses_derivative and target.derivative_order == 1:
+            per = ratio_D.shape[1]
+            found, pairs = _search_derivatives(target, x[:, :per], y[:, :per], ratio_D, lo, hi)
+            implied_D, searched = max(implied_D, found), searched + pairs
+    implied_C = min(implied_C, target.constant)
+    implied_D = None if implied_D is None else min(implied_D, target.derivative_constant)
     smooth = "" if not uses_derivative else f"; s = {target.smoothness:g}, D"
-    statement = STATEMENT.format(smooth=smooth, pairs=len(x), cells=L, seed=seed,
-                                 grad="" if not uses_derivative else f" and {grad_pairs} derivative pairs")
+    statement = STATEMENT.format(smooth=smooth, pairs=L * P, cells=L, seed=seed,
+                                 grad="" if not uses_derivative else f" and {grad_pairs} derivative pairs",
+                                 search="" if not search else f" and a local search of {searched} pairs")
     return Assumptions(target.alpha, target.constant, target.smoothness if uses_derivative else None,
                        target.derivative_constant if uses_derivative else None,
-                       target.derivative_order if uses_derivative else None, L, len(x), grad_pairs, seed,
-                       implied_C, implied_D, statement)
+                       target.derivative_order if uses_derivative else None, L, L * P, grad_pairs, seed,
+                       implied_C, implied_D, statement, searched)
 
 
-def _check_derivatives(target, x, y) -> tuple[int, float]:
-    """The k-th partials at (a subset of) the pairs: finite, and (β, D)-Hölder entry by entry."""
+def _check_derivatives(target, x, y) -> tuple[int, float, np.ndarray]:
+    """The k-th partials at (a subset of) the pairs (L, P, n): finite, and (β, D)-Hölder entry by entry.
+
+    Returns the pairs checked, the largest implied D and the implied D of each, (L, P') for the
+    first P' pairs of each cell."""
     L, P, n = x.shape
     k, beta, D = target.derivative_order, target.derivative_exponent, target.derivative_constant
     entries = n**k
@@ -250,7 +293,7 @@ def _check_derivatives(target, x, y) -> tuple[int, float]:
     per_cell = int(min(P, max(1, DERIVATIVE_ENTRIES // (2 * entries * L)))) if L * P * 2 * entries > DERIVATIVE_ENTRIES else P
     x, y = x[:, :per_cell].reshape(-1, n), y[:, :per_cell].reshape(-1, n)
     batch = max(1, DERIVATIVE_ENTRIES // (2 * entries))
-    implied_D = 0.0
+    implied_D, ratios = 0.0, []
     for start in range(0, len(x), batch):  # batches of points, each one jitted call
         xs, ys = x[start:start + batch], y[start:start + batch]
         both = derivatives(target.fn, np.concatenate([xs, ys]), k).reshape(2 * len(xs), -1)
@@ -273,9 +316,210 @@ def _check_derivatives(target, x, y) -> tuple[int, float]:
         allowed = D * dist**beta * (1 + HOLDER_SLACK) + DERIVATIVE_RTOL * scale
         worst, implied_batch, implied = _worst(observed, allowed, dist, beta)
         implied_D = max(implied_D, implied_batch)
+        ratios.append(implied)
         if worst is not None:
             gamma = np.unravel_index(entry[worst], (n,) * k)
             gamma = " + ".join(f"e{int(i) + 1}" for i in gamma)
             _raise(target, "D", D, beta, xs[worst], ys[worst], observed[worst], allowed[worst], implied[worst],
                    f"|∂^γ f(x) − ∂^γ f(y)| for γ = {gamma}")
-    return len(x), implied_D
+    return len(x), implied_D, np.concatenate(ratios).reshape(L, per_cell)
+
+
+# --- the local search (module doc; docs/theory.md §5) ------------------------------------------
+
+def boundary_pairs(lo, hi, per_cell: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (x, y), each (L, B, n): x a vertex of the cell (even j, the vertices in turn from a random
+    one) or a uniform point with one coordinate on a face (odd j); y a step inward of length 10^−u
+    times the cell's width (u uniform in [0, 6]) along a sign vector that points into the cell."""
+    L, n = lo.shape
+    width = (hi - lo)[:, None, :]
+    vertex = (np.arange(per_cell)[None, :, None] // 2 + rng.integers(0, 2**min(n, 62), (L, 1, 1))) >> np.arange(n) & 1
+    face = rng.random((L, per_cell, n))
+    np.put_along_axis(face, rng.integers(0, n, (L, per_cell, 1)), rng.integers(0, 2, (L, per_cell, 1)), axis=2)
+    frac = np.where((np.arange(per_cell) % 2 == 0)[None, :, None], vertex, face)
+    inward = np.where(frac == 0, 1.0, np.where(frac == 1, -1.0, rng.choice([-1.0, 1.0], frac.shape)))
+    length = 10.0 ** (-rng.uniform(0.0, -math.log10(SHORTEST_STEP), (L, per_cell, 1)))
+    x = lo[:, None, :] + width * frac
+    return x, np.clip(x + inward * width * length, lo[:, None, :], hi[:, None, :])
+
+
+def _signed(grad, size, cap):
+    """Steepest ascent step in ‖·‖_∞: sign(grad) times size/‖grad‖_1 (a change of about ``size`` in
+    the log objective: scale-free, so the distance to a power-law singularity shrinks
+    geometrically), at most ``cap``."""
+    norm = jnp.sum(jnp.abs(grad), axis=1, keepdims=True)
+    return jnp.minimum(size / jnp.where(norm > 0, norm, 1.0), cap) * jnp.sign(grad)
+
+
+def _jet(fn, x, v):
+    """f(x), ∇f(x) and the Hessian-vector product H(x)·v at points x (N, n): one forward-over-reverse
+    pass of JAX autodiff (the only part of the search compiled for each target)."""
+    def one(x, v):
+        (f, g), (_, hv) = jax.jvp(jax.value_and_grad(fn), (x,), (v,))
+        return f, g, hv
+
+    return jax.vmap(one)(x, v)
+
+
+@jax.jit
+def _propose(z, grad, size, lo, hi, pair, j):
+    """The candidates of a step (module doc): points move by :func:`_signed`; a pair p = z[:S],
+    q = z[S:] moves as a whole (j = 0) or changes its difference (j = 1, each end by at most 3/8 of
+    the distance), all projected onto the cells [lo, hi]."""
+    S = z.shape[0] // 2
+    width = jnp.max(hi - lo, axis=1, keepdims=True)
+    sizes = jnp.where(j == 0, size[:, :1], size[:, 1:])
+    p, q, sign = z[:S], z[S:], 1 - 2 * j
+    cap = jnp.where(j == 0, width[:S], 0.375 * jnp.max(jnp.abs(p - q), axis=1, keepdims=True))
+    step = _signed(grad[:S] + sign * grad[S:], sizes[:S], cap)
+    return jnp.clip(jnp.where(pair, jnp.concatenate([p + step, q + sign * step]), z + _signed(grad, sizes, width)),
+                    lo, hi)
+
+
+@jax.jit
+def _accept(cand, f, g, hv, z, v, val, grad, size, lo, hi, exponent, order, pair, j):
+    """Keep each candidate that raises its objective (its size j doubles) or undo it (halved).
+
+    Points (``pair`` False): log ‖∇f‖_1, gradient H·v/‖∇f‖_1 with v = sign ∇f of the current point.
+    Pairs: log max_c |a_c(p) − a_c(q)| − exponent·log ‖p − q‖_∞, −inf below the shortest pair, with
+    a = f (``order`` 0) or ∇f (order 1: the gradient of a_c is H·e_c, so v = e_c)."""
+    S, n = z.shape[0] // 2, z.shape[1]
+    norm = jnp.sum(jnp.abs(g), axis=1, keepdims=True)
+    point = (jnp.log(norm[:, 0]), hv / norm, jnp.sign(g))
+    a = jnp.where(order == 0, jnp.broadcast_to(f[:, None], g.shape), g)
+    da = jnp.where(order == 0, g, hv)
+    delta, rows = a[:S] - a[S:], jnp.arange(S)
+    c = jnp.argmax(jnp.nan_to_num(jnp.abs(delta)), axis=1)
+    change = delta[rows, jnp.where(order == 0, c, jnp.argmax(jnp.abs(v[:S]), axis=1))][:, None]
+    diff = cand[:S] - cand[S:]
+    k = jnp.argmax(jnp.abs(diff), axis=1)
+    dist = jnp.abs(diff[rows, k])
+    value = jnp.where(dist >= SHORTEST_STEP * jnp.max(hi[:S] - lo[:S], axis=1),
+                      jnp.log(jnp.abs(delta[rows, c])) - exponent * jnp.log(dist), -jnp.inf)
+    towards = jax.nn.one_hot(k, n) * (exponent * jnp.sign(diff[rows, k]) / dist)[:, None]
+    gp, gq = jnp.sign(change) * da[:S] / jnp.abs(change) - towards, -jnp.sign(change) * da[S:] / jnp.abs(change) + towards
+    new_v = jnp.tile(jax.nn.one_hot(c, n) * (order > 0), (2, 1))
+    pairs = (jnp.concatenate([value, value]), jnp.concatenate([gp, gq]), new_v)
+    new_val, new_grad, new_v = (jnp.where(pair, b, a) for a, b in zip(point, pairs))
+    ok = new_val > val  # False where NaN
+    z, v, val = jnp.where(ok[:, None], cand, z), jnp.where(ok[:, None], new_v, v), jnp.where(ok, new_val, val)
+    grad = jnp.where(ok[:, None], jnp.nan_to_num(new_grad, posinf=0.0, neginf=0.0), grad)
+    size = size * jnp.where(jnp.arange(2) == j, jnp.where(ok, 2.0, 0.5)[:, None], 1.0)
+    return z, v, val, grad, size
+
+
+_jet_jit = partial(jax.jit, static_argnums=0)(_jet)
+
+
+def _climb(fn, z, lo, hi, exponent: float, order: int, pair: bool, steps: int):
+    """``steps`` backtracking steps (:func:`_propose`, :func:`_jet`, :func:`_accept`, each one jitted
+    call on every start) from z (2S, n) in cells [lo, hi] (2S, n), after two that only evaluate;
+    returns the final z and v. Each half is padded to a power of two (one compilation per target
+    and bucket; an unhashable fn is traced each time)."""
+    try:
+        hash(fn)
+        jet = partial(_jet_jit, fn)
+    except TypeError:
+        jet = jax.jit(partial(_jet, fn))
+    S = z.shape[0] // 2
+    B = max(32, 1 << (S - 1).bit_length())
+    pad = np.r_[np.arange(S), np.zeros(B - S, int)]
+    pad = np.r_[pad, pad + S]
+    z, lo, hi = (jnp.asarray(a[pad]) for a in (z, lo, hi))
+    v, grad, val = jnp.zeros_like(z), jnp.zeros_like(z), jnp.full(2 * B, -jnp.inf)
+    consts = (lo, hi, exponent, order, pair)
+    for i in range(-2, steps):  # two steps of size 0 only evaluate: f, ∇f, then H·v with v from the first
+        j = 0 if i < 0 or not pair else i % 2
+        if i == 0:
+            size = jnp.full((2 * B, 2), SEARCH_FIRST_STEP)
+        elif i < 0:
+            val, size = jnp.full(2 * B, -jnp.inf), jnp.zeros((2 * B, 2))
+        cand = _propose(z, grad, size, lo, hi, pair, j)
+        z, v, val, grad, size = _accept(cand, *jet(cand, v), z, v, val, grad, size, *consts, j)
+    keep = np.r_[np.arange(S), B + np.arange(S)]
+    return np.asarray(z)[keep], np.asarray(v)[keep]
+
+
+def _starts(ratio, budget: int):
+    """(cell, pair) indices of the search's starts: the best pairs of every cell, or of the best cells."""
+    ratio = np.nan_to_num(ratio, nan=0.0)
+    L, Q = ratio.shape
+    order = np.argsort(-ratio, axis=1, kind="stable")
+    if L <= budget:
+        per = min(Q, budget // L)
+        return np.repeat(np.arange(L), per), order[:, :per].reshape(-1)
+    cells = np.argsort(-ratio.max(axis=1), kind="stable")[:budget]
+    return cells, order[cells, 0]
+
+
+def _search_values(target, x, y, ratio, lo, hi, scale: float) -> tuple[float, int]:
+    """The search on (α, C) from the best pairs of x, y (L, Q, n) (``ratio``: their implied C):
+    steepest points, pairs of SEARCH_LENGTHS around them, then the pair ascent from the best of
+    those and the start; raises at a verified violation, else returns the largest implied C and
+    the pairs evaluated."""
+    cell, pair = _starts(ratio, SEARCH_STARTS)
+    xs, ys, S, m = x[cell, pair], y[cell, pair], len(cell), len(SEARCH_LENGTHS)
+    lo2, hi2 = lo[np.tile(cell, 2)], hi[np.tile(cell, 2)]
+    try:
+        p, signs = _climb(target.fn, np.concatenate([xs, ys]), lo2, hi2, 1.0, 0, False, SEARCH_STEPS)
+    except Exception:  # noqa: BLE001 (JAX cannot differentiate fn: nothing to climb)
+        return 0.0, 0
+    step = np.asarray(SEARCH_LENGTHS)[None, :, None] * (hi2 - lo2).max(axis=1)[:, None, None] * \
+        np.where(signs < 0, -1.0, 1.0)[:, None, :]
+    q = p[:, None] + step
+    outside = np.any((q < lo2[:, None]) | (q > hi2[:, None]), axis=2, keepdims=True)
+    around = np.clip(np.where(outside, p[:, None] - step, q), lo2[:, None], hi2[:, None])  # (2S, m, n)
+    implied = _verify_values(target, np.repeat(p, m, axis=0), around.reshape(-1, target.n), scale)
+    # each start's pair ascent begins at the best of its own pair and the pairs around its two ends
+    options = np.concatenate([ratio[cell, pair][:, None], implied.reshape(2, S, m).transpose(1, 0, 2).reshape(S, -1)], 1)
+    best = np.argmax(np.nan_to_num(options, nan=-1.0), axis=1)
+    end = np.arange(S) + S * ((best - 1) // m == 1)  # which end (x or y) the chosen pair is around
+    own = (best == 0)[:, None]
+    start_p = np.where(own, xs, p[end])
+    start_q = np.where(own, ys, around[end, np.maximum(best - 1, 0) % m])
+    ends, _ = _climb(target.fn, np.concatenate([start_p, start_q]), lo2, hi2, target.alpha, 0, True, 2 * SEARCH_STEPS)
+    pf, qf = ends[:S], ends[S:]
+    return max(float(np.max(implied)), float(np.max(_verify_values(target, pf, qf, scale)))), len(implied) + S
+
+
+def _search_derivatives(target, x, y, ratio, lo, hi) -> tuple[float, int]:
+    """The pair ascent on (β, D) for k = 1 (H·e_c by autodiff) from the best derivative pairs; raises
+    at a verified violation, else returns the largest implied D and the pairs evaluated."""
+    cell, pair = _starts(ratio, SEARCH_STARTS)
+    both = np.tile(cell, 2)
+    try:
+        ends, _ = _climb(target.fn, np.concatenate([x[cell, pair], y[cell, pair]]), lo[both], hi[both],
+                         target.derivative_exponent, 1, True, 2 * SEARCH_STEPS)
+    except Exception:  # noqa: BLE001 (JAX cannot differentiate fn twice: nothing to climb)
+        return 0.0, 0
+    return _verify_derivatives(target, ends[: len(cell)], ends[len(cell):]), len(cell)
+
+
+def _verify_values(target, x, y, scale: float) -> np.ndarray:
+    """Searched pairs (M, n) re-evaluated plainly: raise (through :func:`check_pairs`) where one
+    exceeds C‖x − y‖_∞^α by SEARCH_MARGIN beyond the evaluation margin (relative to ``scale`` =
+    max |f| sampled as well); else return the constant each implies."""
+    values = _evaluate(target, np.concatenate([x, y]))
+    fx, fy = values[: len(x)], values[len(x):]
+    dist, observed = np.max(np.abs(x - y), axis=1), np.abs(fx - fy)
+    allowed = target.constant * dist**target.alpha * (1 + SEARCH_MARGIN) + TARGET_RTOL * (np.abs(fx) + np.abs(fy) + scale)
+    bad = observed > allowed
+    if bad.any():
+        check_pairs(target, x[bad], y[bad], fx[bad], fy[bad])
+    return _worst(observed, allowed, dist, target.alpha)[2]
+
+
+def _verify_derivatives(target, x, y) -> float:
+    """Searched pairs' k-th partials recomputed: raise (through the sampled check) where one exceeds
+    D‖x − y‖_∞^β by SEARCH_MARGIN beyond the derivative margin, or is not finite; else the largest
+    D they imply."""
+    k, beta, D = target.derivative_order, target.derivative_exponent, target.derivative_constant
+    both = derivatives(target.fn, np.concatenate([x, y]), k).reshape(2 * len(x), -1)
+    gx, gy = both[: len(x)], both[len(x):]
+    dist, observed = np.max(np.abs(x - y), axis=1), np.max(np.abs(gx - gy), axis=1)
+    scale = np.max(np.abs(gx), axis=1) + np.max(np.abs(gy), axis=1)
+    allowed = D * dist**beta * (1 + SEARCH_MARGIN) + DERIVATIVE_RTOL * scale
+    bad = ~(observed <= allowed)  # also where not finite
+    if bad.any():
+        _check_derivatives(target, x[bad][None], y[bad][None])
+    return _worst(observed, allowed, dist, beta)[1]
