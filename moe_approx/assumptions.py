@@ -15,19 +15,20 @@ from a uniform point x along one coordinate axis, along a random sign vector, or
 random signs miss in high dimension), of length 10^−u times the cell's width with u uniform in
 [0, 6] (short pairs show a false α, long ones a false C).
 
-Then a local search (``search=True``, the default; docs/theory.md §5). More pairs, anchored on
-each cell's vertices and faces, where uniform sampling rarely lands (a steep ramp in a corner).
-From the SEARCH_STARTS pairs that imply the largest constants (the best of every cell, or of the
-best cells), sign-gradient ascent with backtracking, vectorised over the starts, each step one
-jitted call: first on log ‖∇f(x)‖_1 from both ends (the local Lipschitz constant from ‖·‖_∞ to
-|·|; its gradient H·sign ∇f / ‖∇f‖_1 by a Hessian-vector product), then on
-log |f(x) − f(y)| − α log ‖x − y‖_∞ over pairs in the cell (projected onto it, never shorter than
-the shortest sampled pair) from the best of the start pair and pairs of SEARCH_LENGTHS around the
-steepest points found; for D with k = 1 the same pair ascent on log max_i |∂_i f(x) − ∂_i f(y)| −
-β log ‖x − y‖_∞ from the best derivative pairs. The pairs it reaches are evaluated again plainly
-(f by the target itself, partials as in the sampled check) and refused only when they exceed the
-bound by SEARCH_MARGIN beyond the float64 margins (the ascent drives pairs to where rounding
-matters). Sampling and search catch lies; they cannot prove the truth.
+Then a local search (``search=True``, the default; docs/theory.md §5; the ascent itself is in
+:mod:`moe_approx._ascent`). More pairs, anchored on each cell's vertices and faces, where uniform
+sampling rarely lands (a steep ramp in a corner). From the SEARCH_STARTS pairs that imply the
+largest constants (the best of every cell, or of the best cells), sign-gradient ascent with
+backtracking, vectorised over the starts (each step three jitted calls): first on log ‖∇f(x)‖_1 from
+both ends (the local Lipschitz constant from ‖·‖_∞ to |·|; its gradient H·sign ∇f / ‖∇f‖_1 by a
+Hessian-vector product), then on log |f(x) − f(y)| − α log ‖x − y‖_∞ over pairs in the cell
+(projected onto it, never shorter than the shortest sampled pair) from the best of the start pair
+and pairs of SEARCH_LENGTHS around the steepest points found; for D with k = 1 the same pair
+ascent on log max_i |∂_i f(x) − ∂_i f(y)| − β log ‖x − y‖_∞ from the best derivative pairs. The
+pairs it reaches are evaluated again plainly (f by the target itself, partials as in the sampled
+check) and refused only when they exceed the bound by SEARCH_MARGIN beyond the float64 margins
+(the ascent drives honest pairs to where the constant is attained and rounding matters).
+Sampling and search catch lies; they cannot prove the truth.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._ascent import climb
 from ._checks import check_int, check_memory, check_target
 
 HOLDER_SLACK = 1e-9  # relative slack on C r^α and D r^β (rounding of the distance and the power)
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation (as supnorm)
 DERIVATIVE_RTOL = 2.0**-40  # assumed relative accuracy of autodiff derivatives (scale: largest partial)
+SCALE_RTOL = 2.0**-45  # evaluation noise relative to the largest |f| of a batch (near a zero of f, say
+# sin(ωx) at ωx = 15π, the error is that of the larger intermediate values, not of f)
 SHORTEST_STEP = 1e-6  # shortest pair, relative to the cell's width
 BASE_PAIRS = 2**12  # default: this many pairs in all, spread over the cells within the per-cell clip
 TOTAL_PAIRS = 2**16  # default: at most this many pairs once every cell has its minimum
@@ -53,7 +57,6 @@ MAX_PAIRS = 2**24  # pairs_per_cell, at most
 DERIVATIVE_ENTRIES = 2**22  # partial-derivative entries held per batch (memory of one jitted call)
 SEARCH_STARTS = 128  # starts of the local search in all (the best pairs of each cell, or of the best cells)
 SEARCH_STEPS = 10  # ascent steps per start: on the point, then twice as many on the pair
-SEARCH_FIRST_STEP = 8.0  # the first step of an ascent: a change of about this much in the log objective
 SEARCH_LENGTHS = (1e-2, 1e-4, 1e-6)  # pairs around the steepest point, relative to the cell's width
 SEARCH_MARGIN = 1e-6  # relative excess a searched pair needs (ascent drives pairs into float noise)
 BOUNDARY_SHARE = 8  # one pair in this many more, anchored on a vertex or a face of the cell
@@ -179,13 +182,16 @@ def _worst(observed, allowed, dist, exponent):
     return worst, float(implied.max(initial=0.0)), implied
 
 
-def check_pairs(target, x, y, fx, fy) -> float:
+def check_pairs(target, x, y, fx, fy, scale=None) -> float:
     """Points x, y (N, n) with values fx, fy against |f(x) − f(y)| <= C‖x − y‖_∞^α (slack HOLDER_SLACK,
-    plus TARGET_RTOL for the evaluations); raise :class:`AssumptionError` at the worst violation, else
-    return the largest constant the pairs imply."""
+    plus TARGET_RTOL·(|f(x)| + |f(y)|) and SCALE_RTOL·``scale`` for the evaluations; ``scale``
+    defaults to the largest |f| of the batch); raise :class:`AssumptionError` at the worst
+    violation, else return the largest constant the pairs imply."""
     dist = np.max(np.abs(x - y), axis=1)
     observed = np.abs(fx - fy)
-    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy))
+    scale = np.max(np.abs(np.concatenate([fx, fy])), initial=0.0) if scale is None else scale
+    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy)) \
+        + SCALE_RTOL * scale
     worst, implied_C, implied = _worst(observed, allowed, dist, target.alpha)
     if worst is not None:
         _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
@@ -313,7 +319,7 @@ def _check_derivatives(target, x, y) -> tuple[int, float, np.ndarray]:
         observed = diff[np.arange(len(xs)), entry]
         dist = np.max(np.abs(xs - ys), axis=1)
         scale = np.max(np.abs(gx), axis=1) + np.max(np.abs(gy), axis=1)
-        allowed = D * dist**beta * (1 + HOLDER_SLACK) + DERIVATIVE_RTOL * scale
+        allowed = D * dist**beta * (1 + HOLDER_SLACK) + DERIVATIVE_RTOL * (scale + np.max(scale, initial=0.0))
         worst, implied_batch, implied = _worst(observed, allowed, dist, beta)
         implied_D = max(implied_D, implied_batch)
         ratios.append(implied)
@@ -343,103 +349,6 @@ def boundary_pairs(lo, hi, per_cell: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return x, np.clip(x + inward * width * length, lo[:, None, :], hi[:, None, :])
 
 
-def _signed(grad, size, cap):
-    """Steepest ascent step in ‖·‖_∞: sign(grad) times size/‖grad‖_1 (a change of about ``size`` in
-    the log objective: scale-free, so the distance to a power-law singularity shrinks
-    geometrically), at most ``cap``."""
-    norm = jnp.sum(jnp.abs(grad), axis=1, keepdims=True)
-    return jnp.minimum(size / jnp.where(norm > 0, norm, 1.0), cap) * jnp.sign(grad)
-
-
-def _jet(fn, x, v):
-    """f(x), ∇f(x) and the Hessian-vector product H(x)·v at points x (N, n): one forward-over-reverse
-    pass of JAX autodiff (the only part of the search compiled for each target)."""
-    def one(x, v):
-        (f, g), (_, hv) = jax.jvp(jax.value_and_grad(fn), (x,), (v,))
-        return f, g, hv
-
-    return jax.vmap(one)(x, v)
-
-
-@jax.jit
-def _propose(z, grad, size, lo, hi, pair, j):
-    """The candidates of a step (module doc): points move by :func:`_signed`; a pair p = z[:S],
-    q = z[S:] moves as a whole (j = 0) or changes its difference (j = 1, each end by at most 3/8 of
-    the distance), all projected onto the cells [lo, hi]."""
-    S = z.shape[0] // 2
-    width = jnp.max(hi - lo, axis=1, keepdims=True)
-    sizes = jnp.where(j == 0, size[:, :1], size[:, 1:])
-    p, q, sign = z[:S], z[S:], 1 - 2 * j
-    cap = jnp.where(j == 0, width[:S], 0.375 * jnp.max(jnp.abs(p - q), axis=1, keepdims=True))
-    step = _signed(grad[:S] + sign * grad[S:], sizes[:S], cap)
-    return jnp.clip(jnp.where(pair, jnp.concatenate([p + step, q + sign * step]), z + _signed(grad, sizes, width)),
-                    lo, hi)
-
-
-@jax.jit
-def _accept(cand, f, g, hv, z, v, val, grad, size, lo, hi, exponent, order, pair, j):
-    """Keep each candidate that raises its objective (its size j doubles) or undo it (halved).
-
-    Points (``pair`` False): log ‖∇f‖_1, gradient H·v/‖∇f‖_1 with v = sign ∇f of the current point.
-    Pairs: log max_c |a_c(p) − a_c(q)| − exponent·log ‖p − q‖_∞, −inf below the shortest pair, with
-    a = f (``order`` 0) or ∇f (order 1: the gradient of a_c is H·e_c, so v = e_c)."""
-    S, n = z.shape[0] // 2, z.shape[1]
-    norm = jnp.sum(jnp.abs(g), axis=1, keepdims=True)
-    point = (jnp.log(norm[:, 0]), hv / norm, jnp.sign(g))
-    a = jnp.where(order == 0, jnp.broadcast_to(f[:, None], g.shape), g)
-    da = jnp.where(order == 0, g, hv)
-    delta, rows = a[:S] - a[S:], jnp.arange(S)
-    c = jnp.argmax(jnp.nan_to_num(jnp.abs(delta)), axis=1)
-    change = delta[rows, jnp.where(order == 0, c, jnp.argmax(jnp.abs(v[:S]), axis=1))][:, None]
-    diff = cand[:S] - cand[S:]
-    k = jnp.argmax(jnp.abs(diff), axis=1)
-    dist = jnp.abs(diff[rows, k])
-    value = jnp.where(dist >= SHORTEST_STEP * jnp.max(hi[:S] - lo[:S], axis=1),
-                      jnp.log(jnp.abs(delta[rows, c])) - exponent * jnp.log(dist), -jnp.inf)
-    towards = jax.nn.one_hot(k, n) * (exponent * jnp.sign(diff[rows, k]) / dist)[:, None]
-    gp, gq = jnp.sign(change) * da[:S] / jnp.abs(change) - towards, -jnp.sign(change) * da[S:] / jnp.abs(change) + towards
-    new_v = jnp.tile(jax.nn.one_hot(c, n) * (order > 0), (2, 1))
-    pairs = (jnp.concatenate([value, value]), jnp.concatenate([gp, gq]), new_v)
-    new_val, new_grad, new_v = (jnp.where(pair, b, a) for a, b in zip(point, pairs))
-    ok = new_val > val  # False where NaN
-    z, v, val = jnp.where(ok[:, None], cand, z), jnp.where(ok[:, None], new_v, v), jnp.where(ok, new_val, val)
-    grad = jnp.where(ok[:, None], jnp.nan_to_num(new_grad, posinf=0.0, neginf=0.0), grad)
-    size = size * jnp.where(jnp.arange(2) == j, jnp.where(ok, 2.0, 0.5)[:, None], 1.0)
-    return z, v, val, grad, size
-
-
-_jet_jit = partial(jax.jit, static_argnums=0)(_jet)
-
-
-def _climb(fn, z, lo, hi, exponent: float, order: int, pair: bool, steps: int):
-    """``steps`` backtracking steps (:func:`_propose`, :func:`_jet`, :func:`_accept`, each one jitted
-    call on every start) from z (2S, n) in cells [lo, hi] (2S, n), after two that only evaluate;
-    returns the final z and v. Each half is padded to a power of two (one compilation per target
-    and bucket; an unhashable fn is traced each time)."""
-    try:
-        hash(fn)
-        jet = partial(_jet_jit, fn)
-    except TypeError:
-        jet = jax.jit(partial(_jet, fn))
-    S = z.shape[0] // 2
-    B = max(32, 1 << (S - 1).bit_length())
-    pad = np.r_[np.arange(S), np.zeros(B - S, int)]
-    pad = np.r_[pad, pad + S]
-    z, lo, hi = (jnp.asarray(a[pad]) for a in (z, lo, hi))
-    v, grad, val = jnp.zeros_like(z), jnp.zeros_like(z), jnp.full(2 * B, -jnp.inf)
-    consts = (lo, hi, exponent, order, pair)
-    for i in range(-2, steps):  # two steps of size 0 only evaluate: f, ∇f, then H·v with v from the first
-        j = 0 if i < 0 or not pair else i % 2
-        if i == 0:
-            size = jnp.full((2 * B, 2), SEARCH_FIRST_STEP)
-        elif i < 0:
-            val, size = jnp.full(2 * B, -jnp.inf), jnp.zeros((2 * B, 2))
-        cand = _propose(z, grad, size, lo, hi, pair, j)
-        z, v, val, grad, size = _accept(cand, *jet(cand, v), z, v, val, grad, size, *consts, j)
-    keep = np.r_[np.arange(S), B + np.arange(S)]
-    return np.asarray(z)[keep], np.asarray(v)[keep]
-
-
 def _starts(ratio, budget: int):
     """(cell, pair) indices of the search's starts: the best pairs of every cell, or of the best cells."""
     ratio = np.nan_to_num(ratio, nan=0.0)
@@ -461,7 +370,7 @@ def _search_values(target, x, y, ratio, lo, hi, scale: float) -> tuple[float, in
     xs, ys, S, m = x[cell, pair], y[cell, pair], len(cell), len(SEARCH_LENGTHS)
     lo2, hi2 = lo[np.tile(cell, 2)], hi[np.tile(cell, 2)]
     try:
-        p, signs = _climb(target.fn, np.concatenate([xs, ys]), lo2, hi2, 1.0, 0, False, SEARCH_STEPS)
+        p, signs = climb(target.fn, np.concatenate([xs, ys]), lo2, hi2, SHORTEST_STEP, 1.0, 0, False, SEARCH_STEPS)
     except Exception:  # noqa: BLE001 (JAX cannot differentiate fn: nothing to climb)
         return 0.0, 0
     step = np.asarray(SEARCH_LENGTHS)[None, :, None] * (hi2 - lo2).max(axis=1)[:, None, None] * \
@@ -477,7 +386,8 @@ def _search_values(target, x, y, ratio, lo, hi, scale: float) -> tuple[float, in
     own = (best == 0)[:, None]
     start_p = np.where(own, xs, p[end])
     start_q = np.where(own, ys, around[end, np.maximum(best - 1, 0) % m])
-    ends, _ = _climb(target.fn, np.concatenate([start_p, start_q]), lo2, hi2, target.alpha, 0, True, 2 * SEARCH_STEPS)
+    ends, _ = climb(target.fn, np.concatenate([start_p, start_q]), lo2, hi2, SHORTEST_STEP, target.alpha, 0, True,
+                    2 * SEARCH_STEPS)
     pf, qf = ends[:S], ends[S:]
     return max(float(np.max(implied)), float(np.max(_verify_values(target, pf, qf, scale)))), len(implied) + S
 
@@ -488,8 +398,8 @@ def _search_derivatives(target, x, y, ratio, lo, hi) -> tuple[float, int]:
     cell, pair = _starts(ratio, SEARCH_STARTS)
     both = np.tile(cell, 2)
     try:
-        ends, _ = _climb(target.fn, np.concatenate([x[cell, pair], y[cell, pair]]), lo[both], hi[both],
-                         target.derivative_exponent, 1, True, 2 * SEARCH_STEPS)
+        ends, _ = climb(target.fn, np.concatenate([x[cell, pair], y[cell, pair]]), lo[both], hi[both], SHORTEST_STEP,
+                        target.derivative_exponent, 1, True, 2 * SEARCH_STEPS)
     except Exception:  # noqa: BLE001 (JAX cannot differentiate fn twice: nothing to climb)
         return 0.0, 0
     return _verify_derivatives(target, ends[: len(cell)], ends[len(cell):]), len(cell)
@@ -502,7 +412,8 @@ def _verify_values(target, x, y, scale: float) -> np.ndarray:
     values = _evaluate(target, np.concatenate([x, y]))
     fx, fy = values[: len(x)], values[len(x):]
     dist, observed = np.max(np.abs(x - y), axis=1), np.abs(fx - fy)
-    allowed = target.constant * dist**target.alpha * (1 + SEARCH_MARGIN) + TARGET_RTOL * (np.abs(fx) + np.abs(fy) + scale)
+    allowed = target.constant * dist**target.alpha * (1 + SEARCH_MARGIN) + TARGET_RTOL * (np.abs(fx) + np.abs(fy)) \
+        + SCALE_RTOL * scale
     bad = observed > allowed
     if bad.any():
         check_pairs(target, x[bad], y[bad], fx[bad], fy[bad])
@@ -518,7 +429,7 @@ def _verify_derivatives(target, x, y) -> float:
     gx, gy = both[: len(x)], both[len(x):]
     dist, observed = np.max(np.abs(x - y), axis=1), np.max(np.abs(gx - gy), axis=1)
     scale = np.max(np.abs(gx), axis=1) + np.max(np.abs(gy), axis=1)
-    allowed = D * dist**beta * (1 + SEARCH_MARGIN) + DERIVATIVE_RTOL * scale
+    allowed = D * dist**beta * (1 + SEARCH_MARGIN) + DERIVATIVE_RTOL * (scale + np.max(np.nan_to_num(scale), initial=0.0))
     bad = ~(observed <= allowed)  # also where not finite
     if bad.any():
         _check_derivatives(target, x[bad][None], y[bad][None])

@@ -220,6 +220,18 @@ def test_library_targets_are_never_refused(n):
         assert a.implied_C <= t.constant and (a.implied_D is None or a.implied_D <= t.derivative_constant)
 
 
+@pytest.mark.parametrize("name, n, part, seed", [
+    ("sine_product", 1, ma.DyadicPartition(1, 12), 2), ("oscillatory", 1, ma.GridPartition(1, 3**7), 1),
+    ("oscillatory", 2, ma.DyadicPartition(2, 6), 1)])
+def test_tight_targets_on_fine_cells_are_not_refused(name, n, part, seed):
+    """Pairs 1e-10 apart near a zero of sin(ωx): the rounding of ωx (about 4e-15, absolute) once
+    exceeded the margin relative to |f(x)| + |f(y)| ~ 0 and refused these proven constants; the
+    margin now includes SCALE_RTOL times the largest |f| of the batch (and of the partials for D)."""
+    t = ma.targets.get(name, n=n)
+    a = check_assumptions(t, *part.all_bounds(), seed=seed, uses_derivative=True)
+    assert a.implied_C <= t.constant and a.implied_D <= t.derivative_constant
+
+
 def test_search_flag():
     t = ma.targets.get("cone", n=2)
     lo, hi = ma.GridPartition(2, 2).all_bounds()
