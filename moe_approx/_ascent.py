@@ -74,7 +74,8 @@ def _accept(cand, f, g, hv, z, v, val, grad, size, lo, hi, shortest, exponent, o
     value = jnp.where(dist >= shortest * jnp.max(hi[:S] - lo[:S], axis=1),
                       jnp.log(jnp.abs(delta[rows, c])) - exponent * jnp.log(dist), -jnp.inf)
     towards = jax.nn.one_hot(k, n) * (exponent * jnp.sign(diff[rows, k]) / dist)[:, None]
-    gp, gq = jnp.sign(change) * da[:S] / jnp.abs(change) - towards, -jnp.sign(change) * da[S:] / jnp.abs(change) + towards
+    slope = jnp.sign(change) / jnp.abs(change)
+    gp, gq = slope * da[:S] - towards, -slope * da[S:] + towards
     new_v = jnp.tile(jax.nn.one_hot(c, n) * (order > 0), (2, 1))
     pairs = (jnp.concatenate([value, value]), jnp.concatenate([gp, gq]), new_v)
     new_val, new_grad, new_v = (jnp.where(pair, b, a) for a, b in zip(point, pairs))

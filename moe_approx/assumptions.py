@@ -254,7 +254,8 @@ def check_assumptions(target, lo, hi, *, pairs_per_cell: int | None = None, seed
     rng = np.random.default_rng(seed)
     x, y = sample_pairs(lo, hi, P, rng, steer=partial(_gradient_or_nan, target.fn))
     if search:  # pairs on the vertices and faces: more samples, checked like the others
-        x, y = (np.concatenate(pair, axis=1) for pair in zip((x, y), boundary_pairs(lo, hi, -(-P // BOUNDARY_SHARE), rng)))
+        bx, by = boundary_pairs(lo, hi, -(-P // BOUNDARY_SHARE), rng)
+        x, y = np.concatenate([x, bx], axis=1), np.concatenate([y, by], axis=1)
     Q = x.shape[1]
     values = _evaluate(target, np.concatenate([x.reshape(-1, n), y.reshape(-1, n)]))
     fx, fy = values[: L * Q], values[L * Q:]
@@ -380,7 +381,8 @@ def _search_values(target, x, y, ratio, lo, hi, scale: float) -> tuple[float, in
     around = np.clip(np.where(outside, p[:, None] - step, q), lo2[:, None], hi2[:, None])  # (2S, m, n)
     implied = _verify_values(target, np.repeat(p, m, axis=0), around.reshape(-1, target.n), scale)
     # each start's pair ascent begins at the best of its own pair and the pairs around its two ends
-    options = np.concatenate([ratio[cell, pair][:, None], implied.reshape(2, S, m).transpose(1, 0, 2).reshape(S, -1)], 1)
+    around_ends = implied.reshape(2, S, m).transpose(1, 0, 2).reshape(S, -1)  # [s, (end, length)]
+    options = np.concatenate([ratio[cell, pair][:, None], around_ends], axis=1)
     best = np.argmax(np.nan_to_num(options, nan=-1.0), axis=1)
     end = np.arange(S) + S * ((best - 1) // m == 1)  # which end (x or y) the chosen pair is around
     own = (best == 0)[:, None]
@@ -429,7 +431,8 @@ def _verify_derivatives(target, x, y) -> float:
     gx, gy = both[: len(x)], both[len(x):]
     dist, observed = np.max(np.abs(x - y), axis=1), np.max(np.abs(gx - gy), axis=1)
     scale = np.max(np.abs(gx), axis=1) + np.max(np.abs(gy), axis=1)
-    allowed = D * dist**beta * (1 + SEARCH_MARGIN) + DERIVATIVE_RTOL * (scale + np.max(np.nan_to_num(scale), initial=0.0))
+    batch = np.max(np.nan_to_num(scale), initial=0.0)
+    allowed = D * dist**beta * (1 + SEARCH_MARGIN) + DERIVATIVE_RTOL * (scale + batch)
     bad = ~(observed <= allowed)  # also where not finite
     if bad.any():
         _check_derivatives(target, x[bad][None], y[bad][None])

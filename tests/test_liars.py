@@ -57,7 +57,7 @@ def _gauss(c, w, h):
 
 
 def _ramp(K, shift, coords=None):
-    """K max(0, Σ_{i in coords} x_i − shift) (all coordinates by default): ‖∇f‖_1 = K·len(coords) on the ramp."""
+    """K max(0, Σ_{i in coords} x_i − shift) (all coordinates by default); ‖∇f‖_1 = K·len(coords) on it."""
     return lambda x: K * jnp.maximum(0.0, jnp.sum(x if coords is None else x[..., coords], axis=-1) - shift)
 
 
@@ -152,7 +152,8 @@ BATTERY = [
 
 NOT_CAUGHT = [
     _liar("gauss 1e-6", _gauss([0.3], 1e-6, 1.0), 1, 1.0, 1.0),  # C = 8.6e5, zero gradient 3e-5 away
-    _liar("hat 1e-4, n=2", lambda x: jnp.maximum(0.0, 1.0 - jnp.max(jnp.abs(x - jnp.array([0.3, 0.7])), axis=-1) / 1e-4),
+    _liar("hat 1e-4, n=2",
+          lambda x: jnp.maximum(0.0, 1.0 - jnp.max(jnp.abs(x - jnp.array([0.3, 0.7])), axis=-1) / 1e-4),
           2, 1.0, 1.0),  # C = 1e4 on a square of side 2e-4, zero gradient outside
 ]
 
