@@ -154,14 +154,24 @@ def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
 
 
 def _target_terms(target, grad, radius):
-    """ω(ρ) (or its first-order replacement) and the Taylor remainder T(ρ) (None without ∇f), boxes (N, n)."""
-    rho = jnp.max(radius, axis=-1)
-    omega = target.constant * rho**target.alpha
+    """ω (or its first-order replacement) and the Taylor remainder T(ρ) (None without ∇f), boxes (N, n)."""
+    omega, _ = _holder_terms(target, radius)
     taylor = None
     if grad is not None:
-        taylor = float(target.taylor_remainder_bound(1.0)) * rho**target.smoothness
+        taylor = float(target.taylor_remainder_bound(1.0)) * jnp.max(radius, axis=-1)**target.smoothness
         omega = jnp.minimum(omega, jnp.sum(jnp.abs(grad) * radius, -1) + taylor)
     return omega, taylor
+
+
+def _holder_terms(target, radius):
+    """ω(B) = C ρ^α, or min(C ρ^α, Σ_i C_i r_i^α) with declared per-axis constants C_i (docs/theory.md §5),
+    and the per-axis terms (C_i r_i^α, or C r_i^α) that steer the splitting."""
+    isotropic = target.constant * jnp.max(radius, axis=-1) ** target.alpha
+    axis_constants = getattr(target, "axis_constants", None)
+    if axis_constants is None:
+        return isotropic, target.constant * radius**target.alpha
+    per_axis = jnp.asarray(axis_constants) * radius**target.alpha
+    return jnp.minimum(isotropic, jnp.sum(per_axis, -1)), per_axis
 
 
 def _target_values(target, x):
@@ -189,25 +199,29 @@ def _formula_point(target, centre):
 
 
 @partial(jax.jit, static_argnums=0)
-def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta):
-    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None) and the f-variation
-    term used (ω(ρ), or half the enclosure's width for a formula), for boxes (N, n)."""
+def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta, lip_axes):
+    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None), the f-variation
+    term used (ω(ρ), or half the enclosure's width for a formula) and f's per-axis variation on the
+    box (for the splitting), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i)."""
     phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
     rho = jnp.max(radius, axis=-1)
-    variation = lip[cell] * rho
+    variation = jnp.minimum(lip[cell] * rho, jnp.sum(lip_axes[cell] * radius, -1))
     if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
         f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
         c_lo, c_hi, fc = _formula_point(target, centre)
         rounding = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
         low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
-        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo)
+        d_lo, d_hi = target._compiled["gradient"](centre, centre)
+        slope = jnp.nan_to_num(jnp.maximum(jnp.abs(d_lo), jnp.abs(d_hi)), nan=jnp.inf)
+        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), slope * radius
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
+    per_axis = _holder_terms(target, radius)[1]
     gap = jnp.abs(fc - phi)
     point = _point_margin(delta[cell], fc, gap)
     upper = (gap + point + omega + variation) * (1 + TARGET_RTOL)  # covers ω's and Λρ's rounding and the sums
-    return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega
+    return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega, per_axis
 
 
 def _point_margin(delta, fc, gap):
@@ -308,7 +322,7 @@ def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, r
         upper = jnp.minimum(natural, jnp.where(defined, mean_value, jnp.inf))
         scale = jnp.abs(f_lo) + jnp.abs(f_hi) + jnp.abs(g0) + g_abs + rem
         return (upper + rem + err + TARGET_RTOL * scale,)
-    omega = target.constant * jnp.max(radius, axis=-1) ** target.alpha
+    omega, _ = _holder_terms(target, radius)
     gap = jnp.abs(fc - g0)
     upper = gap + g_abs + omega
     scale = jnp.abs(fc) + jnp.abs(g0) + g_abs + rem + omega
@@ -369,7 +383,7 @@ class _Evaluator:
         self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
-        self.lip, self.delta = cell_constants(experts, lo, hi, family, size)
+        self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
             bad = int(np.argmax(~np.isfinite(self.lip) | ~np.isfinite(self.delta)))
             raise ValueError(f"the expert of cell {bad} has non-finite weights or overflows float64 on its cell")
@@ -387,7 +401,7 @@ class _Evaluator:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
         self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
-        self.lip_dev, self.delta_dev = jnp.asarray(self.lip), jnp.asarray(self.delta)
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a) for a in (self.lip, self.delta, self.lip_axes))
 
     def _run(self, kernel, lane_bytes, cell, *per_box):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
@@ -412,7 +426,8 @@ class _Evaluator:
     def points(self, cell, centre, radius):
         """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
         kernel = partial(_point_kernel, self.target)
-        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev),
+        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
+                                                                    self.lip_axes_dev),
                          self.point_bytes, cell, centre, radius, cell)
 
     def affine(self, cell, centre, radius, fc, grad):
@@ -452,11 +467,14 @@ class _State:
     centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
     float_limited: bool = False  # a box was closed because no float splits it
 
-    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc")
+    open_score: np.ndarray = None  # per-axis variation of f − Φ on each open box: the axes to split
+
+    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc", "open_score")
 
     def add_open(self, *arrays):
         if self.open_cell is None:
-            self.open_cell, self.open_lo, self.open_hi, self.open_upper, self.open_fc = arrays
+            for name, a in zip(self.OPEN, arrays):
+                setattr(self, name, a)
         else:
             for name, a in zip(self.OPEN, arrays):
                 setattr(self, name, np.concatenate([getattr(self, name), a]))
@@ -519,7 +537,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
             pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
-            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick])
+            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick], st.open_score[pick])
             if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
                 _close_stuck(st, evaluate, pick[stuck])
             cell = st.open_cell[pick][parent]
@@ -540,7 +558,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
     the open set; their centres and parents' centres are Hölder pairs to check (declared targets)."""
     target = evaluate.target
     centre, radius = covering_box(box_lo, box_hi)
-    fc, phi, upper, low, grad, omega = evaluate.points(cell, centre, radius)
+    fc, phi, upper, low, grad, omega, target_axes = evaluate.points(cell, centre, radius)
     _check_finite(fc, phi, upper, centre)
     if parent_fc is not None and not is_formula(target):
         check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
@@ -561,7 +579,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         i = int(np.argmax(low - upper))
         raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
                            f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
-    st.add_open(cell, box_lo, box_hi, upper, fc)
+    st.add_open(cell, box_lo, box_hi, upper, fc, evaluate.lip_axes[cell] * radius + target_axes)
 
 
 def _close_stuck(st, evaluate, index):
