@@ -52,6 +52,7 @@ from ._checks import check_int, check_memory, check_network, check_positive, che
 from ._progress import default_progress
 from .boxes import MAX_SPLIT_AXES, covering_box, split
 from .assumptions import TARGET_RTOL, Assumptions, check_assumptions, check_pairs
+from .certify_linear import linear_kernel
 from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
 from .mlp import index_stack
 from .moe import as_mixture
@@ -384,6 +385,8 @@ class _Evaluator:
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
         self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
+        if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
+            self.lip_axes = np.full_like(self.lip_axes, np.inf)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
             bad = int(np.argmax(~np.isfinite(self.lip) | ~np.isfinite(self.delta)))
             raise ValueError(f"the expert of cell {bad} has non-finite weights or overflows float64 on its cell")
@@ -431,8 +434,11 @@ class _Evaluator:
                          self.point_bytes, cell, centre, radius, cell)
 
     def affine(self, cell, centre, radius, fc, grad):
-        """The affine-form upper bound of boxes with known f(c), ∇f(c)."""
-        return self._run(partial(_affine_kernel, self.target), self.affine_bytes, cell, centre, radius, fc, grad)[0]
+        """The second bound of boxes with known f(c), ∇f(c): the affine form, or with ``bound="linear"``
+        the linear (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify_linear`)."""
+        kernel = (partial(linear_kernel, self.target, intermediate="forward") if self.bound == "linear"
+                  else partial(_affine_kernel, self.target))
+        return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
 
     def wants_affine(self, cell, radius, omega):
         """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
@@ -442,7 +448,7 @@ class _Evaluator:
         to be C¹ (declared smoothness, or a Lipschitz constant computed from its gradient), whose
         mean-value form falls like ρ²."""
         if self.bound != "auto" or self.first_order:
-            return np.full(len(cell), self.bound != "lipschitz")
+            return np.full(len(cell), self.bound in ("auto", "affine", "linear"))
         return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega
 
 
@@ -537,7 +543,8 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
             pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
-            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick], st.open_score[pick])
+            score = None if bound == "lipschitz" else st.open_score[pick]
+            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick], score)
             if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
                 _close_stuck(st, evaluate, pick[stuck])
             cell = st.open_cell[pick][parent]
@@ -637,7 +644,7 @@ def family_of(moe, experts=None, lo=None, hi=None):
     return None
 
 
-BOUNDS = ("auto", "lipschitz", "affine")
+BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
@@ -659,9 +666,12 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
         f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
         bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
-    bound : {"auto", "lipschitz", "affine"}
-        "auto": the Lipschitz bound on every box and the affine-form bound where it can win (module
-        docstring); "lipschitz" or "affine": that bound alone, for comparisons.
+    bound : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+        "auto": the per-axis Lipschitz bound on every box and the affine-form bound where it can win
+        (module docstring). For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
+        along their longest axes (the plain Lipschitz branch and bound); "per_axis", the per-axis
+        bound alone; "affine" or "linear" (CROWN-style relaxation, docs/theory.md §5), that bound on
+        every box besides the per-axis one. :func:`box_bounds` compares them on given boxes.
     cells : array_like of int, optional
         Bracket the sup over these cells only (per-cell arrays then follow this order). The sup over
         the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
@@ -757,6 +767,60 @@ def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:
     if (st.open_cell is None or not len(st.open_cell)) and (st.float_limited or width <= rtol * st.lower + resolution):
         return False, "float64"
     return False, "budget"
+
+
+def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
+    """Upper bounds of sup_B |f − Φ| on the boxes B = [lo_j, hi_j] of cells ``cell_j``, by one method.
+
+    For comparing the per-box bounds of :func:`sup_error` on the same boxes (docs/theory.md §5):
+    "lipschitz" (|f(c) − Φ(c)| + ω + Λρ), "per_axis" (Σ_i Λ_i r_i in place of Λρ), "affine" (the
+    affine form), "linear" (the CROWN-style relaxation), "auto" (the smallest of per_axis and, where
+    ``sup_error`` would compute it, affine). Each box must lie in its cell.
+
+    Parameters
+    ----------
+    target : HolderTarget
+    moe : MixtureOfExperts or MLP
+    cell : array_like of int, shape (N,)
+    lo, hi : array_like, shape (N, n)
+    method : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+
+    Returns
+    -------
+    numpy.ndarray of shape (N,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> moe = ma.build_moe(f, ma.GridPartition(2, 2), expert="cpwl")
+    >>> lo, hi = np.array([[0.1, 0.1]]), np.array([[0.2, 0.2]])
+    >>> [bool(ma.supnorm.box_bounds(f, moe, [0], lo, hi, m)[0] >= 0) for m in ("lipschitz", "affine")]
+    [True, True]
+    """
+    if method not in BOUNDS:
+        raise ValueError(f"method must be one of {BOUNDS}, got {method!r}")
+    check_target(target)
+    moe = as_mixture(check_network(moe, "moe"))
+    cell = np.asarray(cell, np.int64)
+    lo, hi = np.atleast_2d(np.asarray(lo, np.float64)), np.atleast_2d(np.asarray(hi, np.float64))
+    cell_lo, cell_hi = moe.partition.all_bounds()
+    if lo.shape != hi.shape or lo.shape != (len(cell), moe.n) or np.any(lo > hi) or \
+            np.any(lo < cell_lo[cell]) or np.any(hi > cell_hi[cell]):
+        raise ValueError("lo, hi must be (N, n) boxes, each inside its cell")
+    evaluate = _Evaluator(target, moe.experts, cell_lo, cell_hi, family_of(moe), moe.size,
+                          "per_axis" if method in ("per_axis", "auto") else method)
+    centre, radius = covering_box(lo, hi)
+    fc, _, upper, _, grad, omega, _ = evaluate.points(cell, centre, radius)
+    if method in ("lipschitz", "per_axis"):
+        return upper
+    evaluate.bound = method if method != "auto" else "affine"
+    second = evaluate.affine(cell, centre, radius, fc, grad)
+    if method != "auto":
+        return second
+    evaluate.bound = "auto"
+    return np.where(evaluate.wants_affine(cell, radius, omega), np.minimum(upper, second), upper)
 
 
 def basis(target) -> str:
