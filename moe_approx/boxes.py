@@ -29,18 +29,24 @@ def covering_box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
     return centre, radius
 
 
-def split(lo, hi) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Children (parent index, lo, hi) of boxes (N, n), and the mask of boxes that cannot be split.
 
-    The longest splittable axes (those at least half as long as the longest, at most MAX_SPLIT_AXES
-    of them, longest first) are cut at their float midpoints; an axis is splittable while a float
-    lies strictly between its ends. The children of a box cover it exactly (module docstring); a box
+    The splittable axes with the largest ``score`` (default: the width; the branch and bound passes
+    each axis's share of the box's bound, docs/theory.md §5, per-axis bounds) — those scoring at least
+    half the largest, at most MAX_SPLIT_AXES of them — are cut at their float midpoints; an axis is
+    splittable while a float lies strictly between its ends. An axis that scores 0 (neither f nor Φ
+    varies along it) is not cut. The children of a box cover it exactly (module docstring); a box
     with no splittable axis (float64 resolution) gets no children.
     """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     N, n = lo.shape
     mid = 0.5 * (lo + hi)
-    width = np.where((lo < mid) & (mid < hi), hi - lo, 0.0)
+    splittable = (lo < mid) & (mid < hi)
+    width = hi - lo if score is None else np.nan_to_num(np.asarray(score, np.float64), nan=np.inf)
+    width = np.where(splittable, width, 0.0)
+    width = np.where(np.any(width > 0, axis=1, keepdims=True) | ~np.any(splittable, axis=1, keepdims=True), width,
+                     np.where(splittable, hi - lo, 0.0))  # nothing scores: cut by width
     stuck = ~np.any(width > 0, axis=1)
     rank = np.argsort(-width, axis=1, kind="stable")  # axes by decreasing width
     k = min(n, MAX_SPLIT_AXES)

@@ -75,27 +75,29 @@ def _cell_constants(net, centre, radius):
         v = v @ w.T if w.ndim == 2 else jnp.einsum("se,sde->sd", v, w)
     depth, width = len(net.layers), max(max(w.shape[-2:]) for w, _ in net.layers)
     inflate = 1 + gamma(depth * (width + 2))
-    return jnp.sum(v, axis=-1) * inflate, err[:, 0] * inflate
+    return jnp.sum(v, axis=-1) * inflate, err[:, 0] * inflate, v * inflate
 
 
-def cell_constants(experts, lo, hi, family=None, size=None) -> tuple[np.ndarray, np.ndarray]:
+def cell_constants(experts, lo, hi, family=None, size=None, axes: bool = False):
     """(Λ, δ): per-cell Lipschitz bound (‖·‖_∞ → |·|) and rounding bound of a stack of experts (L,).
 
+    With ``axes``: (Λ, δ, Λ_axes), Λ_axes (L, n) the per-axis bounds sup_cell |∂_i Φ_l| (the entries
+    of the row vector whose ℓ1 norm is Λ; docs/theory.md §5, per-axis bounds).
     ``family``: the expert family module (or None); if it defines ``lipschitz(experts, lo, hi, **size)``
-    its constants are used where smaller than the weight bound.
+    (and ``axis_lipschitz``) its constants are used where smaller than the weight bounds.
     """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     L = lo.shape[0]
-    lip, err = np.empty(L), np.empty(L)
+    lip, err, lip_axes = np.empty(L), np.empty(L), np.empty(lo.shape)
     host = jax.tree_util.tree_map(np.asarray, experts)
     for start in range(0, L, CELLS_PER_CALL):
         idx = np.arange(start, min(L, start + CELLS_PER_CALL))
         take = np.resize(idx, CELLS_PER_CALL) if L > CELLS_PER_CALL else idx  # one shape for every chunk
         out = _cell_constants(index_stack(host, take), *covering_box(lo[take], hi[take]))
-        lip[idx], err[idx] = (np.asarray(o)[: len(idx)] for o in out)
-    exact = getattr(family, "lipschitz", None)
-    if exact is not None:
-        known = exact(host, lo, hi, **(size or {}))
+        lip[idx], err[idx], lip_axes[idx] = (np.asarray(o)[: len(idx)] for o in out)
+    for name, bound in (("lipschitz", lip), ("axis_lipschitz", lip_axes)):
+        exact = getattr(family, name, None)
+        known = None if exact is None else exact(host, lo, hi, **(size or {}))
         if known is not None:
-            lip = np.minimum(lip, known)
-    return lip, err
+            np.minimum(bound, known, out=bound)
+    return (lip, err, lip_axes) if axes else (lip, err)

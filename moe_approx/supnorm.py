@@ -52,6 +52,7 @@ from ._checks import check_int, check_memory, check_network, check_positive, che
 from ._progress import default_progress
 from .boxes import MAX_SPLIT_AXES, covering_box, split
 from .assumptions import TARGET_RTOL, Assumptions, check_assumptions, check_pairs
+from .certify_linear import linear_kernel
 from .lipschitz import UNIT_ROUNDOFF, cell_constants, gamma
 from .mlp import index_stack
 from .moe import as_mixture
@@ -154,14 +155,24 @@ def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
 
 
 def _target_terms(target, grad, radius):
-    """ω(ρ) (or its first-order replacement) and the Taylor remainder T(ρ) (None without ∇f), boxes (N, n)."""
-    rho = jnp.max(radius, axis=-1)
-    omega = target.constant * rho**target.alpha
+    """ω (or its first-order replacement) and the Taylor remainder T(ρ) (None without ∇f), boxes (N, n)."""
+    omega, _ = _holder_terms(target, radius)
     taylor = None
     if grad is not None:
-        taylor = float(target.taylor_remainder_bound(1.0)) * rho**target.smoothness
+        taylor = float(target.taylor_remainder_bound(1.0)) * jnp.max(radius, axis=-1)**target.smoothness
         omega = jnp.minimum(omega, jnp.sum(jnp.abs(grad) * radius, -1) + taylor)
     return omega, taylor
+
+
+def _holder_terms(target, radius):
+    """ω(B) = C ρ^α, or min(C ρ^α, Σ_i C_i r_i^α) with declared per-axis constants C_i (docs/theory.md §5),
+    and the per-axis terms (C_i r_i^α, or C r_i^α) that steer the splitting."""
+    isotropic = target.constant * jnp.max(radius, axis=-1) ** target.alpha
+    axis_constants = getattr(target, "axis_constants", None)
+    if axis_constants is None:
+        return isotropic, target.constant * radius**target.alpha
+    per_axis = jnp.asarray(axis_constants) * radius**target.alpha
+    return jnp.minimum(isotropic, jnp.sum(per_axis, -1)), per_axis
 
 
 def _target_values(target, x):
@@ -189,25 +200,29 @@ def _formula_point(target, centre):
 
 
 @partial(jax.jit, static_argnums=0)
-def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta):
-    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None) and the f-variation
-    term used (ω(ρ), or half the enclosure's width for a formula), for boxes (N, n)."""
+def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta, lip_axes):
+    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None), the f-variation
+    term used (ω(ρ), or half the enclosure's width for a formula) and f's per-axis variation on the
+    box (for the splitting), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i)."""
     phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
     rho = jnp.max(radius, axis=-1)
-    variation = lip[cell] * rho
+    variation = jnp.minimum(lip[cell] * rho, jnp.sum(lip_axes[cell] * radius, -1))
     if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
         f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
         c_lo, c_hi, fc = _formula_point(target, centre)
         rounding = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
         low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
-        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo)
+        d_lo, d_hi = target._compiled["gradient"](centre, centre)
+        slope = jnp.nan_to_num(jnp.maximum(jnp.abs(d_lo), jnp.abs(d_hi)), nan=jnp.inf)
+        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), slope * radius
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
+    per_axis = _holder_terms(target, radius)[1]
     gap = jnp.abs(fc - phi)
     point = _point_margin(delta[cell], fc, gap)
     upper = (gap + point + omega + variation) * (1 + TARGET_RTOL)  # covers ω's and Λρ's rounding and the sums
-    return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega
+    return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega, per_axis
 
 
 def _point_margin(delta, fc, gap):
@@ -308,7 +323,7 @@ def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, r
         upper = jnp.minimum(natural, jnp.where(defined, mean_value, jnp.inf))
         scale = jnp.abs(f_lo) + jnp.abs(f_hi) + jnp.abs(g0) + g_abs + rem
         return (upper + rem + err + TARGET_RTOL * scale,)
-    omega = target.constant * jnp.max(radius, axis=-1) ** target.alpha
+    omega, _ = _holder_terms(target, radius)
     gap = jnp.abs(fc - g0)
     upper = gap + g_abs + omega
     scale = jnp.abs(fc) + jnp.abs(g0) + g_abs + rem + omega
@@ -369,7 +384,9 @@ class _Evaluator:
         self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
-        self.lip, self.delta = cell_constants(experts, lo, hi, family, size)
+        self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
+        if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
+            self.lip_axes = np.full_like(self.lip_axes, np.inf)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
             bad = int(np.argmax(~np.isfinite(self.lip) | ~np.isfinite(self.delta)))
             raise ValueError(f"the expert of cell {bad} has non-finite weights or overflows float64 on its cell")
@@ -387,7 +404,7 @@ class _Evaluator:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
         self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
-        self.lip_dev, self.delta_dev = jnp.asarray(self.lip), jnp.asarray(self.delta)
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a) for a in (self.lip, self.delta, self.lip_axes))
 
     def _run(self, kernel, lane_bytes, cell, *per_box):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
@@ -412,12 +429,16 @@ class _Evaluator:
     def points(self, cell, centre, radius):
         """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
         kernel = partial(_point_kernel, self.target)
-        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev),
+        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
+                                                                    self.lip_axes_dev),
                          self.point_bytes, cell, centre, radius, cell)
 
     def affine(self, cell, centre, radius, fc, grad):
-        """The affine-form upper bound of boxes with known f(c), ∇f(c)."""
-        return self._run(partial(_affine_kernel, self.target), self.affine_bytes, cell, centre, radius, fc, grad)[0]
+        """The second bound of boxes with known f(c), ∇f(c): the affine form, or with ``bound="linear"``
+        the linear (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify_linear`)."""
+        kernel = (partial(linear_kernel, self.target, intermediate="forward") if self.bound == "linear"
+                  else partial(_affine_kernel, self.target))
+        return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
 
     def wants_affine(self, cell, radius, omega):
         """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
@@ -427,7 +448,7 @@ class _Evaluator:
         to be C¹ (declared smoothness, or a Lipschitz constant computed from its gradient), whose
         mean-value form falls like ρ²."""
         if self.bound != "auto" or self.first_order:
-            return np.full(len(cell), self.bound != "lipschitz")
+            return np.full(len(cell), self.bound in ("auto", "affine", "linear"))
         return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega
 
 
@@ -452,11 +473,14 @@ class _State:
     centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
     float_limited: bool = False  # a box was closed because no float splits it
 
-    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc")
+    open_score: np.ndarray = None  # per-axis variation of f − Φ on each open box: the axes to split
+
+    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc", "open_score")
 
     def add_open(self, *arrays):
         if self.open_cell is None:
-            self.open_cell, self.open_lo, self.open_hi, self.open_upper, self.open_fc = arrays
+            for name, a in zip(self.OPEN, arrays):
+                setattr(self, name, a)
         else:
             for name, a in zip(self.OPEN, arrays):
                 setattr(self, name, np.concatenate([getattr(self, name), a]))
@@ -519,7 +543,8 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
             pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
-            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick])
+            score = None if bound == "lipschitz" else st.open_score[pick]
+            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick], score)
             if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
                 _close_stuck(st, evaluate, pick[stuck])
             cell = st.open_cell[pick][parent]
@@ -540,7 +565,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
     the open set; their centres and parents' centres are Hölder pairs to check (declared targets)."""
     target = evaluate.target
     centre, radius = covering_box(box_lo, box_hi)
-    fc, phi, upper, low, grad, omega = evaluate.points(cell, centre, radius)
+    fc, phi, upper, low, grad, omega, target_axes = evaluate.points(cell, centre, radius)
     _check_finite(fc, phi, upper, centre)
     if parent_fc is not None and not is_formula(target):
         check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
@@ -561,7 +586,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         i = int(np.argmax(low - upper))
         raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
                            f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
-    st.add_open(cell, box_lo, box_hi, upper, fc)
+    st.add_open(cell, box_lo, box_hi, upper, fc, evaluate.lip_axes[cell] * radius + target_axes)
 
 
 def _close_stuck(st, evaluate, index):
@@ -619,7 +644,7 @@ def family_of(moe, experts=None, lo=None, hi=None):
     return None
 
 
-BOUNDS = ("auto", "lipschitz", "affine")
+BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
@@ -641,9 +666,12 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
         f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
         bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
-    bound : {"auto", "lipschitz", "affine"}
-        "auto": the Lipschitz bound on every box and the affine-form bound where it can win (module
-        docstring); "lipschitz" or "affine": that bound alone, for comparisons.
+    bound : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+        "auto": the per-axis Lipschitz bound on every box and the affine-form bound where it can win
+        (module docstring). For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
+        along their longest axes (the plain Lipschitz branch and bound); "per_axis", the per-axis
+        bound alone; "affine" or "linear" (CROWN-style relaxation, docs/theory.md §5), that bound on
+        every box besides the per-axis one. :func:`box_bounds` compares them on given boxes.
     cells : array_like of int, optional
         Bracket the sup over these cells only (per-cell arrays then follow this order). The sup over
         the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
@@ -739,6 +767,60 @@ def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:
     if (st.open_cell is None or not len(st.open_cell)) and (st.float_limited or width <= rtol * st.lower + resolution):
         return False, "float64"
     return False, "budget"
+
+
+def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
+    """Upper bounds of sup_B |f − Φ| on the boxes B = [lo_j, hi_j] of cells ``cell_j``, by one method.
+
+    For comparing the per-box bounds of :func:`sup_error` on the same boxes (docs/theory.md §5):
+    "lipschitz" (|f(c) − Φ(c)| + ω + Λρ), "per_axis" (Σ_i Λ_i r_i in place of Λρ), "affine" (the
+    affine form), "linear" (the CROWN-style relaxation), "auto" (the smallest of per_axis and, where
+    ``sup_error`` would compute it, affine). Each box must lie in its cell.
+
+    Parameters
+    ----------
+    target : HolderTarget
+    moe : MixtureOfExperts or MLP
+    cell : array_like of int, shape (N,)
+    lo, hi : array_like, shape (N, n)
+    method : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+
+    Returns
+    -------
+    numpy.ndarray of shape (N,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> moe = ma.build_moe(f, ma.GridPartition(2, 2), expert="cpwl")
+    >>> lo, hi = np.array([[0.1, 0.1]]), np.array([[0.2, 0.2]])
+    >>> [bool(ma.supnorm.box_bounds(f, moe, [0], lo, hi, m)[0] >= 0) for m in ("lipschitz", "affine")]
+    [True, True]
+    """
+    if method not in BOUNDS:
+        raise ValueError(f"method must be one of {BOUNDS}, got {method!r}")
+    check_target(target)
+    moe = as_mixture(check_network(moe, "moe"))
+    cell = np.asarray(cell, np.int64)
+    lo, hi = np.atleast_2d(np.asarray(lo, np.float64)), np.atleast_2d(np.asarray(hi, np.float64))
+    cell_lo, cell_hi = moe.partition.all_bounds()
+    if lo.shape != hi.shape or lo.shape != (len(cell), moe.n) or np.any(lo > hi) or \
+            np.any(lo < cell_lo[cell]) or np.any(hi > cell_hi[cell]):
+        raise ValueError("lo, hi must be (N, n) boxes, each inside its cell")
+    evaluate = _Evaluator(target, moe.experts, cell_lo, cell_hi, family_of(moe), moe.size,
+                          "per_axis" if method in ("per_axis", "auto") else method)
+    centre, radius = covering_box(lo, hi)
+    fc, _, upper, _, grad, omega, _ = evaluate.points(cell, centre, radius)
+    if method in ("lipschitz", "per_axis"):
+        return upper
+    evaluate.bound = method if method != "auto" else "affine"
+    second = evaluate.affine(cell, centre, radius, fc, grad)
+    if method != "auto":
+        return second
+    evaluate.bound = "auto"
+    return np.where(evaluate.wants_affine(cell, radius, omega), np.minimum(upper, second), upper)
 
 
 def basis(target) -> str:

@@ -60,23 +60,26 @@ def test_routed_points_lie_in_covering_boxes_of_their_cells(K, n, seed):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 3), seed=st.integers(0, 2**31), depth=st.integers(1, 6))
+@given(n=st.integers(1, 3), seed=st.integers(0, 2**31), depth=st.integers(1, 12))
 def test_children_cover_their_parent_exactly(n, seed, depth):
     """Splitting at float midpoints tiles the parent: each axis of the children is [lo, m] or [m, hi]
-    with the same float m, so a point of the parent (faces included) is in some child."""
+    with the same float m, so every point of the parent (its faces and cut planes included) is in
+    some child. Checked down a random path of ``depth`` splits from a non-dyadic box."""
     rng = np.random.default_rng(seed)
     a, b = np.sort(rng.random((2, n)) / rng.integers(1, 200, (2, n)), axis=0)
     lo, hi = a[None], np.maximum(b, np.nextafter(a, 2.0))[None]
-    points = np.concatenate([lo + (hi - lo) * rng.random((200, n)), lo, hi])
     for _ in range(depth):
-        parent, lo, hi, stuck = split(lo, hi)
-        assert not stuck.any() and len(parent)
-        inside = np.all((lo[None] <= points[:, None]) & (points[:, None] <= hi[None]), axis=2)
+        parent, c_lo, c_hi, stuck = split(lo, hi)
+        assert not stuck.any() and np.all(parent == 0)
+        mid = 0.5 * (lo + hi)
+        corners = np.where(rng.random((64, n)) < 0.5, lo, hi)
+        planes = np.where(rng.random((64, n)) < 0.5, mid, lo + (hi - lo) * rng.random((64, n)))
+        points = np.concatenate([lo + (hi - lo) * rng.random((64, n)), corners, planes, lo, hi, mid])
+        inside = np.all((c_lo[None] <= points[:, None]) & (points[:, None] <= c_hi[None]), axis=2)
         assert inside.any(axis=1).all()
-        mids = 0.5 * (lo + hi)
-        points = np.concatenate([points, mids])  # the cut faces of the next level
-        c, r = covering_box(lo, hi)
-        assert covers(lo, hi, c, r)
+        assert all_cells_covered(c_lo, c_hi)
+        pick = rng.integers(len(c_lo))
+        lo, hi = c_lo[pick:pick + 1], c_hi[pick:pick + 1]
 
 
 def test_a_box_one_ulp_wide_is_not_split():
@@ -152,8 +155,9 @@ def test_lower_above_upper_is_an_internal_error(monkeypatch):
     original = supnorm._Evaluator.points
 
     def broken(self, cell, centre, radius):
-        fc, phi, upper, low, grad, omega = original(self, cell, centre, radius)
-        return fc, phi, upper, upper + 1.0, grad, omega
+        out = list(original(self, cell, centre, radius))
+        out[3] = out[2] + 1.0  # lower := upper + 1
+        return tuple(out)
 
     monkeypatch.setattr(supnorm._Evaluator, "points", broken)
     with pytest.raises(RuntimeError, match="internal error"):

@@ -298,6 +298,26 @@ def lipschitz(net, lo, hi, k: int = SIZE_DEFAULTS["k"]):
     return best[2**n - 1].reshape(L, -1).max(axis=1) * (1 + 8 * n * 2.0**-53)
 
 
+def axis_lipschitz(net, lo, hi, k: int = SIZE_DEFAULTS["k"]):
+    """Exact sup |∂_i Φ| of each cell's interpolant, (L, n) (docs/theory.md §5, per-axis bounds), or None for n > 6.
+
+    On a Kuhn simplex ∂_i Φ = (f(v_j) − f(v_{j−1}))·s_i for the step j of its path along e_i, and every
+    grid edge along e_i is such a step of some simplex: the largest |difference of node values along
+    axis i| times s_i = k/(hi_i − lo_i).
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    L, n = lo.shape
+    if n > 6:
+        return None
+    scale = k / (hi - lo)
+    coeffs = np.asarray(net.layers[-1][0])[..., 0]
+    if n == 1:
+        return np.max(np.abs(np.cumsum(coeffs, axis=1)), axis=1, keepdims=True) * scale * (1 + 4 * k * 2.0**-53)
+    values = coeffs.reshape((L,) + (k + 1,) * n)
+    steps = [np.abs(np.diff(values, axis=1 + i)).reshape(L, -1).max(axis=1) for i in range(n)]
+    return np.stack(steps, axis=1) * scale * (1 + 4 * 2.0**-53)
+
+
 # --- closed forms (one expert) -----------------------------------------------------------------
 class HatStats(NamedTuple):
     """Counts of one :func:`hat_network` (n >= 3): its hidden ``widths`` and its generic
