@@ -120,12 +120,14 @@ def timing(src: Source) -> str:
     total = round(sum(seconds.values()))
     ranked = sorted(seconds.items(), key=lambda kv: -kv[1])
     top = ", ".join(f"{stem[:5]} {round(s)} s" for stem, s in ranked[:4])
-    return f"{total // 60} min {total % 60} s ({top}, the rest ≤ {math.ceil(ranked[4][1])} s each)"
+    rest = f", the rest ≤ {math.ceil(ranked[4][1])} s each" if len(ranked) > 4 else ""
+    return f"{total // 60} min {total % 60} s ({top}{rest})"
 
 
 # ---------------------------------------------------------------- experiments
 
 def exp01_fits(src: Source) -> str:
+    """Fitted slope (or "no fit") and theory slope of every exp01 series."""
     rows = src.rows("exp01_error_vs_experts")
     parts = []
     for (n, family, target), sel in _series(rows, "n", "family", "target"):
@@ -136,6 +138,7 @@ def exp01_fits(src: Source) -> str:
 
 
 def exp01_uncertified(src: Source) -> str:
+    """The exp01 series with at least one uncertified bracket."""
     rows = src.rows("exp01_error_vs_experts")
     bad = [f"{f} {t} n = {n}" for (n, f, t), sel in _series(rows, "n", "family", "target")
            if not all(_true(r["certified"]) for r in sel)]
@@ -143,6 +146,7 @@ def exp01_uncertified(src: Source) -> str:
 
 
 def exp02_fits(src: Source) -> str:
+    """Fitted slope of every exp02 series against nonzero counts, beside its proven bound's slope."""
     rows = src.rows("exp02_error_vs_expert_size")
     parts = []
     for (family, n, target), sel in _series(rows, "family", "n", "target"):
@@ -154,12 +158,14 @@ def exp02_fits(src: Source) -> str:
 
 
 def exp02_nonzero(src: Source) -> str:
+    """The cpwl expert's nonzero counts in n = 2 per k."""
     sel = [r for r in src.rows("exp02_error_vs_expert_size") if r["family"] == "cpwl" and r["n"] == 2]
     sel = [r for i, r in enumerate(sel) if r["size"] not in [x["size"] for x in sel[:i]]]
     return (", ".join(str(r["expert_nonzero"]) for r in sel) + " for k = " + ", ".join(str(r["size"]) for r in sel))
 
 
 def exp03_optimal(src: Source) -> str:
+    """Active parameters of the optimal family's smallest design in exp03."""
     sel = [r["active_params"] for r in src.rows("exp03_tradeoff_frontier") if r["family"] == "optimal"]
     if not sel:
         raise MissingResults("exp03 has no optimal-family rows")
@@ -167,6 +173,7 @@ def exp03_optimal(src: Source) -> str:
 
 
 def exp04_fits(src: Source) -> str:
+    """Markdown table of exp04's fits (those of its figure: asymptotic points only) and theory exponents."""
     from .exp04_params_vs_eps import fits
 
     fitted = fits(src.rows("exp04_params_vs_eps"))
@@ -182,18 +189,24 @@ def exp04_fits(src: Source) -> str:
 
 
 def exp07_summary(src: Source) -> str:
+    """Whether every exp07 bracket contains 2^(−2m−2), its evaluations, and the certified brackets' largest
+    relative width."""
     rows = src.rows("exp07_yarotsky_square")
     inside = all(r["lower"] <= r["exact"] <= r["upper"] for r in rows)
     ms = sorted({r["m"] for r in rows})
     certified = [r for r in rows if _true(r["certified"])]
     width = max((r["upper"] - r["lower"]) / r["lower"] for r in certified) if certified else float("nan")
     missed = sorted({r["m"] for r in rows if not _true(r["certified"])})
+    evals = [r["evaluations"] for r in rows]
+    formula = all(r["evaluations"] == 2 ** (r["m"] + 5) - 1 for r in rows)
     text = (f"{'contains' if inside else 'does NOT always contain'} 2^(−2m−2) for every m = {ms[0]}, …, {ms[-1]} "
-            f"(ReLU and PReLU); the certified ones have relative width ≤ {g3(width)}")
+            f"(ReLU and PReLU), in {'2^(m+5) − 1' if formula else f'{min(evals)}–{max(evals)}'} evaluations; "
+            f"the certified ones have relative width ≤ {g3(width)}")
     return text + (f"; m = {', '.join(map(str, missed))} stop short of rtol" if missed else "")
 
 
 def exp08_fits(src: Source) -> str:
+    """Fitted slopes of experts against ε per n, family and scheme in exp08, with the theory exponents."""
     rows = src.rows("exp08_adaptive_vs_uniform")
     parts = []
     for (n,), in_n in _series(rows, "n"):
@@ -209,6 +222,7 @@ def exp08_fits(src: Source) -> str:
 
 
 def exp09_slopes(src: Source) -> str:
+    """exp09's float64 slopes of the measured error against nonzero parameters (its sidecar summary)."""
     summary = src.sidecar("exp09_optimal_rate")["summary"]
     parts = []
     for n in (1, 2):
@@ -240,6 +254,7 @@ def _bracket(r) -> str:
 
 
 def exp10_table(src: Source) -> str:
+    """Markdown table of exp10's run-0 certified brackets per setting and model."""
     rows = _exp10(src)
     lines = ["| n, target | trained MoMLP | one trained MLP (±5 % params) | constructed (same total) |",
              "|---|---|---|---|"]
@@ -252,11 +267,13 @@ def exp10_table(src: Source) -> str:
 
 
 def exp10_setup(src: Source) -> str:
+    """exp10's trained mixture in n = 1: experts, width, depth, total parameters."""
     r, s = _exp10(src)[1, "kink", "trained_moe"], src.sidecar("exp10_trained_regression")["settings"]
     return f"{r['experts']} experts of width {s['width']}, depth {s['depth']}, {r['total_params']:,} parameters in all"
 
 
 def exp10_ratios(src: Source) -> str:
+    """Per n = 1 target: trained MoMLP's certified lower end over the constructed mixture's upper end."""
     rows = _exp10(src)
     parts = [f"{rows[1, t, 'trained_moe']['lower'] / rows[1, t, 'constructed_moe']['upper']:.1f}× ({_target(t, 1)})"
              for t in sorted({t for n, t, _ in rows if n == 1})]
@@ -264,6 +281,7 @@ def exp10_ratios(src: Source) -> str:
 
 
 def exp10_mlp_wins(src: Source) -> str:
+    """In how many exp10 settings the MLP's upper end lies below the MoMLP's lower end."""
     rows = _exp10(src)
     settings = sorted({(n, t) for n, t, _ in rows})
     wins = sum(rows[n, t, "trained_mlp"]["upper"] < rows[n, t, "trained_moe"]["lower"] for n, t in settings)
@@ -271,6 +289,7 @@ def exp10_mlp_wins(src: Source) -> str:
 
 
 def exp10_test_max(src: Source) -> str:
+    """exp10 n = 1 kink MoMLP: test maximum error against the certified lower end."""
     r = _exp10(src)[1, "kink", "trained_moe"]
     return f"{g3(r['test_max_error'])} against a certified lower end {g3(r['lower'])}"
 
@@ -280,6 +299,7 @@ def _exp11(src):
 
 
 def exp11_accuracy(src: Source) -> str:
+    """exp11 accuracy mean ± std per L for the MoMLP and the MLP, with active and total parameters."""
     s = _exp11(src)
     Ls = sorted({int(k.split()[0][2:]) for k in s})
     parts = []
@@ -291,12 +311,14 @@ def exp11_accuracy(src: Source) -> str:
 
 
 def exp11_loaded(src: Source) -> str:
+    """Range over L of the MLP's parameters over the MoMLP's active parameters."""
     s = _exp11(src)
     ratios = [s[k.replace("moe", "mlp")]["active_params"] / v["active_params"] for k, v in s.items() if k.endswith("moe")]
     return f"{min(ratios):.1f}–{max(ratios):.1f}×"
 
 
 def exp11_voronoi(src: Source) -> str:
+    """Range of the k-d tree router's agreement with the nearest prototype."""
     values = [r["voronoi_agreement"] for r in src.rows("exp11_classification") if r["model"] == "trained_moe"]
     return f"{100 * min(values):.0f}–{100 * max(values):.0f} %"
 
