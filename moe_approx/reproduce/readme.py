@@ -172,6 +172,22 @@ def exp03_optimal(src: Source) -> str:
     return f"{min(sel):,}"
 
 
+def exp03_prelu(src: Source) -> str:
+    """Per family of exp03: in how many designs at the same (ε, r) PReLU has fewer, as many or more
+    active parameters than ReLU."""
+    rows = src.rows("exp03_tradeoff_frontier")
+    relu = {(r["family"], r["eps"], r["r"]): r["active_params"] for r in rows if r["activation"] == "relu"}
+    parts = []
+    for (family,), sel in _series([r for r in rows if r["activation"] == "prelu"], "family"):
+        signs = [np.sign(r["active_params"] - relu[k]) for r in sel if (k := (family, r["eps"], r["r"])) in relu]
+        counts = [f"{word} in {signs.count(v)}" for word, v in (("fewer", -1), ("as many", 0), ("more", 1))
+                  if signs.count(v)]
+        parts.append(f"{family}: {', '.join(counts)} of {len(signs)}")
+    if not parts:
+        raise MissingResults("exp03 has no PReLU rows")
+    return "; ".join(parts)
+
+
 def exp04_fits(src: Source) -> str:
     """Markdown table of exp04's fits (those of its figure: asymptotic points only) and theory exponents."""
     from .exp04_params_vs_eps import fits
@@ -219,6 +235,15 @@ def exp08_fits(src: Source) -> str:
                             f"({plotting.fraction(sel[0][f'theory_{scheme}'])})")
         parts.append(f"n = {n}: " + ", ".join(fits))
     return "; ".join(parts)
+
+
+def exp08_coarsest(src: Source) -> str:
+    """The uniform grid that certifies exp08's largest ε for constant experts in n = 2."""
+    sel = [r for r in src.rows("exp08_adaptive_vs_uniform") if (r["family"], r["n"]) == ("constant", 2)]
+    if not sel:
+        raise MissingResults("exp08 has no constant rows in n = 2")
+    r = max(sel, key=lambda r: r["eps"])
+    return f"a {r['uniform_K']}×{r['uniform_K']} grid already certifies ε = {r['eps']:g}"
 
 
 def exp09_slopes(src: Source) -> str:
@@ -288,6 +313,14 @@ def exp10_mlp_wins(src: Source) -> str:
     return f"in {wins} of {len(settings)} settings"
 
 
+def exp10_n2_wins(src: Source) -> str:
+    """In how many n = 2 settings of exp10 the trained MoMLP's upper end lies below the constructed one's lower end."""
+    rows = _exp10(src)
+    settings = sorted({t for n, t, _ in rows if n == 2})
+    wins = sum(rows[2, t, "trained_moe"]["upper"] < rows[2, t, "constructed_moe"]["lower"] for t in settings)
+    return f"{wins} of {len(settings)}"
+
+
 def exp10_test_max(src: Source) -> str:
     """exp10 n = 1 kink MoMLP: test maximum error against the certified lower end."""
     r = _exp10(src)[1, "kink", "trained_moe"]
@@ -324,10 +357,10 @@ def exp11_voronoi(src: Source) -> str:
 
 
 SPANS = {"tests": tests, "timing": timing, "exp01.fits": exp01_fits, "exp01.uncertified": exp01_uncertified,
-         "exp02.fits": exp02_fits, "exp02.nonzero": exp02_nonzero, "exp03.optimal": exp03_optimal,
-         "exp04.fits": exp04_fits, "exp07.summary": exp07_summary, "exp08.fits": exp08_fits,
+         "exp02.fits": exp02_fits, "exp02.nonzero": exp02_nonzero, "exp03.optimal": exp03_optimal, "exp03.prelu": exp03_prelu,
+         "exp04.fits": exp04_fits, "exp07.summary": exp07_summary, "exp08.fits": exp08_fits, "exp08.coarsest": exp08_coarsest,
          "exp09.slopes": exp09_slopes, "exp10.table": exp10_table, "exp10.setup": exp10_setup,
-         "exp10.ratios": exp10_ratios, "exp10.mlp_wins": exp10_mlp_wins, "exp10.test_max": exp10_test_max,
+         "exp10.ratios": exp10_ratios, "exp10.mlp_wins": exp10_mlp_wins, "exp10.n2_wins": exp10_n2_wins, "exp10.test_max": exp10_test_max,
          "exp11.accuracy": exp11_accuracy, "exp11.loaded": exp11_loaded, "exp11.voronoi": exp11_voronoi}
 """Renderer of each span name: ``render(Source) -> str``."""
 
