@@ -21,7 +21,7 @@ reproduce-full: $(STAMP)
 	$(BIN)/moe-approx reproduce --full --out results/full
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --junitxml=$(OUT)/pytest.xml  # its count and time go to README.md (--update-docs)
 
 $(VENV)/.docs-stamp: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[docs]"

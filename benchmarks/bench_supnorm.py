@@ -12,6 +12,17 @@ Cases:
    the cusp with its declared (1/2, 1) and as a formula (interval enclosures, docs/theory.md §9).
 6. A formula with slope 20 in one corner and <= 1 elsewhere (C = 20.5 computed rigorously), 8^2 cpwl
    experts, rtol 1e-3: the formula path (local enclosures) against the declared-constant path.
+7. Issue 19, faces: n = 3, 8^3 cpwl (k = 2) at rtol 1e-3 on ``kink`` (declared per-axis constants where
+   the target has them) and on the cusp |x₁ − 1/3|^(1/2) as a formula (goal <= 60 s each); the
+   isotropic bound (``bound="lipschitz"``) on the same mixture for comparison, at the same budget.
+8. n = 4, 4^4 cpwl experts of ``gaussian_bump``, rtol 1e-3 (goal <= 60 s).
+9. n = 6, 4^6 constant experts of ``cone``, rtol 1e-3 (goal <= 60 s).
+10. Depth: a depth-9 Yarotsky expert (m = 8) of ``sine_product`` as a formula over [0,1]^3 (one cell),
+    rtol 1e-2: boxes of the library's default bounds against a branch and bound on the linear
+    (CROWN-style) relaxation of f − Φ alone (``bound="linear"``: this library's JAX implementation of
+    CROWN with forward intermediate bounds, not auto_LiRPA).
+11. First calls (``--first-calls``): a fresh process's first ``sup_error`` with a cold compilation cache,
+    a second fresh process (warm cache), and the compiled call, for cases 1, 2 and 8.
 
 Baseline (the skeptic's): numpy, breadth first. Every open box is evaluated at its centre and bounded
 by |f(c) − Φ(c)| + C ρ^α + Λ_l ρ with the same per-cell Lipschitz constants Λ_l; boxes whose bound is
@@ -121,7 +132,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-evals", type=int, default=2**24)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6])
+    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
     args = parser.parse_args()
     if 1 in args.only:
         f = ma.targets.get("linf_distance", n=2)
@@ -166,6 +177,86 @@ def main():
             print(f"\n[6: corner, 8^2 cpwl, {r.basis}] C = {f.constant:.4g}: [{r.lower:.10g}, {r.upper:.10g}] "
                   f"certified={r.certified} evaluations={r.evaluations} time {r.seconds:.3f} s")
         print(f"  ratio: declared/formula evaluations = {reports[0].evaluations / reports[1].evaluations:.3g}")
+
+    if 7 in args.only:
+        faces(args)
+    if 8 in args.only:
+        f = ma.targets.get("gaussian_bump", n=4)
+        compare("8: n=4, 4^4 cpwl", f, ma.build_moe(f, ma.GridPartition(4, 4), expert="cpwl"), 1e-3, args, goal=60)
+    if 9 in args.only:
+        f = ma.targets.get("cone", n=6)
+        compare("9: n=6, 4^6 constant", f, ma.build_moe(f, ma.GridPartition(6, 4), expert="constant"), 1e-3, args,
+                goal=60)
+    if 10 in args.only:
+        depth(args)
+    if 11 in args.only:
+        first_calls()
+
+
+def faces(args):
+    """Case 7: a maximum on a face, per-axis against isotropic boxes."""
+    cusp = formula.from_sympy("sqrt(abs(x1 - 1/3))", 3, name="cusp (formula)")
+    for f in (ma.targets.get("kink", n=3), cusp):
+        moe = ma.build_moe(f, ma.GridPartition(3, 8), expert="cpwl", k=2)
+        for bound in ("auto", "lipschitz"):
+            t0 = time.perf_counter()
+            r = ma.sup_error(f, moe, rtol=1e-3, max_evals=min(args.max_evals, 2**23), bound=bound)
+            print(f"\n[7: n=3, 8^3 cpwl, {f.name}, bound={bound}] [{r.lower:.10g}, {r.upper:.10g}] "
+                  f"certified={r.certified} limited_by={r.limited_by} evaluations={r.evaluations} "
+                  f"time {time.perf_counter() - t0:.2f} s with compilation (goal <= 60 s)")
+
+
+def depth(args):
+    """Case 10: boxes needed for a deep expert, default bounds against the linear relaxation alone."""
+    f = formula.library("sine_product", 3)
+    moe = ma.build_moe(f, ma.GridPartition(3, 1), expert="yarotsky", m=8)
+    print(f"\n[10: depth {moe.expert_depth}, width {moe.expert_width} Yarotsky expert, sine_product formula, n=3]")
+    for bound in ("auto", "linear"):
+        t0 = time.perf_counter()
+        r = ma.sup_error(f, moe, rtol=1e-2, max_evals=min(args.max_evals, 2**20), bound=bound)
+        print(f"  bound={bound:6s}: [{r.lower:.8g}, {r.upper:.8g}] certified={r.certified} boxes={r.boxes} "
+              f"evaluations={r.evaluations} time {time.perf_counter() - t0:.1f} s with compilation")
+
+
+FIRST_CALL = """
+import time; t0 = time.perf_counter()
+import moe_approx as ma
+t1 = time.perf_counter()
+{setup}
+t2 = time.perf_counter()
+ma.sup_error(f, moe, rtol=1e-3)
+t3 = time.perf_counter()
+ma.sup_error(f, moe, rtol=1e-3)
+t4 = time.perf_counter()
+print(t1 - t0, t3 - t2, t4 - t3)
+"""
+
+FIRST_CALL_CASES = {
+    "1: n=2, 32^2 cpwl linf_distance": "f = ma.targets.get('linf_distance', n=2); "
+                                       "moe = ma.build_moe(f, ma.GridPartition(2, 32), expert='cpwl')",
+    "16^2 cpwl gaussian_bump": "f = ma.targets.get('gaussian_bump', n=2); "
+                               "moe = ma.build_moe(f, ma.GridPartition(2, 16), expert='cpwl')",
+    "8: n=4, 4^4 cpwl gaussian_bump": "f = ma.targets.get('gaussian_bump', n=4); "
+                                      "moe = ma.build_moe(f, ma.GridPartition(4, 4), expert='cpwl')",
+}
+
+
+def first_calls():
+    """Case 11: cold cache, warm cache (fresh processes) and compiled call, seconds after import."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    print("\n[11: first calls] import s, first sup_error s, second sup_error s (same process)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, MOE_APPROX_JAX_CACHE=cache)
+        for name, setup in FIRST_CALL_CASES.items():
+            for kind in ("cold cache", "warm cache"):
+                out = subprocess.run([sys.executable, "-c", FIRST_CALL.format(setup=setup)], env=env, check=True,
+                                     capture_output=True, text=True).stdout.split()
+                imp, first, second = (float(v) for v in out[-3:])
+                print(f"  {name:34s} {kind}: import {imp:.2f} s, first {first:.2f} s, compiled {second:.2f} s")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,11 @@ def _reproduce(args) -> int:
                "written": {str(k): [str(p) for p in v] for k, v in written.items()}}
     lines = [f"reproduced {len(written)} experiment(s) at size {size!r} in {seconds:.1f} s -> {args.out}"]
     lines += [f"  [{number}] {p}" for number, paths in written.items() for p in paths]
+    if args.update_docs:  # README.md's generated spans and docs/figures/ of the source checkout here
+        from .reproduce import readme
+
+        figures["docs_notes"] = readme.update(args.out)
+        lines += ["updated README.md and docs/figures/"] + [f"  {note}" for note in figures["docs_notes"]]
     return _emit(args, figures, "\n".join(lines))
 
 
@@ -196,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     rep.add_argument("--only", type=int, nargs="+", metavar="N", help="run only these experiment numbers")
     rep.add_argument("--force", action="store_true", help="recompute finished results")
+    rep.add_argument("--update-docs", action="store_true",
+                     help="then rewrite README.md's generated numbers and docs/figures/ from --out (source checkout)")
     rep.set_defaults(func=_reproduce)
 
     rt = sub.add_parser("rates", parents=[_common()], help="SymPy rates of a family: experts, active and total "

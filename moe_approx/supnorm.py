@@ -65,6 +65,7 @@ MAX_LANES = 2**15  # boxes per kernel call, at most
 BUCKETS = 3  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8, 64
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
+LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ class _Evaluator:
     """Evaluates boxes (cell, centre, radius): both bounds, cell-blocked, weights resident on the device."""
 
     def __init__(self, target, experts, lo, hi, family=None, size=None, bound="auto"):
-        self.target, self.n, self.bound = target, lo.shape[1], bound
+        self.target, self.n, self.bound, self.depth = target, lo.shape[1], bound, len(experts.layers)
         self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
@@ -436,8 +437,8 @@ class _Evaluator:
     def affine(self, cell, centre, radius, fc, grad):
         """The second bound of boxes with known f(c), ∇f(c): the affine form, or with ``bound="linear"``
         the linear (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify_linear`)."""
-        kernel = (partial(linear_kernel, self.target, intermediate="forward") if self.bound == "linear"
-                  else partial(_affine_kernel, self.target))
+        linear = self.bound == "linear" or (self.bound == "auto" and self.depth >= LINEAR_DEPTH)
+        kernel = partial(linear_kernel, self.target, intermediate="forward") if linear else partial(_affine_kernel, self.target)
         return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
 
     def wants_affine(self, cell, radius, omega):
@@ -667,7 +668,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
         bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
     bound : {"auto", "lipschitz", "per_axis", "affine", "linear"}
-        "auto": the per-axis Lipschitz bound on every box and the affine-form bound where it can win
+        "auto": the per-axis Lipschitz bound on every box and the affine-form bound (the linear relaxation
+        for experts of depth >= LINEAR_DEPTH) where it can win
         (module docstring). For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
         along their longest axes (the plain Lipschitz branch and bound); "per_axis", the per-axis
         bound alone; "affine" or "linear" (CROWN-style relaxation, docs/theory.md §5), that bound on
