@@ -53,6 +53,7 @@ ALLOWED_LONG = {
     "moe_approx/rates/asymptotics.py": (500, "to split"),
     "moe_approx/explorer.py": (500, "to split"),
     "moe_approx/rates/tables.py": (500, "to split"),
+    "moe_approx/reproduce/readme.py": (500, "to split: the number formatting apart from the README spans"),
 }
 
 
