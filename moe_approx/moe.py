@@ -22,7 +22,7 @@ from . import experts as _experts
 from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
 from ._npz import write
-from .partition import _Partition
+from .partition.base import _Partition
 
 
 CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache

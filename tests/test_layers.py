@@ -45,7 +45,6 @@ ALLOWED_LONG = {
     "moe_approx/calculus.py": (600, "to split: one module per network operation family"),
     "moe_approx/moe.py": (600, "to split: evaluation kernels apart from the MixtureOfExperts type"),
     "moe_approx/experts/yarotsky.py": (600, "to split: the square/product gadgets apart from the family"),
-    "moe_approx/partition.py": (600, "to split: one module per partition kind"),
     "moe_approx/rates/designs.py": (500, "to split"),
     "moe_approx/mlp.py": (500, "to split: from_arrays/to_arrays apart from the MLP type"),
     "moe_approx/plotting.py": (500, "to split"),
