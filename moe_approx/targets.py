@@ -161,6 +161,10 @@ class HolderTarget:
         s > 1; given together with ``derivative_constant``.
     derivative_constant : float, optional
         D >= 0, the Hölder constant of the order-k partials.
+    axis_constants : sequence of n floats, optional
+        Per-axis constants C_i >= 0 with |f(x) − f(y)| <= Σ_i C_i |x_i − y_i|^α (equivalently
+        |f(x) − f(x + t e_i)| <= C_i |t|^α): boxes then need splitting only along the axes where f
+        varies (docs/theory.md §5, per-axis bounds). Checked on sampled pairs like C.
 
     Raises
     ------
@@ -203,6 +207,7 @@ class HolderTarget:
     name: str | None = None
     smoothness: float | None = None
     derivative_constant: float | None = None
+    axis_constants: tuple | None = None
     _undetermined_constants: ClassVar[bool] = False  # True where alpha = constant = None may be left open
 
     def __post_init__(self):
@@ -220,6 +225,11 @@ class HolderTarget:
             s = _check_real("smoothness", self.smoothness, low=1.0, low_open=True)
             object.__setattr__(self, "smoothness", s)
             object.__setattr__(self, "derivative_constant", _check_real("derivative_constant", self.derivative_constant, low=0.0))
+        if self.axis_constants is not None:
+            axes = np.asarray(self.axis_constants, dtype=np.float64) if not isinstance(self.axis_constants, str) else None
+            if axes is None or axes.shape != (self.n,) or not np.all(np.isfinite(axes)) or np.any(axes < 0):
+                raise ValueError(f"axis_constants must be {self.n} finite numbers >= 0, got {self.axis_constants!r}")
+            object.__setattr__(self, "axis_constants", tuple(float(c) for c in axes))
         _check_traceable(self.fn, self.n)
 
     @property
@@ -468,7 +478,7 @@ def affine(n: int) -> HolderTarget:
 def kink(n: int) -> HolderTarget:
     """|x₁ − 1/3|, depends on x₁ only. α = 1, C = 1: reverse triangle inequality.
 
-    Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
+    Per-axis constants (1, 0, …, 0). Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
     at 1/3 or 2/3 of a cell's width, so a piecewise-linear error scales exactly with h.
 
     Examples
@@ -479,13 +489,18 @@ def kink(n: int) -> HolderTarget:
     >>> float(f(np.array([1 / 3, 0.9]))), float(f(np.array([1.0, 0.0])))
     (0.0, 0.6667)
     """
-    return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink")
+    return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink", axis_constants=_first_axis(n, 1.0))
 
 
 # --- Hölder targets with α < 1 -------------------------------------------------------------
 
 
 @_register
+def _first_axis(n: int, constant: float) -> tuple:
+    """Per-axis constants (C, 0, …, 0) of a target that depends on x₁ alone."""
+    return (constant,) + (0.0,) * (_check_dim(n) - 1)
+
+
 def cusp(n: int) -> HolderTarget:
     """|x₁ − 1/3|^(1/2), depends on x₁ only. α = 1/2, C = 1.
 
@@ -500,7 +515,8 @@ def cusp(n: int) -> HolderTarget:
     >>> float(f(np.array([1 / 3 + 1 / 4])))
     0.5
     """
-    return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp")
+    return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp",
+                        axis_constants=_first_axis(n, 1.0))
 
 
 RIDGE_EXPONENT = 0.75
