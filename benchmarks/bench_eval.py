@@ -85,7 +85,7 @@ def main():
     chunk = 2**14
     shared = jax.jit(lambda net, z: jax.lax.map(lambda c: net(c)[:, 0], z.reshape(-1, chunk, 2)).reshape(-1))
     naive = jax.jit(lambda z: moe.apply_per_point(z))
-    grouped = jnp.asarray(ma.supnorm.cell_grid(*part.all_bounds(), int(np.sqrt(N // L))))
+    grouped = jnp.asarray(ma.certify.cell_grid(*part.all_bounds(), int(np.sqrt(N // L))))
     P = grouped.shape[1]
     N_chunks = N // P
     same_expert = ma.mlp.index_stack(moe._device_experts, jnp.zeros(N_chunks, dtype=int))

@@ -4,11 +4,11 @@ The expert: ``build_moe(sine_product, GridPartition(3, 1), expert="yarotsky")`` 
 width 78). Boxes: cubes of side 0.1 and 0.01 with centres uniform in [side/2, 1 − side/2]^3 (seeded). Per box:
 
 (a) the width of the enclosure of Φ on the box: Lipschitz 2Λρ (Λ of the whole cell, moe_approx.lipschitz),
-    the affine form 2(Σ|g_i| + ρ_Φ + rounding) (supnorm._affine_form), CROWN: the linear lines' extremes
+    the affine form 2(Σ|g_i| + ρ_Φ + rounding) (certify.kernels._affine_form), CROWN: the linear lines' extremes
     (b_up + Σ|a_up| r) − (b_lo − Σ|a_lo| r) + 2m (hidden intervals by backward passes, or "forward": by forward
     linear bounds), and the sampled range (a lower bound of the true width);
-(b) the upper bound of sup_B |f − Φ| with f = sine_product as a formula (supnorm._affine_kernel against
-    certify_linear.linear_kernel, same boxes, same conventions) and the sampled max of |f − Φ|;
+(b) the upper bound of sup_B |f − Φ| with f = sine_product as a formula (certify.kernels._affine_kernel against
+    certify.linear.linear_kernel, same boxes, same conventions) and the sampled max of |f − Φ|;
 (c) boxes per second of both kernels (compiled; best of 3). Ratios are medians over the boxes.
 Numbers come from one run on one machine.
 """
@@ -22,9 +22,9 @@ import numpy as np
 import moe_approx as ma
 from _timing import best_time
 from moe_approx import formula
-from moe_approx.certify_linear import linear_bounds, linear_kernel
+from moe_approx.certify.linear import linear_bounds, linear_kernel
 from moe_approx.lipschitz import cell_constants
-from moe_approx.supnorm import _affine_form, _affine_kernel
+from moe_approx.certify.kernels import _affine_form, _affine_kernel
 
 
 def widths(expert, lip, centre, radius, rng, samples=4000):

@@ -40,7 +40,7 @@ import numpy as np
 import moe_approx as ma
 from moe_approx import formula
 from moe_approx.lipschitz import cell_constants
-from moe_approx.supnorm import family_of
+from moe_approx.certify import family_of
 
 
 def numpy_forward(experts, cell, x):

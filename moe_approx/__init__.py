@@ -4,7 +4,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in docs/theory
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, experts, io, rates, targets
+from . import calculus, certify, experts, io, rates, targets
 from .approximate import ApproximationError, Certificate, approximate
 from .assumptions import AssumptionError, Assumptions, check_assumptions
 from .mlp import MLP
@@ -12,7 +12,7 @@ from .io import load
 from .onnx_io import from_onnx, to_onnx
 from .moe import MixtureOfExperts, as_mixture, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
-from .supnorm import SupErrorReport, sup_error
+from .certify import SupErrorReport, sup_error
 from .targets import HolderTarget
 
 from ._version import __version__
@@ -47,6 +47,7 @@ __all__ = [
     "approximate",
     "sup_error",
     "calculus",
+    "certify",
     "experts",
     "io",
     "train",

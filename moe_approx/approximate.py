@@ -1,7 +1,7 @@
 """A mixture of experts to a certified uniform tolerance (docs/theory.md §5).
 
 Chebfun-style adaptivity: start from the coarsest :class:`DyadicPartition`, certify every new
-cell by branch and bound (:func:`moe_approx.supnorm.branch_and_bound`), split only the cells whose
+cell by branch and bound (:func:`moe_approx.certify.branch_and_bound`), split only the cells whose
 certified bound exceeds eps into their 2^n children, build experts for the children only, and
 repeat until every cell is certified. A rough spot (the cusp |x₁ − 1/3|^(1/2)) gets small cells,
 the rest stays coarse.
@@ -21,7 +21,7 @@ from .assumptions import Assumptions, check_assumptions
 from .mlp import check_activation, concat_stacks, index_stack
 from .moe import MixtureOfExperts
 from .partition import DyadicPartition
-from .supnorm import basis, branch_and_bound, is_formula
+from .certify import basis, branch_and_bound, is_formula
 
 
 class ApproximationError(RuntimeError):

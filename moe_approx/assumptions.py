@@ -226,7 +226,24 @@ def check_pairs(target, x, y, fx, fy, scale=None) -> float:
     if worst is not None:
         _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
                implied[worst], "|f(x) − f(y)|")
+    if getattr(target, "axis_constants", None) is not None:
+        _check_axis_pairs(target, x, y, observed, allowed - target.constant * dist**target.alpha * (1 + HOLDER_SLACK))
     return implied_C
+
+
+def _check_axis_pairs(target, x, y, observed, margin):
+    """The pairs against the declared per-axis constants: |f(x) − f(y)| <= Σ_i C_i |x_i − y_i|^α (docs/theory.md §5)."""
+    per_axis = np.abs(x - y) ** target.alpha @ np.asarray(target.axis_constants)
+    bad = np.nonzero(observed > per_axis * (1 + HOLDER_SLACK) + margin)[0]
+    if bad.size:
+        i = bad[np.argmax(observed[bad] - per_axis[bad])]
+        raise AssumptionError(
+            f"target {target.name or 'anonymous'} violates its declared axis_constants = {list(target.axis_constants)} "
+            f"(with alpha = {target.alpha:g}): |f(x) − f(y)| = {observed[i]:.6g} > Σ_i C_i |x_i − y_i|^alpha = "
+            f"{per_axis[i]:.6g} at x = {x[i].tolist()}, y = {y[i].tolist()}. No certificate can rest on a false "
+            "constant: declare larger axis_constants (or none)",
+            constant="axis_constants", x=x[i], y=y[i], observed=float(observed[i]), allowed=float(per_axis[i] + margin[i]),
+            implied=math.inf)
 
 
 def _raise(target, constant, declared, exponent, x, y, observed, allowed, implied, what):

@@ -64,3 +64,12 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     new_lo[rows, axes] = np.where(upper_half, cut_at, new_lo[rows, axes])
     new_hi[rows, axes] = np.where(cut & ~upper_half, cut_at, new_hi[rows, axes])
     return parent, new_lo, new_hi, stuck
+
+
+def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:
+    """Midpoints of a p^n sub-grid of every cell: (L, p^n, n), each row inside its (half-open) cell."""
+    lo, hi = np.asarray(lo), np.asarray(hi)
+    n = lo.shape[-1]
+    t = (np.arange(points_per_side) + 0.5) / points_per_side
+    local = np.stack(np.meshgrid(*([t] * n), indexing="ij"), axis=-1).reshape(-1, n)
+    return lo[:, None, :] + local[None] * (hi - lo)[:, None, :]

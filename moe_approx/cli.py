@@ -157,7 +157,7 @@ def _common(dimension=True) -> argparse.ArgumentParser:
     return parent
 
 
-_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")  # :func:`name`, :ref:`text <label>`
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")  # a role: name in backticks, optionally with a target in <angle brackets>
 
 
 def _plain(text: str) -> str:

@@ -26,7 +26,7 @@ from . import experts, plotting, rates, targets
 from .moe import build_moe
 from .partition import GridPartition
 from .reproduce.exp03_tradeoff_frontier import theory_curve
-from .supnorm import SupErrorReport, sup_error
+from .certify import SupErrorReport, sup_error
 
 FAMILIES = tuple(experts.holder_families())  # families for (α, C)-Hölder targets
 UNCERTIFIABLE = {"optimal": "interval enclosures are vacuous through bit extraction (docs/theory.md §4.4): "

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import moe_approx as ma
-from moe_approx import supnorm
+from moe_approx.certify import evaluator
 from moe_approx.boxes import covering_box, split
 from moe_approx.experts import cpwl
 
@@ -152,14 +152,14 @@ def test_lower_above_upper_is_an_internal_error(monkeypatch):
     """Never report lower > upper: a kernel that claims it raises instead."""
     f = ma.targets.get("cone", n=1)
     moe = ma.build_moe(f, ma.GridPartition(1, 2))
-    original = supnorm._Evaluator.points
+    original = evaluator._Evaluator.points
 
     def broken(self, cell, centre, radius):
         out = list(original(self, cell, centre, radius))
         out[3] = out[2] + 1.0  # lower := upper + 1
         return tuple(out)
 
-    monkeypatch.setattr(supnorm._Evaluator, "points", broken)
+    monkeypatch.setattr(evaluator._Evaluator, "points", broken)
     with pytest.raises(RuntimeError, match="internal error"):
         ma.sup_error(f, moe)
 

@@ -27,7 +27,7 @@ LAYERS = [
     ("partition", {"moe_approx.partition"}),
     ("experts", {"moe_approx.experts"}),
     ("mixture", {"moe_approx._npz", "moe_approx.moe"}),
-    ("certify", {"moe_approx.assumptions", "moe_approx._ascent", "moe_approx.supnorm", "moe_approx.certify", "moe_approx.certify_linear"}),
+    ("certify", {"moe_approx.assumptions", "moe_approx._ascent", "moe_approx.certify"}),
     ("approximate", {"moe_approx.approximate"}),
     ("rates", {"moe_approx.rates"}),
     ("io and training", {"moe_approx.io", "moe_approx.onnx_io", "moe_approx.train"}),
@@ -39,7 +39,6 @@ LAYERS = [
 MAX_LINES = 400
 # module -> (ceiling, reason): over MAX_LINES for now; the ceiling stops it growing unnoticed
 ALLOWED_LONG = {
-    "moe_approx/supnorm.py": (900, "being split into a certify package by the lead (issue 21)"),
     "moe_approx/assumptions.py": (600, "to split: the local search for false constants apart from the checks"),
     "moe_approx/train.py": (600, "to split"),
     "moe_approx/calculus.py": (600, "to split: one module per network operation family"),

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import moe_approx as ma
-from moe_approx.certify_linear import (linear_bounds, linear_error_bound, linear_kernel, preactivation_bounds,
+from moe_approx.certify.linear import (linear_bounds, linear_error_bound, linear_kernel, preactivation_bounds,
                                       range_error_bound)
 
 SLOPES = {"relu": (0.0, 0.0), "negative": (-2.0, 0.0), "small": (0.0, 1.0), "large": (1.0, 3.0)}

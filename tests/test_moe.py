@@ -155,7 +155,7 @@ def test_jit_and_grad(rng):
     g2 = jax.grad(lambda z: moe.apply_dispatched(z, d).sum())(x)
     np.testing.assert_allclose(g2, g, atol=1e-12)
     np.testing.assert_allclose(jax.jit(lambda z: moe.apply_dispatched(z, d))(x), moe(x), atol=1e-14)
-    cells = ma.supnorm.cell_grid(*part.all_bounds(), 5)  # (4, 5, 1): points grouped by cell
+    cells = ma.certify.cell_grid(*part.all_bounds(), 5)  # (4, 5, 1): points grouped by cell
     flat = jnp.asarray(cells.reshape(-1, 1))
     g3 = jax.grad(lambda z: jax.jit(moe.apply_blocked)(z).sum())(jnp.asarray(cells))
     g4 = jax.grad(lambda z: moe.apply_per_point(z).sum())(flat)
@@ -177,7 +177,7 @@ def test_constant_expert_error_is_c_h_over_2():
         f = ma.targets.get("cone", n=n)
         moe = ma.build_moe(f, ma.GridPartition(n, K))
         lo, hi = moe.partition.all_bounds()
-        x = ma.supnorm.cell_grid(lo, hi, 9)  # cell midpoint grid includes near-corner points
+        x = ma.certify.cell_grid(lo, hi, 9)  # cell midpoint grid includes near-corner points
         err = np.abs(np.asarray(f(x)) - np.asarray(moe.apply_blocked(x))).max()
         assert err <= 1 / (2 * K) + 1e-15
         # a corner of the central-most cell attains C·h/2 exactly (approached from inside)

@@ -195,6 +195,10 @@ class HolderTarget:
         s > 1; given together with ``derivative_constant``.
     derivative_constant : float, optional
         D >= 0, the Hölder constant of the order-k partials.
+    axis_constants : sequence of n floats, optional
+        Per-axis constants C_i >= 0 with |f(x) − f(y)| <= Σ_i C_i |x_i − y_i|^α (equivalently
+        |f(x) − f(x + t e_i)| <= C_i |t|^α): boxes then need splitting only along the axes where f
+        varies (docs/theory.md §5, per-axis bounds). Checked on sampled pairs like C.
 
     Raises
     ------
@@ -237,6 +241,7 @@ class HolderTarget:
     name: str | None = None
     smoothness: float | None = None
     derivative_constant: float | None = None
+    axis_constants: tuple | None = None
     _undetermined_constants: ClassVar[bool] = False  # True where alpha = constant = None may be left open
 
     def __post_init__(self):
@@ -254,6 +259,11 @@ class HolderTarget:
             s = _check_real("smoothness", self.smoothness, low=1.0, low_open=True)
             object.__setattr__(self, "smoothness", s)
             object.__setattr__(self, "derivative_constant", _check_real("derivative_constant", self.derivative_constant, low=0.0))
+        if self.axis_constants is not None:
+            axes = np.asarray(self.axis_constants, dtype=np.float64) if not isinstance(self.axis_constants, str) else None
+            if axes is None or axes.shape != (self.n,) or not np.all(np.isfinite(axes)) or np.any(axes < 0):
+                raise ValueError(f"axis_constants must be {self.n} finite numbers >= 0, got {self.axis_constants!r}")
+            object.__setattr__(self, "axis_constants", tuple(float(c) for c in axes))
         _check_traceable(self.fn, self.n)
 
     @property

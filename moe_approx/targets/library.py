@@ -60,6 +60,11 @@ def _register(factory):
     return factory
 
 
+def _first_axis(n: int, constant: float) -> tuple:
+    """Per-axis constants (C, 0, …, 0) of a target that depends on x₁ alone."""
+    return (constant,) + (0.0,) * (_check_dim(n) - 1)
+
+
 # --- Lipschitz targets --------------------------------------------------------------------
 
 
@@ -145,7 +150,7 @@ def affine(n: int) -> HolderTarget:
 def kink(n: int) -> HolderTarget:
     """|x₁ − 1/3|, depends on x₁ only. α = 1, C = 1: reverse triangle inequality.
 
-    Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
+    Per-axis constants (1, 0, …, 0). Tight: x₁ = 1/3, y₁ = 1/3 + t. The Lipschitz twin of ``cusp``: on a dyadic grid the kink sits
     at 1/3 or 2/3 of a cell's width, so a piecewise-linear error scales exactly with h.
 
     Examples
@@ -156,7 +161,7 @@ def kink(n: int) -> HolderTarget:
     >>> float(f(np.array([1 / 3, 0.9]))), float(f(np.array([1.0, 0.0])))
     (0.0, 0.6667)
     """
-    return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink")
+    return HolderTarget(lambda x: jnp.abs(x[..., 0] - 1.0 / 3.0), n, 1.0, 1.0, "kink", axis_constants=_first_axis(n, 1.0))
 
 
 # --- Hölder targets with α < 1 -------------------------------------------------------------
@@ -177,7 +182,8 @@ def cusp(n: int) -> HolderTarget:
     >>> float(f(np.array([1 / 3 + 1 / 4])))
     0.5
     """
-    return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp")
+    return HolderTarget(lambda x: jnp.sqrt(jnp.abs(x[..., 0] - 1.0 / 3.0)), n, 0.5, 1.0, "cusp",
+                        axis_constants=_first_axis(n, 1.0))
 
 
 RIDGE_EXPONENT = 0.75

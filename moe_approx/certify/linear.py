@@ -31,10 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .assumptions import TARGET_RTOL
-from .targets.formula import FormulaTarget
-from .lipschitz import gamma
-from .mlp import MLP, index_stack
+from ..assumptions import TARGET_RTOL
+from .report import is_formula
+from ..lipschitz import gamma
+from ..mlp import MLP, index_stack
 
 
 class LinearBounds(NamedTuple):
@@ -201,7 +201,7 @@ def linear_bounds(nets, centre, radius, intermediate: str = "crown") -> LinearBo
 
     >>> import numpy as np
     >>> from moe_approx import MLP
-    >>> from moe_approx.certify_linear import linear_bounds
+    >>> from moe_approx.certify.linear import linear_bounds
     >>> net = MLP(((np.array([[1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))), (np.zeros(2),))
     >>> lb = linear_bounds(net, np.full((1, 1, 1), 0.5), np.full((1, 1, 1), 1.5))
     >>> [round(float(v), 12) for v in (lb.a_up[0, 0, 0], lb.b_up[0, 0], lb.a_lo[0, 0, 0], lb.b_lo[0, 0])]
@@ -311,7 +311,7 @@ def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
     lb = _linear_bounds(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point], intermediate)[0]
     lines = [o.reshape((-1,) + o.shape[2:])[point_lane] for o in lb[:4]]
     margin = lb.margin.reshape(-1)[point_lane]
-    if isinstance(target, FormulaTarget):
+    if is_formula(target):
         lo = jnp.nextafter(centre - radius, -jnp.inf)  # a box that contains c + [−r, r] in real arithmetic
         hi = jnp.nextafter(centre + radius, jnp.inf)
         f_lo, f_hi, defined = target._compiled["value"](lo, hi)

@@ -1,0 +1,210 @@
+"""The branch and bound over boxes (docs/theory.md §5): open set, splitting, closing, stopping."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from .. import experts as _experts
+from ..boxes import MAX_SPLIT_AXES, covering_box, split
+from ..assumptions import TARGET_RTOL, check_pairs
+from .evaluator import _Evaluator
+from .report import is_formula
+
+STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
+MAX_STEP_BOXES = 2**17  # (at most)
+
+
+@dataclass
+class _State:
+    """The branch-and-bound state: per-cell brackets and the open boxes."""
+
+    cell_lower: np.ndarray
+    cell_upper: np.ndarray  # max upper over closed boxes of each cell
+    cell_evals: np.ndarray
+    lower: float = 0.0
+    argmax: np.ndarray = None
+    evaluations: int = 0
+    affine_evaluations: int = 0
+    boxes: int = 0
+    open_cell: np.ndarray = None
+    open_lo: np.ndarray = None  # box endpoints: the boxes cover the cells exactly (moe_approx.boxes)
+    open_hi: np.ndarray = None
+    open_upper: np.ndarray = None
+    open_fc: np.ndarray = None
+    lipschitz: np.ndarray = None  # Λ_l of every cell
+    centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
+    float_limited: bool = False  # a box was closed because no float splits it
+
+    open_score: np.ndarray = None  # per-axis variation of f − Φ on each open box: the axes to split
+
+    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc", "open_score")
+
+    def add_open(self, *arrays):
+        if self.open_cell is None:
+            for name, a in zip(self.OPEN, arrays):
+                setattr(self, name, a)
+        else:
+            for name, a in zip(self.OPEN, arrays):
+                setattr(self, name, np.concatenate([getattr(self, name), a]))
+
+    def close(self, mask):
+        """Close the open boxes in ``mask``: their upper bounds go to their cells."""
+        np.maximum.at(self.cell_upper, self.open_cell[mask], self.open_upper[mask])
+        for name in self.OPEN:
+            setattr(self, name, getattr(self, name)[~mask])
+
+    def record_lower(self, cell, point, low):
+        """Lower bounds ``low`` found at ``point`` in ``cell``: the per-cell and the global ones."""
+        np.maximum.at(self.cell_lower, cell, low)
+        i = int(np.argmax(low))
+        if low[i] > self.lower or self.argmax is None:
+            self.lower, self.argmax = float(low[i]), point[i].copy()
+
+    def cell_upper_all(self) -> np.ndarray:
+        out = self.cell_upper.copy()
+        np.maximum.at(out, self.open_cell, self.open_upper)
+        return out
+
+
+def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progress=None, *, family=None, size=None,
+                     cell_evals: int | None = None, bound: str = "auto") -> _State:
+    """Branch and bound over the cells [lo_i, hi_i] with experts ``experts`` (stack (L,)).
+
+    ``progress``: True for a tqdm bar of the cells decided, or a callable ``progress(state)`` called
+    after every step. ``threshold(state) -> (L,)``: a box of cell i stays open while its upper bound exceeds
+    threshold[i]. Stops when no box is open or ``max_evals`` boxes have been evaluated. A cell that has
+    used ``cell_evals`` evaluations is given up: its open boxes are closed at their upper bounds
+    (``approximate`` then splits the cell). ``family``/``size``: the experts' family module and sizes
+    (for exact Lipschitz constants). ``bound``: "auto", "lipschitz" or "affine" (see :func:`sup_error`).
+    """
+    L, n = lo.shape
+    fan = 2 ** min(n, MAX_SPLIT_AXES)  # children of a split box, at most
+    evaluate = _Evaluator(target, experts, lo, hi, family, size, bound)
+    st = _State(np.zeros(L), np.full(L, -np.inf), np.zeros(L, np.int64))
+    st.lipschitz = evaluate.lip
+    cell, box_lo, box_hi = np.arange(L), lo, hi
+    parent_fc, parent_centre = None, None
+    report = progress if callable(progress) else None
+    bar = _progress_bar(L) if progress and report is None else None
+    try:
+        while True:
+            if len(cell):
+                _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre)
+            closed = st.open_upper <= threshold(st)[st.open_cell]
+            if cell_evals is not None:
+                closed |= st.cell_evals[st.open_cell] >= cell_evals
+            st.close(closed)
+            if bar is not None:
+                _update_bar(bar, st, L)
+            if report is not None:
+                report(st)
+            budget = max_evals - st.evaluations
+            if not len(st.open_cell) or budget < fan:
+                return st
+            # split the open boxes with the largest upper bounds (a quarter of them when there are many)
+            open_count = len(st.open_cell)
+            count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
+            pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
+            score = None if bound == "lipschitz" else st.open_score[pick]
+            parent, box_lo, box_hi, stuck = split(st.open_lo[pick], st.open_hi[pick], score)
+            if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
+                _close_stuck(st, evaluate, pick[stuck])
+            cell = st.open_cell[pick][parent]
+            parent_fc = st.open_fc[pick][parent]
+            parent_centre = covering_box(st.open_lo[pick], st.open_hi[pick])[0][parent]
+            st.boxes -= len(pick) - int(stuck.sum())  # stuck boxes stay leaves
+            keep = np.ones(open_count, bool)
+            keep[pick] = False
+            for name in st.OPEN:
+                setattr(st, name, getattr(st, name)[keep])
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre):
+    """Bound the new boxes [box_lo, box_hi] of ``cell`` (both bounds where they can win) and add them to
+    the open set; their centres and parents' centres are Hölder pairs to check (declared targets)."""
+    target = evaluate.target
+    centre, radius = covering_box(box_lo, box_hi)
+    fc, phi, upper, low, grad, omega, target_axes = evaluate.points(cell, centre, radius)
+    _check_finite(fc, phi, upper, centre)
+    if parent_fc is not None and not is_formula(target):
+        check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
+    if st.centre_margin is None:
+        st.centre_margin = evaluate.delta[cell] + TARGET_RTOL * (np.abs(fc) + np.abs(phi))  # (as every bound's)
+    st.evaluations += len(cell)
+    st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
+    np.add.at(st.cell_evals, cell, 1)
+    st.record_lower(cell, centre, low)
+    limit = threshold(st)
+    todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
+    if todo.size:
+        affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
+                                 None if grad is None else grad[todo])
+        upper[todo] = np.minimum(upper[todo], affine)
+        st.affine_evaluations += todo.size
+    if np.any(low > upper):
+        i = int(np.argmax(low - upper))
+        raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
+                           f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
+    st.add_open(cell, box_lo, box_hi, upper, fc, evaluate.lip_axes[cell] * radius + target_axes)
+
+
+def _close_stuck(st, evaluate, index):
+    """Close the open boxes ``index`` that no float splits (their upper bounds go to their cells) and
+    evaluate f − Φ at their lo and hi corners for the lower bound."""
+    np.maximum.at(st.cell_upper, st.open_cell[index], st.open_upper[index])
+    st.float_limited = True
+    corners = np.concatenate([st.open_lo[index], st.open_hi[index]])
+    cell = np.tile(st.open_cell[index], 2)
+    low = evaluate.points(cell, corners, np.zeros_like(corners))[3]
+    st.evaluations += len(cell)
+    st.record_lower(cell, corners, low)
+
+
+def _progress_bar(cells: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cells, unit="cell", desc="sup_error (cells decided)")
+
+
+def _update_bar(bar, st, cells):
+    open_cells = np.unique(st.open_cell).size
+    bar.n = cells - open_cells
+    upper = max(st.cell_upper.max(), st.open_upper.max(initial=-np.inf))
+    bar.set_postfix(evals=st.evaluations, lower=f"{st.lower:.6g}", upper=f"{upper:.6g}", open=len(st.open_cell))
+    bar.refresh()
+
+
+def _check_finite(fc, phi, upper, centre):
+    for values, what in ((fc, "the target"), (phi, "the MoE")):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"{what} returned a non-finite value {values[bad][0]} at x = {centre[bad][0].tolist()}")
+    if np.isnan(upper).any():
+        raise ValueError("the upper bound is NaN (weights or target values overflow float64)")
+
+
+def family_of(moe, experts=None, lo=None, hi=None):
+    """The family module of a mixture's experts (for exact Lipschitz constants), or None.
+
+    A family label is a claim: a family whose constants are read off the weights (``lipschitz``) is
+    used only if its ``matches`` confirms that ``experts`` (default: all) on the cells [lo, hi] are
+    that construction; otherwise a warning says so and the weight-based bound is used.
+    """
+    family = _experts.get(moe.family) if moe.family in _experts.FAMILY_NAMES else None
+    if family is None or not hasattr(family, "lipschitz"):
+        return family
+    if lo is None:
+        lo, hi = moe.partition.all_bounds()
+    host = jax.tree_util.tree_map(np.asarray, moe.experts if experts is None else experts)
+    if family.matches(host, lo, hi, **{k: v for k, v in moe.size.items() if k in family.SIZE_DEFAULTS}):
+        return family
+    warnings.warn(f"the experts are labelled {moe.family!r} but are not that construction (size {moe.size}); "
+                  "their Lipschitz constants are bounded from the weights instead", stacklevel=3)
+    return None

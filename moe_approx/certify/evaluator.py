@@ -1,0 +1,140 @@
+"""Boxes grouped by cell into slots and evaluated in batches, weights resident on the device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_memory
+from ..lipschitz import cell_constants
+from .kernels import _affine_kernel, _point_kernel
+from .linear import linear_kernel
+from .report import is_formula
+
+CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gathering a cell's weights is costly
+MAX_LANES = 2**15  # boxes per kernel call, at most
+BUCKETS = 3  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8, 64
+AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
+KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
+LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
+
+
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """N boxes grouped into S slots of ``capacity`` boxes of one cell each (a counting sort by cell)."""
+
+    slot_cell: np.ndarray  # (S,)
+    slot_point: np.ndarray  # (S, capacity): the box in each lane (empty lanes repeat a box of the slot's cell)
+    point_lane: np.ndarray  # (N,): the flat lane of each box
+
+
+def _group(cell: np.ndarray, num_cells: int, lanes: int, multiple: int, capacities=CAPACITIES) -> _Slots:
+    """Slots of one cell each for ``lanes`` boxes (cells ``cell``, padded entries included).
+
+    The capacity is the largest of ``capacities`` whose slots fit in 2·lanes/capacity (capacity 1
+    always fits, in ``lanes`` slots), so a run compiles one slot shape per capacity and lane bucket.
+    """
+    counts = np.bincount(cell, minlength=num_cells)
+    for capacity in capacities[::-1]:
+        per_cell = -(-counts // capacity)
+        S_pad = lanes if capacity == 1 else 2 * lanes // capacity
+        S_pad = -(-S_pad // multiple) * multiple
+        if per_cell.sum() <= S_pad:
+            break
+    S = int(per_cell.sum())
+    starts = np.cumsum(counts) - counts
+    order = np.argsort(cell, kind="stable")
+    sorted_cell = cell[order]
+    position = np.arange(len(cell)) - starts[sorted_cell]
+    first_slot = np.cumsum(per_cell) - per_cell
+    lane = (first_slot[sorted_cell] + position // capacity) * capacity + position % capacity
+    slot_cell = np.zeros(S_pad, np.int64)
+    slot_cell[:S] = np.repeat(np.arange(num_cells), per_cell)
+    slot_point = np.full((S_pad, capacity), order[0])
+    slot_point[:S] = order[starts[slot_cell[:S]]][:, None]  # empty lanes repeat a box of the slot's cell
+    slot_point.reshape(-1)[lane] = order
+    point_lane = np.empty(len(cell), np.int64)
+    point_lane[order] = lane
+    return _Slots(slot_cell, slot_point, point_lane)
+
+
+class _Evaluator:
+    """Evaluates boxes (cell, centre, radius): both bounds, cell-blocked, weights resident on the device."""
+
+    def __init__(self, target, experts, lo, hi, family=None, size=None, bound="auto"):
+        self.target, self.n, self.bound, self.depth = target, lo.shape[1], bound, len(experts.layers)
+        self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
+                            if is_formula(target) else target.derivative_order == 1)
+        self.num_cells = lo.shape[0]
+        self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
+        if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
+            self.lip_axes = np.full_like(self.lip_axes, np.inf)
+        if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
+            bad = int(np.argmax(~np.isfinite(self.lip) | ~np.isfinite(self.delta)))
+            raise ValueError(f"the expert of cell {bad} has non-finite weights or overflows float64 on its cell")
+        self.devices = jax.devices()
+        widest = max(experts.widths[1:]) + self.n
+        self.point_bytes = 8 * 4 * widest + 64
+        self.affine_bytes = 8 * 4 * (self.n + 4) * widest
+        check_memory(KERNEL_BYTES, "sup_error kernel")
+        host = jax.tree_util.tree_map(np.asarray, experts)
+        gathered = sum(np.size(a) for a in jax.tree_util.tree_leaves(host) if np.ndim(a) >= 2 and
+                       np.shape(a)[0] == self.num_cells) / self.num_cells  # per-cell floats gathered per slot
+        self.capacities = CAPACITIES if gathered > 4 * sum(experts.widths) else CAPACITIES[:1]
+        self.sharding = None
+        if len(self.devices) > 1:
+            mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
+            self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
+        self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a) for a in (self.lip, self.delta, self.lip_axes))
+
+    def _run(self, kernel, lane_bytes, cell, *per_box):
+        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
+        N, start, outs = len(cell), 0, []
+        top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
+        buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
+        while start < N:
+            size = next((b for b in buckets if b >= N - start), top)
+            stop = min(N, start + size)
+            take = np.arange(start, start + size)
+            take = np.where(take < stop, take, start)  # padding repeats the chunk's first box
+            slots = _group(cell[take], self.num_cells, size, len(self.devices), self.capacities)
+            index = [slots.slot_cell, slots.slot_point]
+            if self.sharding is not None:
+                index = [jax.device_put(a, self.sharding) for a in index]
+            args = [None if a is None else a[take] for a in per_box]
+            out = kernel(self.experts, *index, slots.point_lane, *args)
+            outs.append([None if o is None else np.asarray(o)[: stop - start] for o in out])
+            start = stop
+        return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
+
+    def points(self, cell, centre, radius):
+        """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
+        kernel = partial(_point_kernel, self.target)
+        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
+                                                                    self.lip_axes_dev),
+                         self.point_bytes, cell, centre, radius, cell)
+
+    def affine(self, cell, centre, radius, fc, grad):
+        """The second bound of boxes with known f(c), ∇f(c): the affine form, or with ``bound="linear"``
+        the linear (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify_linear`)."""
+        linear = self.bound == "linear" or (self.bound == "auto" and self.depth >= LINEAR_DEPTH)
+        kernel = partial(linear_kernel, self.target, intermediate="forward") if linear else partial(_affine_kernel, self.target)
+        return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
+
+    def wants_affine(self, cell, radius, omega):
+        """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
+        exceeds AFFINE_GAIN times the target's variation term ``omega`` (only then can the affine
+        form, which keeps that term, gain much), or any box of a first-order target; all with
+        "affine", none with "lipschitz". First order: a declared s in (1, 2], or a formula known
+        to be C¹ (declared smoothness, or a Lipschitz constant computed from its gradient), whose
+        mean-value form falls like ρ²."""
+        if self.bound != "auto" or self.first_order:
+            return np.full(len(cell), self.bound in ("auto", "affine", "linear"))
+        return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega

@@ -1,0 +1,185 @@
+"""``sup_error`` and ``box_bounds``: the public entry points of the certifier (docs/theory.md §5)."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from .._checks import check_int, check_network, check_positive, check_target
+from .._progress import default_progress
+from ..boxes import covering_box
+from ..assumptions import check_assumptions
+from ..mlp import index_stack
+from ..moe import as_mixture
+from .driver import branch_and_bound, family_of
+from .evaluator import _Evaluator
+from .report import SupErrorReport, _verdict, basis, is_formula
+
+ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f − Φ at the cell centres
+
+
+BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
+
+
+def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
+              bound: str = "auto", cells=None, progress=None) -> SupErrorReport:
+    """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
+
+    Parameters
+    ----------
+    target : HolderTarget
+        f with its declared (α, C) (and (s, D) where declared); the certificate is conditional on them.
+    moe : MixtureOfExperts or MLP
+        Φ: any mixture, or a single network R^n → R (its one cell is the cube).
+    rtol : float, default 1e-3
+        Stop once ``upper − lower <= rtol·lower + atol``.
+    max_evals : int, default 2**22
+        Budget of box evaluations; at least the number of experts.
+    atol : float or None
+        Absolute floor of the bracket width, counted in ``certified``. None: 0 for ``certified``;
+        the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
+        f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
+        bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
+    bound : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+        "auto": the per-axis Lipschitz bound on every box and the affine-form bound (the linear relaxation
+        for experts of depth >= evaluator.LINEAR_DEPTH) where it can win
+        (module docstring). For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
+        along their longest axes (the plain Lipschitz branch and bound); "per_axis", the per-axis
+        bound alone; "affine" or "linear" (CROWN-style relaxation, docs/theory.md §5), that bound on
+        every box besides the per-axis one. :func:`box_bounds` compares them on given boxes.
+    cells : array_like of int, optional
+        Bracket the sup over these cells only (per-cell arrays then follow this order). The sup over
+        the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
+        e.g. ``cells = np.arange(L)[jax.process_index()::jax.process_count()]``) certify the whole
+        cube together: lower = max of the lowers, upper = max of the uppers (README, several machines).
+    progress : bool or None
+        A tqdm bar of the cells decided, with evaluations and the running bracket; None (default):
+        shown when stderr is a terminal or in a Jupyter kernel.
+
+    Returns
+    -------
+    SupErrorReport
+        ``lower <= sup|f − Φ| <= upper``; ``certified`` is False when the budget or float64
+        resolution stopped it first (``limited_by`` says which; ``upper`` is still a proven bound).
+
+    Raises
+    ------
+    TypeError
+        If ``target`` is not a HolderTarget or ``moe`` is neither a mixture nor an MLP.
+    AssumptionError
+        (a ValueError) If a sampled pair contradicts a declared constant (C, or D where declared).
+    ValueError
+        For a dimension mismatch, a bad ``rtol``/``atol``/``max_evals``/``bound``, non-finite values of
+        f or Φ, or a sampled pair that violates the declared (α, C).
+
+    Examples
+    --------
+    Constant experts on the Lipschitz cone: the error is exactly C·h/2 (docs/theory.md §4.1).
+
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> report = ma.sup_error(f, ma.build_moe(f, ma.GridPartition(2, 4)), rtol=1e-4)
+    >>> report.certified, report.lower <= 1 / 8 <= report.upper
+    (True, True)
+    """
+    check_target(target)
+    moe = as_mixture(check_network(moe, "moe"))
+    if target.n != moe.n:
+        raise ValueError(f"target is defined on n={target.n} but the MoE on n={moe.n}")
+    rtol = check_positive(rtol, "rtol")
+    max_evals = check_int(max_evals, "max_evals")
+    if bound not in BOUNDS:
+        raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
+    if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
+        raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
+    progress = default_progress(progress)
+    start = time.perf_counter()
+    lo, hi = moe.partition.all_bounds()
+    experts = moe.experts
+    if cells is not None:
+        cells = np.asarray(cells)
+        if cells.ndim != 1 or cells.size == 0 or not np.issubdtype(cells.dtype, np.integer) or \
+                cells.min() < 0 or cells.max() >= moe.num_experts or np.unique(cells).size != cells.size:
+            raise ValueError(f"cells must be distinct cell indices in [0, {moe.num_experts}), got {cells!r}")
+        lo, hi, experts = lo[cells], hi[cells], index_stack(jax.tree_util.tree_map(np.asarray, experts), cells)
+    if max_evals < len(lo):
+        raise ValueError(f"max_evals must be at least the number of cells ({len(lo)}), got {max_evals}")
+    assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
+                                                                     uses_derivative=target.smoothness is not None)
+    resolution = []
+
+    def threshold(st):  # boxes close at rtol, or at the float64 resolution of f − Φ (or the user's atol)
+        if not resolution:
+            resolution.append(ATOL_FACTOR * float(np.max(st.centre_margin)))
+        return np.full(len(lo), st.lower * (1 + rtol) + (resolution[0] if atol is None else atol))
+
+    st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe, experts, lo, hi),
+                          size=moe.size, bound=bound)
+    cell_upper = st.cell_upper_all()
+    upper = float(cell_upper.max())
+    if st.lower > upper:
+        raise RuntimeError(f"internal error: lower bound {st.lower!r} > upper bound {upper!r}; please report it")
+    certified, limited_by = _verdict(st, upper, rtol, 0.0 if atol is None else atol, resolution[0])
+    return SupErrorReport(
+        lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations, certified=certified,
+        seconds=time.perf_counter() - start, limited_by=limited_by, resolution=resolution[0],
+        boxes=st.boxes, rtol=rtol, atol=0.0 if atol is None else atol, affine_evaluations=st.affine_evaluations,
+        cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
+        basis=basis(target),
+    )
+
+
+def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
+    """Upper bounds of sup_B |f − Φ| on the boxes B = [lo_j, hi_j] of cells ``cell_j``, by one method.
+
+    For comparing the per-box bounds of :func:`sup_error` on the same boxes (docs/theory.md §5):
+    "lipschitz" (|f(c) − Φ(c)| + ω + Λρ), "per_axis" (Σ_i Λ_i r_i in place of Λρ), "affine" (the
+    affine form), "linear" (the CROWN-style relaxation), "auto" (the smallest of per_axis and, where
+    ``sup_error`` would compute it, affine). Each box must lie in its cell.
+
+    Parameters
+    ----------
+    target : HolderTarget
+    moe : MixtureOfExperts or MLP
+    cell : array_like of int, shape (N,)
+    lo, hi : array_like, shape (N, n)
+    method : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+
+    Returns
+    -------
+    numpy.ndarray of shape (N,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import moe_approx as ma
+    >>> f = ma.targets.get("cone", n=2)
+    >>> moe = ma.build_moe(f, ma.GridPartition(2, 2), expert="cpwl")
+    >>> lo, hi = np.array([[0.1, 0.1]]), np.array([[0.2, 0.2]])
+    >>> [bool(ma.certify.box_bounds(f, moe, [0], lo, hi, m)[0] >= 0) for m in ("lipschitz", "affine")]
+    [True, True]
+    """
+    if method not in BOUNDS:
+        raise ValueError(f"method must be one of {BOUNDS}, got {method!r}")
+    check_target(target)
+    moe = as_mixture(check_network(moe, "moe"))
+    cell = np.asarray(cell, np.int64)
+    lo, hi = np.atleast_2d(np.asarray(lo, np.float64)), np.atleast_2d(np.asarray(hi, np.float64))
+    cell_lo, cell_hi = moe.partition.all_bounds()
+    if lo.shape != hi.shape or lo.shape != (len(cell), moe.n) or np.any(lo > hi) or \
+            np.any(lo < cell_lo[cell]) or np.any(hi > cell_hi[cell]):
+        raise ValueError("lo, hi must be (N, n) boxes, each inside its cell")
+    evaluate = _Evaluator(target, moe.experts, cell_lo, cell_hi, family_of(moe), moe.size,
+                          "per_axis" if method in ("per_axis", "auto") else method)
+    centre, radius = covering_box(lo, hi)
+    fc, _, upper, _, grad, omega, _ = evaluate.points(cell, centre, radius)
+    if method in ("lipschitz", "per_axis"):
+        return upper
+    evaluate.bound = method if method != "auto" else "affine"
+    second = evaluate.affine(cell, centre, radius, fc, grad)
+    if method != "auto":
+        return second
+    evaluate.bound = "auto"
+    return np.where(evaluate.wants_affine(cell, radius, omega), np.minimum(upper, second), upper)
