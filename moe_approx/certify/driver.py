@@ -152,7 +152,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         i = int(np.argmax(low - upper))
         raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
                            f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
-    st.add_open(cell, box_lo, box_hi, upper, fc, evaluate.lip_axes[cell] * radius + target_axes)
+    st.add_open(cell, box_lo, box_hi, upper, fc, (evaluate.lip_axes[cell] + evaluate.target_axes[cell]) * radius + target_axes)
 
 
 def _close_stuck(st, evaluate, index):

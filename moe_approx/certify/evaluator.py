@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_memory
+from ..boxes import covering_box
 from ..lipschitz import cell_constants
 from .kernels import _affine_kernel, _point_kernel
 from .linear import linear_kernel
@@ -73,6 +74,12 @@ class _Evaluator:
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
         self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
+        self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
+        if is_formula(target):
+            centre, radius = covering_box(lo, hi)
+            d_lo, d_hi = (np.asarray(d) for d in target._compiled["gradient"](np.maximum(centre - radius, 0.0),
+                                                                                np.minimum(centre + radius, 1.0)))
+            self.target_axes = np.nan_to_num(np.maximum(np.abs(d_lo), np.abs(d_hi)), nan=np.inf)
         if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
             self.lip_axes = np.full_like(self.lip_axes, np.inf)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):

@@ -60,8 +60,9 @@ def _formula_point(target, centre):
 @partial(jax.jit, static_argnums=0)
 def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta, lip_axes):
     """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None), the f-variation
-    term used (ω(ρ), or half the enclosure's width for a formula) and f's per-axis variation on the
-    box (for the splitting), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i)."""
+    term used (ω(ρ), or half the enclosure's width for a formula) and a declared f's per-axis
+    variation on the box (for the splitting; zeros for a formula, whose per-cell slopes the
+    evaluator holds), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i)."""
     phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
     rho = jnp.max(radius, axis=-1)
     variation = jnp.minimum(lip[cell] * rho, jnp.sum(lip_axes[cell] * radius, -1))
@@ -71,9 +72,7 @@ def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
         rounding = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
         low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
-        d_lo, d_hi = target._compiled["gradient"](centre, centre)
-        slope = jnp.nan_to_num(jnp.maximum(jnp.abs(d_lo), jnp.abs(d_hi)), nan=jnp.inf)
-        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), slope * radius
+        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), jnp.zeros_like(radius)  # f's slopes: per cell
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
     per_axis = _holder_terms(target, radius)[1]
