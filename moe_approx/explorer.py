@@ -355,12 +355,12 @@ class Explorer:
         return self.view
 
     def _render(self):
-        from IPython.display import clear_output, display
+        from IPython.display import display
 
         self.table.value = self.view._repr_html_()
         draw(self.view, self.figure)
-        with self.output:
-            clear_output(wait=True)
+        self.output.clear_output(wait=True)  # the widget's own message: IPython's clear_output inside the
+        with self.output:                     # capture stalls a headless nbclient run until its cell timeout
             display(self.figure)
 
     def _ipython_display_(self):
