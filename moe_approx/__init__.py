@@ -4,7 +4,7 @@ Implements arXiv:2402.03460 (Kratsios et al.); the mathematics is in docs/theory
 """
 
 from . import _config  # noqa: F401  (float64 before anything touches JAX)
-from . import calculus, certify, experts, io, rates, targets
+from . import calculus, certify, experts, formula, io, rates, targets  # formula: the alias of targets.formula
 from .approximate import ApproximationError, Certificate, approximate
 from .assumptions import AssumptionError, Assumptions, check_assumptions
 from .mlp import MLP
