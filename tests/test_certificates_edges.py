@@ -131,7 +131,8 @@ def test_a_false_family_label_is_not_trusted(tmp_path):
         with pytest.warns(UserWarning, match="labelled 'cpwl' but are not that construction"):
             report = ma.sup_error(f, moe, rtol=1e-2)
         assert report.lower <= report.upper and truth <= report.upper
-        assert report.lower <= truth * (1 + 1e-9) + 1e-12 or report.lower <= dense_max(f, moe, 2, 1201)
+        at_argmax = float(np.abs(np.asarray(f(report.argmax[None])) - np.asarray(moe(report.argmax[None])))[0])
+        assert report.lower <= at_argmax * (1 + 1e-12)  # the lower end is an error attained
 
 
 def test_an_honest_family_label_keeps_its_exact_constant(tmp_path):
@@ -143,8 +144,7 @@ def test_an_honest_family_label_keeps_its_exact_constant(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             report = ma.sup_error(f, moe, rtol=1e-3)
-        np.testing.assert_array_equal(report.lipschitz, np.minimum(report.lipschitz, exact))
-        assert np.all(report.lipschitz <= exact)
+        assert np.all(report.lipschitz <= exact)  # the exact constant was used (the weight bound is larger)
         assert report.lower <= 1 / 8 <= report.upper  # the cone's cpwl error on cells of side 1/2 (k = 2)
 
 
