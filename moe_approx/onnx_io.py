@@ -7,8 +7,8 @@
     report = ma.sup_error(target, net)   # certified bracket of sup |f - net| (docs/theory.md §5)
     ma.to_onnx(net, "copy.onnx")         # and back: Gemm, Relu / PRelu
 
-**Precision.** A float32 file is read exactly into float64: the MLP computes in float64 (docs/theory.md
-§2), and a certificate covers that network with the file's weights, not float32 inference of it.
+**Precision.** A float32 file is read exactly into float64: the MLP computes in float64
+(docs/theory.md §2); a certificate covers that network with the file's weights, not float32 inference.
 
 **What is read.** One float32 or float64 input of shape (batch, n), one output of shape
 (batch, m), and between them a chain of nodes, each taking exactly one tensor computed from the

@@ -11,11 +11,33 @@ import numpy as np
 from .. import experts as _experts
 from ..boxes import MAX_SPLIT_AXES, covering_box, split
 from ..assumptions import TARGET_RTOL, check_pairs
+from . import device_loop
 from .evaluator import _Evaluator
 from .report import is_formula
 
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
+
+
+@dataclass
+class Threshold:
+    """The stopping rule of ``sup_error``: a box closes once its upper bound is at most
+    lower·(1 + rtol) + atol, atol None meaning ``factor`` times the largest float64 margin of f − Φ
+    at the cell centres (the resolution, fixed at the first step). Uniform over cells, so the
+    branch and bound can run on the device (:mod:`.device_loop`)."""
+
+    rtol: float
+    atol: float | None
+    factor: float
+    resolution: float | None = None
+
+    def offset(self, st) -> float:
+        if self.resolution is None:
+            self.resolution = self.factor * float(np.max(st.centre_margin))
+        return self.resolution if self.atol is None else self.atol
+
+    def __call__(self, st) -> np.ndarray:
+        return np.full(len(st.cell_lower), st.lower * (1 + self.rtol) + self.offset(st))
 
 
 @dataclass
@@ -38,6 +60,7 @@ class _State:
     lipschitz: np.ndarray = None  # Λ_l of every cell
     centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
     float_limited: bool = False  # a box was closed because no float splits it
+    device_steps: int = 0  # steps run by the compiled loop (module device_loop)
 
     open_score: np.ndarray = None  # per-axis variation of f − Φ on each open box: the axes to split
 
@@ -71,12 +94,13 @@ class _State:
 
 
 def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progress=None, *, family=None, size=None,
-                     cell_evals: int | None = None, bound: str = "auto") -> _State:
+                     cell_evals: int | None = None, bound: str = "auto", loop: str = "auto") -> _State:
     """Branch and bound over the cells [lo_i, hi_i] with experts ``experts`` (stack (L,)).
 
     ``progress``: True for a tqdm bar of the cells decided, or a callable ``progress(state)`` called
     after every step. ``threshold(state) -> (L,)``: a box of cell i stays open while its upper bound exceeds
-    threshold[i]. Stops when no box is open or ``max_evals`` boxes have been evaluated. A cell that has
+    threshold[i]; a :class:`Threshold` (uniform over cells) lets the steps run on the device
+    (:mod:`.device_loop`; ``loop``: "auto", "host" or "device", see :func:`.sup_error`). Stops when no box is open or ``max_evals`` boxes have been evaluated. A cell that has
     used ``cell_evals`` evaluations is given up: its open boxes are closed at their upper bounds
     (``approximate`` then splits the cell). ``family``/``size``: the experts' family module and sizes
     (for exact Lipschitz constants). ``bound``: "auto", "lipschitz" or "affine" (see :func:`sup_error`).
@@ -105,6 +129,10 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             budget = max_evals - st.evaluations
             if not len(st.open_cell) or budget < fan:
                 return st
+            if isinstance(threshold, Threshold) and cell_evals is None and \
+                    _device_steps(st, evaluate, threshold, max_evals, bar, L, loop):
+                cell = cell[:0]  # the device's children are in the open set already
+                continue
             # split the open boxes with the largest upper bounds (a quarter of them when there are many)
             open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count // 4, MAX_STEP_BOXES)) // fan, budget // fan)
@@ -150,9 +178,58 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         st.affine_evaluations += todo.size
     if np.any(low > upper):
         i = int(np.argmax(low - upper))
-        raise RuntimeError(f"internal error: a box's lower bound {low[i]!r} exceeds its upper bound "
-                           f"{upper[i]!r} at x = {centre[i].tolist()} (cell {cell[i]}); please report it")
+        raise _crossed(float(low[i]), float(upper[i]), centre[i], cell[i])
     st.add_open(cell, box_lo, box_hi, upper, fc, (evaluate.lip_axes[cell] + evaluate.target_axes[cell]) * radius + target_axes)
+
+
+def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
+    """Run steps on the device (:mod:`.device_loop`) with the batch that suits the open set, while it
+    suits it and a step fits the budget; the state comes back to ``st``. Returns whether any step ran;
+    a check that needs the host is done here."""
+    K = device_loop.batch_for(len(st.open_cell), loop)
+    if K is None or st.evaluations + 2 * K > max_evals:
+        return False
+    F = device_loop.SLOTS_PER_BOX * K
+    cfg, consts = device_loop.config(evaluate, K), device_loop.constants(evaluate)
+    limits = (threshold.rtol, threshold.offset(st))
+    s, ran = device_loop.to_device(st, F), 0
+    while True:
+        t, s = device_loop.run(cfg, consts, limits, (device_loop.STEPS, max_evals), s)
+        ran += int(t)
+        st.device_steps += int(t)
+        if bar is not None:
+            alive = np.asarray(s.alive)
+            bar.n = cells - np.unique(np.asarray(s.cell)[alive]).size
+            bar.set_postfix(evals=int(s.evaluations), lower=f"{float(s.lower):.6g}", open=int(alive.sum()))
+            bar.refresh()
+        if int(s.stop) != device_loop.RUNNING or int(t) < device_loop.STEPS:
+            break
+    device_loop.to_host(s, st)
+    _device_check(st, evaluate, int(s.stop), np.asarray(s.witness))
+    return ran > 0 or int(s.stop) == device_loop.STUCK
+
+
+def _device_check(st, evaluate, stop, witness):
+    """The host's part of a device stop: raise for a bad value or a contradicted constant, close
+    the boxes that no float splits (module :mod:`.device_loop`)."""
+    x, a, y, b = witness[0, :-1], witness[0, -1], witness[1, :-1], witness[1, -1]
+    if stop == device_loop.NONFINITE:
+        _check_finite(np.array([a]), np.array([b]), np.array([np.nan]), x[None])
+    elif stop == device_loop.CROSSED:
+        raise _crossed(a, b, x)
+    elif stop == device_loop.PAIR:
+        check_pairs(evaluate.target, x[None], y[None], np.array([a]), np.array([b]))
+    elif stop == device_loop.STUCK:
+        mid = 0.5 * (st.open_lo + st.open_hi)
+        stuck = ~np.any((st.open_lo < mid) & (mid < st.open_hi), axis=1)
+        _close_stuck(st, evaluate, np.nonzero(stuck)[0])
+        st.close(stuck)
+
+
+def _crossed(low, upper, x, cell=None) -> RuntimeError:
+    where = "" if cell is None else f" (cell {cell})"
+    return RuntimeError(f"internal error: a box's lower bound {low!r} exceeds its upper bound {upper!r} at "
+                        f"x = {x.tolist()}{where}; please report it")
 
 
 def _close_stuck(st, evaluate, index):

@@ -42,6 +42,8 @@ class SupErrorReport:
         The tolerance asked for (``atol`` 0 unless given).
     affine_evaluations : int
         Of the ``evaluations``, those that also got the affine-form enclosure.
+    device_steps : int
+        Branch-and-bound steps run by the compiled loop (``loop``; 0: all on the host).
     cell_lower, cell_upper : ndarray of shape (L,)
         The same bracket per cell: the upper bounds are proven for every cell; the bracket meets
         ``rtol`` only for the cells that decide the global maximum.
@@ -79,6 +81,7 @@ class SupErrorReport:
     rtol: float = math.nan
     atol: float = math.nan
     affine_evaluations: int = 0
+    device_steps: int = 0
     cell_lower: np.ndarray = field(default=None, repr=False)
     cell_upper: np.ndarray = field(default=None, repr=False)
     lipschitz: np.ndarray = field(default=None, repr=False)

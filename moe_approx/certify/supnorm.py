@@ -13,7 +13,7 @@ from ..boxes import covering_box
 from ..assumptions import check_assumptions
 from ..mlp import index_stack
 from ..moe import as_mixture
-from .driver import branch_and_bound, family_of
+from .driver import Threshold, branch_and_bound, family_of
 from .evaluator import _Evaluator
 from .report import SupErrorReport, _verdict, basis, is_formula
 
@@ -21,10 +21,11 @@ ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f −
 
 
 BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
+LOOPS = ("auto", "host", "device")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
-              bound: str = "auto", cells=None, progress=None) -> SupErrorReport:
+              bound: str = "auto", cells=None, progress=None, loop: str = "auto") -> SupErrorReport:
     """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
 
     Parameters
@@ -57,6 +58,13 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     progress : bool or None
         A tqdm bar of the cells decided, with evaluations and the running bracket; None (default):
         shown when stderr is a terminal or in a Jupyter kernel.
+    loop : {"auto", "host", "device"}
+        Where the branch and bound's steps run: "host" (numpy steps around the kernels), "device" (a
+        compiled loop, :mod:`moe_approx.certify.device_loop`, whenever the open set fills one of its
+        batches) or "auto" (the device loop on an accelerator, and on a CPU once a run has taken
+        ``device_loop.DEVICE_AFTER`` evaluations, so that its compilation pays). Same bounds, same
+        certificate; the boxes split differ (halved along one axis on the device), so the brackets
+        differ within the tolerance.
 
     Returns
     -------
@@ -92,6 +100,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     max_evals = check_int(max_evals, "max_evals")
     if bound not in BOUNDS:
         raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
+    if loop not in LOOPS:
+        raise ValueError(f"loop must be one of {LOOPS}, got {loop!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
     progress = default_progress(progress)
@@ -108,24 +118,19 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"max_evals must be at least the number of cells ({len(lo)}), got {max_evals}")
     assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
                                                                      uses_derivative=target.smoothness is not None)
-    resolution = []
-
-    def threshold(st):  # boxes close at rtol, or at the float64 resolution of f − Φ (or the user's atol)
-        if not resolution:
-            resolution.append(ATOL_FACTOR * float(np.max(st.centre_margin)))
-        return np.full(len(lo), st.lower * (1 + rtol) + (resolution[0] if atol is None else atol))
-
+    threshold = Threshold(rtol, atol, ATOL_FACTOR)  # boxes close at rtol, or at the float64 resolution (or atol)
     st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe, experts, lo, hi),
-                          size=moe.size, bound=bound)
+                          size=moe.size, bound=bound, loop=loop)
     cell_upper = st.cell_upper_all()
     upper = float(cell_upper.max())
     if st.lower > upper:
         raise RuntimeError(f"internal error: lower bound {st.lower!r} > upper bound {upper!r}; please report it")
-    certified, limited_by = _verdict(st, upper, rtol, 0.0 if atol is None else atol, resolution[0])
+    certified, limited_by = _verdict(st, upper, rtol, 0.0 if atol is None else atol, threshold.resolution)
     return SupErrorReport(
         lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations, certified=certified,
-        seconds=time.perf_counter() - start, limited_by=limited_by, resolution=resolution[0],
+        seconds=time.perf_counter() - start, limited_by=limited_by, resolution=threshold.resolution,
         boxes=st.boxes, rtol=rtol, atol=0.0 if atol is None else atol, affine_evaluations=st.affine_evaluations,
+        device_steps=st.device_steps,
         cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
         basis=basis(target),
     )

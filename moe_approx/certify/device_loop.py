@@ -1,0 +1,304 @@
+"""The branch and bound on the device: a compiled loop over a fixed-capacity frontier (docs/theory.md §5).
+
+The boxes live in a log of SLOTS_PER_BOX·batch device slots (a mask marks the open ones). One step,
+inside ``lax.while_loop``: take ``batch`` open boxes with (nearly) the largest upper bounds (:func:`_worst`),
+halve each along its best axis (the largest share of its bound, as :func:`moe_approx.boxes.split` scores
+them), bound the children with the same kernels as the host loop (:mod:`.kernels`, :mod:`.linear`),
+record their lower bounds, append them to the log and close every box whose upper bound is within
+the stopping threshold lower·(1 + rtol) + atol. A closed box keeps its slot and its upper bound until
+the log is compacted, when its bound is folded into its cell's (a max, so the order does not matter).
+The host only starts a run of steps and reads a few scalars between runs (progress, budget).
+
+The loop stops, and leaves the rest to the host loop (:func:`.driver.branch_and_bound`), when a step
+would not fit (the frontier is full or the budget is short), when a box to split has no float strictly
+inside it (the host closes it at its bound), or when a check needs the host: a (child, parent) pair
+that may contradict a declared constant, a non-finite value, or a lower bound above an upper one.
+Children are cut at the float midpoint and bounded on their covering centre and radius, exactly as
+on the host (:mod:`moe_approx.boxes`), so the covering argument and every margin are unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..assumptions import HOLDER_SLACK, SCALE_RTOL, TARGET_RTOL
+from .evaluator import AFFINE_GAIN, LINEAR_DEPTH
+from .kernels import _affine_kernel, _point_kernel
+from .linear import linear_kernel
+from .report import is_formula
+
+BATCHES = (2**10, 2**13, 2**15)  # boxes split per step (2·batch children bounded): one compiled loop each
+SLOTS_PER_BOX = 8  # frontier slots per batch box
+STEPS = 64  # steps per run between host visits (progress, budget)
+SELECT_ROUNDS = 12  # bisection rounds of the selection of the boxes to split
+
+RUNNING, FULL, STUCK, PAIR, NONFINITE, CROSSED = range(6)  # why a run stopped ("RUNNING": the step count)
+
+
+class Frontier(NamedTuple):
+    """The device state: open boxes in ``capacity`` slots and the per-cell and global brackets."""
+
+    alive: jax.Array  # (F,) bool
+    cell: jax.Array  # (F,) int
+    lo: jax.Array  # (F, n)
+    hi: jax.Array
+    upper: jax.Array  # (F,)
+    fc: jax.Array  # (F,) f at the box centre (for (child, parent) pairs)
+    score: jax.Array  # (F, n) per-axis share of the bound: the axis to split
+    cell_upper: jax.Array  # (L,) max upper over the closed boxes of each cell
+    cell_lower: jax.Array
+    cell_evals: jax.Array
+    lower: jax.Array  # () the best attained error and where
+    argmax: jax.Array  # (n,)
+    evaluations: jax.Array
+    affine_evaluations: jax.Array
+    boxes: jax.Array
+    ptr: jax.Array  # () the log's end: slots from ptr on are free
+    stop: jax.Array  # why the run stopped (module constants)
+    witness: jax.Array  # (2, n + 1): the points (and values) behind a PAIR or NONFINITE stop
+
+
+class Config(NamedTuple):
+    """What the compiled loop is specialised on (static)."""
+
+    target: object
+    bound: str
+    first_order: bool
+    linear: bool
+    check_pairs: bool
+    batch: int
+
+
+def _covering(lo, hi):
+    """:func:`moe_approx.boxes.covering_box` in JAX (the same float operations)."""
+    centre = 0.5 * (lo + hi)
+    return centre, jnp.nextafter(jnp.maximum(hi - centre, centre - lo), jnp.inf)
+
+
+def _split_axis(lo, hi, score, by_width):
+    """The axis to halve of each box (N, n) and whether any float lies strictly inside it."""
+    mid = 0.5 * (lo + hi)
+    splittable = (lo < mid) & (mid < hi)
+    width = jnp.where(splittable, hi - lo, 0.0)
+    share = width if by_width else jnp.where(splittable, jnp.nan_to_num(score, nan=jnp.inf), 0.0)
+    share = jnp.where(jnp.any(share > 0, axis=1, keepdims=True), share, width)  # nothing scores: by width
+    return jnp.argmax(share, axis=1), mid, jnp.any(splittable, axis=1)
+
+
+def _pair_suspect(target, x, y, fx, fy, valid):
+    """The (child, parent) pairs that may contradict the declared (α, C) or per-axis constants (the test
+    of :func:`moe_approx.assumptions.check_pairs`, which the host then runs on the pair)."""
+    dist = jnp.max(jnp.abs(x - y), axis=1)
+    observed = jnp.abs(fx - fy)
+    scale = jnp.max(jnp.where(valid, jnp.maximum(jnp.abs(fx), jnp.abs(fy)), 0.0))
+    margin = TARGET_RTOL * (jnp.abs(fx) + jnp.abs(fy)) + SCALE_RTOL * scale
+    excess = observed - (target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + margin)
+    axis_constants = getattr(target, "axis_constants", None)
+    if axis_constants is not None:
+        per_axis = jnp.abs(x - y) ** target.alpha @ jnp.asarray(axis_constants)
+        excess = jnp.maximum(excess, observed - (per_axis * (1 + HOLDER_SLACK) + margin))
+    return valid & (excess > 0)
+
+
+def _bound_children(cfg, consts, cell, lo, hi, threshold):
+    """Both bounds of the boxes [lo, hi] of ``cell`` (the host's ``_evaluate_boxes`` without grouping)."""
+    experts, lip, delta, lip_axes, target_axes = consts
+    N = cell.shape[0]
+    lanes, slots = jnp.arange(N), jnp.arange(N)[:, None]  # one box per slot
+    centre, radius = _covering(lo, hi)
+    fc, phi, upper, low, grad, omega, f_axes = _point_kernel(cfg.target, experts, cell, slots, lanes, centre, radius,
+                                                             cell, lip, delta, lip_axes)
+    affine_count = jnp.zeros((), jnp.int64)
+    if cfg.bound != "lipschitz" and cfg.bound != "per_axis":
+        wants = (upper > threshold) if cfg.bound != "auto" or cfg.first_order else \
+            (upper > threshold) & (lip[cell] * jnp.max(radius, axis=1) > AFFINE_GAIN * omega)
+        kernel = (partial(linear_kernel, cfg.target, intermediate="forward") if cfg.linear
+                  else partial(_affine_kernel, cfg.target))
+
+        def second(upper):
+            return jnp.where(wants, jnp.minimum(upper, kernel(experts, cell, slots, lanes, centre, radius, fc, grad)[0]),
+                             upper)
+
+        upper = jax.lax.cond(jnp.any(wants), second, lambda u: u, upper)
+        affine_count = jnp.sum(wants)
+    score = (lip_axes[cell] + target_axes[cell]) * radius + f_axes
+    return centre, fc, phi, upper, low, score, affine_count
+
+
+def _worst(alive, upper, K, rounds=SELECT_ROUNDS):
+    """K slots among the open boxes with (nearly) the largest upper bounds, and which of them are real.
+
+    A bisection (``rounds`` halvings between the smallest and largest open bound; ``lax.top_k`` sorts,
+    ten times slower on a CPU) brackets the K-th largest bound in [below, above), at most K bounds
+    being >= above (or all tied at the maximum). All of those are taken, then boxes from [below, above):
+    an open box left out is beaten by every box taken by less than (max − min)/2^rounds.
+    """
+    low, high = jnp.min(jnp.where(alive, upper, jnp.inf)), jnp.max(jnp.where(alive, upper, -jnp.inf))
+
+    def halve(_, bracket):
+        below, above = bracket  # count(upper >= below) > K or below = min; count(upper >= above) <= K or above = max
+        mid = 0.5 * (below + above)
+        many = jnp.sum(alive & (upper >= mid)) > K
+        return jnp.where(many, mid, below), jnp.where(many, above, mid)
+
+    below, above = jax.lax.fori_loop(0, rounds, halve, (low, high))
+    first, rest = alive & (upper >= above), alive & (upper >= below) & (upper < above)
+    lane, taken = jnp.arange(K), jnp.sum(first)
+    pick = jnp.where(lane < taken, jnp.nonzero(first, size=K, fill_value=0)[0],
+                     jnp.nonzero(rest, size=K, fill_value=0)[0][jnp.maximum(lane - taken, 0)])
+    return pick, lane < taken + jnp.sum(rest)
+
+
+def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
+    """One step: split the ``batch`` worst boxes, bound the children, insert them, close (module docstring)."""
+    rtol, atol = rtol_atol
+    F, n = s.lo.shape
+    K = cfg.batch
+    pick, chosen = _worst(s.alive, s.upper, K)
+    plo, phi_, cell = s.lo[pick], s.hi[pick], s.cell[pick]
+    axis, mid, splittable = _split_axis(plo, phi_, s.score[pick], cfg.bound == "lipschitz")
+    valid = chosen & splittable  # a box with no float inside stays open: the host closes it (STUCK)
+    cut = jnp.arange(n)[None, :] == axis[:, None]
+    lo = jnp.concatenate([plo, jnp.where(cut, mid, plo)])
+    hi = jnp.concatenate([jnp.where(cut, mid, phi_), phi_])
+    ccell, cvalid = jnp.tile(cell, 2), jnp.tile(valid, 2)
+    threshold = s.lower * (1 + rtol) + atol
+    centre, fc, phi, upper, low, score, affine = _bound_children(cfg, consts, ccell, lo, hi, threshold)
+    low = jnp.where(cvalid, low, 0.0)
+    best = jnp.argmax(low)
+    better = low[best] > s.lower
+    lower = jnp.where(better, low[best], s.lower)
+    argmax = jnp.where(better, centre[best], s.argmax)
+    # the parents leave (their slots hold no box any more); the children are appended at ptr
+    gone = jnp.where(valid, pick, F)
+    alive = s.alive.at[gone].set(False, mode="drop")
+    upper_all = s.upper.at[gone].set(-jnp.inf, mode="drop")
+
+    def put(a, b):
+        return jax.lax.dynamic_update_slice_in_dim(a, b.astype(a.dtype), s.ptr, 0)
+
+    upper_all = put(upper_all, jnp.where(cvalid, upper, -jnp.inf))
+    alive = put(alive, cvalid) & (upper_all > lower * (1 + rtol) + atol)  # closed boxes keep their upper (folded later)
+    checks = [(cvalid & ~(jnp.isfinite(fc) & jnp.isfinite(phi) & ~jnp.isnan(upper)), NONFINITE, centre, fc, phi),
+              (cvalid & (low > upper), CROSSED, centre, low, upper)]
+    if cfg.check_pairs:
+        pcentre, pfc = jnp.tile(0.5 * (plo + phi_), (2, 1)), jnp.tile(s.fc[pick], 2)
+        checks.append((_pair_suspect(cfg.target, centre, pcentre, fc, pfc, cvalid), PAIR, pcentre, fc, pfc))
+    stop, witness = jnp.where(jnp.any(chosen & ~splittable), STUCK, RUNNING), s.witness
+    for failed, code, other, a, b in checks[::-1]:  # the first failed check in this order is reported
+        i = jnp.argmax(failed)
+        stop = jnp.where(failed[i], code, stop)
+        witness = jnp.where(failed[i], jnp.stack([jnp.append(centre[i], a[i]), jnp.append(other[i], b[i])]), witness)
+    return s._replace(
+        alive=alive, cell=put(s.cell, ccell), lo=put(s.lo, lo), hi=put(s.hi, hi), upper=upper_all, fc=put(s.fc, fc),
+        score=put(s.score, score), ptr=s.ptr + 2 * K, cell_lower=s.cell_lower.at[ccell].max(low),
+        cell_evals=s.cell_evals.at[ccell].add(cvalid.astype(s.cell_evals.dtype)), lower=lower, argmax=argmax,
+        evaluations=s.evaluations + 2 * jnp.sum(valid), affine_evaluations=s.affine_evaluations + affine,
+        boxes=s.boxes + jnp.sum(valid), stop=stop, witness=witness)
+
+
+def _fold(s: Frontier) -> jax.Array:
+    """cell_upper with the closed boxes of the log folded in (slots below ptr that are neither open nor split)."""
+    closed = ~s.alive & (s.upper > -jnp.inf) & (jnp.arange(s.upper.shape[0]) < s.ptr)
+    return s.cell_upper.at[s.cell].max(jnp.where(closed, s.upper, -jnp.inf))
+
+
+def _compact(s: Frontier) -> Frontier:
+    """Fold the closed boxes into cell_upper and move the open ones to the front of the log."""
+    F = s.upper.shape[0]
+    count = jnp.sum(s.alive)
+    index = jnp.nonzero(s.alive, size=F, fill_value=0)[0]
+    keep = jnp.arange(F) < count
+    return s._replace(cell_upper=_fold(s), alive=keep, cell=s.cell[index], lo=s.lo[index], hi=s.hi[index],
+                      upper=jnp.where(keep, s.upper[index], -jnp.inf), fc=s.fc[index], score=s.score[index], ptr=count)
+
+
+@partial(jax.jit, static_argnums=0)
+def run(cfg: Config, consts, rtol_atol, limits, s: Frontier):
+    """(steps taken, frontier) after steps until no box is open, ``limits = (steps, max_evals)`` is
+    reached, the frontier is full or a check stops the run (``s.stop``)."""
+    steps, max_evals = limits
+    F = s.lo.shape[0]
+    K = cfg.batch
+
+    def going(carry):  # the steps of one pass over the log, while the open set fills a sixteenth of a batch
+        t, s = carry
+        return (s.stop == RUNNING) & (t < steps) & (jnp.sum(s.alive) >= max(1, K // 16)) & \
+            (s.evaluations + 2 * K <= max_evals) & (s.ptr + 2 * K <= F)
+
+    def body(carry):
+        t, s = carry
+        return t + 1, _step(cfg, consts, rtol_atol, s)
+
+    def again(carry):  # another pass after compaction
+        t, s = carry
+        count = jnp.sum(s.alive)
+        return (s.stop == RUNNING) & (t < steps) & (count >= max(1, K // 16)) & (s.evaluations + 2 * K <= max_evals) & \
+            (count + 2 * K <= F)
+
+    def compact_and_step(carry):
+        t, s = carry
+        return jax.lax.while_loop(going, body, (t, _compact(s)))
+
+    t, s = jax.lax.while_loop(again, compact_and_step, (jnp.asarray(0), s._replace(stop=jnp.asarray(RUNNING))))
+    s = _compact(s)
+    stop = jnp.where((s.stop == RUNNING) & (s.ptr > 0) & (s.ptr + 2 * K > F), FULL, s.stop)
+    return t, s._replace(stop=stop)
+
+
+def batch_for(open_count: int, loop: str) -> int | None:
+    """The batch of the compiled loop for ``open_count`` open boxes (the smallest with open <= 4·batch), or
+    None where the host loop goes on: too few or too many boxes, ``loop="host"``, or ``loop="auto"`` on
+    a CPU (measured there: no faster than the host loop, and each batch compiles for about 3 s)."""
+    if loop == "host" or (loop == "auto" and jax.default_backend() == "cpu"):
+        return None
+    if open_count < BATCHES[0] // 4:
+        return None
+    return next((K for K in BATCHES if open_count <= 4 * K), None)
+
+
+def config(evaluate, batch: int) -> Config:
+    """The static configuration of the loop for an evaluator (:class:`.evaluator._Evaluator`)."""
+    bound = evaluate.bound
+    linear = bound == "linear" or (bound == "auto" and evaluate.depth >= LINEAR_DEPTH)
+    return Config(evaluate.target, bound, bool(evaluate.first_order), linear, not is_formula(evaluate.target), batch)
+
+
+def constants(evaluate):
+    """The per-cell arrays the kernels read, on the device."""
+    return (evaluate.experts, evaluate.lip_dev, evaluate.delta_dev, evaluate.lip_axes_dev,
+            jnp.asarray(evaluate.target_axes))
+
+
+def to_device(st, capacity: int) -> Frontier:
+    """The host state's open set and brackets in a frontier of ``capacity`` slots."""
+    count, n = st.open_lo.shape
+    pad = capacity - count
+
+    def slots(a, fill=0.0):
+        a = np.asarray(a)
+        return jnp.asarray(np.concatenate([a, np.full((pad,) + a.shape[1:], fill, a.dtype)]))
+
+    return Frontier(
+        alive=slots(np.ones(count, bool), False), cell=slots(st.open_cell.astype(np.int64), 0),
+        lo=slots(st.open_lo), hi=slots(st.open_hi), upper=slots(st.open_upper, -np.inf), fc=slots(st.open_fc),
+        score=slots(st.open_score), cell_upper=jnp.asarray(st.cell_upper), cell_lower=jnp.asarray(st.cell_lower),
+        cell_evals=jnp.asarray(st.cell_evals), lower=jnp.asarray(st.lower, jnp.float64),
+        argmax=jnp.asarray(st.argmax, jnp.float64), evaluations=jnp.asarray(st.evaluations, jnp.int64),
+        affine_evaluations=jnp.asarray(st.affine_evaluations, jnp.int64), boxes=jnp.asarray(st.boxes, jnp.int64),
+        ptr=jnp.asarray(count), stop=jnp.asarray(RUNNING), witness=jnp.zeros((2, n + 1)))
+
+
+def to_host(s: Frontier, st) -> None:
+    """Write the frontier back into the host state ``st`` (its open set: the live slots)."""
+    alive = np.asarray(s.alive)
+    for name, a in zip(st.OPEN, (s.cell, s.lo, s.hi, s.upper, s.fc, s.score)):
+        setattr(st, name, np.asarray(a)[alive])
+    st.cell_upper, st.cell_lower, st.cell_evals = (np.array(a) for a in (s.cell_upper, s.cell_lower, s.cell_evals))
+    st.lower, st.argmax = float(s.lower), np.array(s.argmax)
+    st.evaluations, st.affine_evaluations, st.boxes = (int(a) for a in (s.evaluations, s.affine_evaluations, s.boxes))
