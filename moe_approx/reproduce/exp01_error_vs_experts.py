@@ -36,7 +36,7 @@ FAMILIES = ("constant", "cpwl")
 
 def run(out, size="quick", force=False):
     families = [f for f in available_families() if f in FAMILIES]
-    # the evaluation budget grows with L (2^13 per expert): cpwl on 32^3 cells of cusp uses ~2.5e5 evaluations
+    # the evaluation budget grows with L (2^13 per expert); cpwl on 32^3 cells of kink uses ~5e5 (about 15 per expert)
     settings = SETTINGS[size] | {"families": families, "rtol": 0.05, "max_evals": 2**21, "evals_per_expert": 2**13}
     res = Results(out, "exp01_error_vs_experts", settings, force)
     if not res.done:
