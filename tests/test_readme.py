@@ -122,15 +122,22 @@ def _write(folder: Path, stem: str, rows: list[dict], **sidecar):
     (folder / f"{stem}.json").write_text(json.dumps(info))
 
 
-def test_exp01_fit_is_the_exact_power_law_slope(tmp_path):
+def test_exp01_table_states_the_fits_of_its_sidecar(tmp_path):
+    from moe_approx.reproduce.exp01_error_vs_experts import slopes
+
     rows = [{"family": "constant", "n": 1, "target": "kink", "experts": L, "lower": 0.5 / L, "upper": 0.5 / L,
-             "certified": True, "theory_slope": -1.0} for L in (4, 8, 16)]
+             "certified": True, "proven_bound": 0.5 / L, "theory_slope": -1.0} for L in (4, 8, 16)]
     rows += [{"family": "cpwl", "n": 3, "target": "kink", "experts": L, "lower": L ** -0.25, "upper": 2 * L ** -0.25,
-              "certified": False, "theory_slope": -1 / 3} for L in (8, 64)]
-    _write(tmp_path, "exp01_error_vs_experts", rows)
+              "certified": L == 8, "proven_bound": 4 * L ** -0.25, "theory_slope": -1 / 3} for L in (8, 64)]
+    _write(tmp_path, "exp01_error_vs_experts", rows, summary={"slopes": slopes(rows)})
     src = readme.Source(tmp_path)
-    assert readme.exp01_fits(src) == "constant kink n = 1: \u22121.00 (\u22121); cpwl kink n = 3: 2 points, no fit (\u22121/3)"
+    assert readme.exp01_slopes(src).strip().splitlines()[2:] == [
+        "| 1 | constant | kink | \u22121.00 | \u22121 | \u22121.00 | 1.00 | 3 of 3 |",
+        "| 3 | cpwl | kink | 2 points, no fit | \u22121/3 | \u22120.25 | 0.35 | 1 of 2 |"]
     assert readme.exp01_uncertified(src) == "cpwl kink n = 3"
+    _write(tmp_path, "exp01_error_vs_experts", rows)  # a sidecar from before the fits were stored
+    with pytest.raises(readme.MissingResults, match="no slopes"):
+        readme.exp01_slopes(readme.Source(tmp_path))
 
 
 def test_tests_span_reads_the_junit_report(tmp_path):
@@ -154,13 +161,13 @@ def test_update_rewrites_spans_and_makes_the_figure_folder_exact(tmp_path):
     (figures / "exp07_yarotsky_square.png").write_bytes(b"old")
     (figures / "gone.png").write_bytes(b"stale")
     doc = tmp_path / "README.md"
-    doc.write_text("x <!-- g:exp07.summary -->old<!-- /g --> y <!-- g:exp01.fits -->kept<!-- /g -->")
+    doc.write_text("x <!-- g:exp07.summary -->old<!-- /g --> y <!-- g:exp01.slopes -->kept<!-- /g -->")
     notes = readme.update(results, doc, figures)
     assert doc.read_text() == ("x <!-- g:exp07.summary -->contains 2^(\u22122m\u22122) for every m = 1, \u2026, 3 (ReLU and "
                                "PReLU), in 63\u2013256 evaluations; the certified ones have relative width \u2264 0.5; m = 3 stop short "
                                "of rtol"
-                               "<!-- /g --> y <!-- g:exp01.fits -->kept<!-- /g -->")
-    assert len(notes) == 1 and notes[0].startswith("kept span exp01.fits")
+                               "<!-- /g --> y <!-- g:exp01.slopes -->kept<!-- /g -->")
+    assert len(notes) == 1 and notes[0].startswith("kept span exp01.slopes")
     assert sorted(p.name for p in figures.iterdir()) == ["exp07_yarotsky_square.png"]
     assert (figures / "exp07_yarotsky_square.png").read_bytes() == b"new"
     with pytest.raises(ValueError, match="readme"):

@@ -126,15 +126,22 @@ def timing(src: Source) -> str:
 
 # ---------------------------------------------------------------- experiments
 
-def exp01_fits(src: Source) -> str:
-    """Fitted slope (or "no fit") and theory slope of every exp01 series."""
-    rows = src.rows("exp01_error_vs_experts")
-    parts = []
-    for (n, family, target), sel in _series(rows, "n", "family", "target"):
-        fit, points = bracket_fit([r["experts"] for r in sel], [r["lower"] for r in sel], [r["upper"] for r in sel])
-        theory = plotting.fraction(sel[0]["theory_slope"])
-        parts.append(f"{family} {target} n = {n}: {_fit_text(fit, points)} ({theory})")
-    return "; ".join(parts)
+def exp01_slopes(src: Source) -> str:
+    """Markdown table of exp01's fits as its sidecar stores them (:func:`~.exp01_error_vs_experts.slopes`):
+    per series the fitted and the predicted slope, the range of slopes between neighbouring points
+    and of the error over the proven bound, and how many brackets were certified."""
+    fits = src.sidecar("exp01_error_vs_experts")["summary"].get("slopes")
+    if not fits:
+        raise MissingResults("exp01's sidecar has no slopes (an older run): rerun it with --force")
+    lines = ["| n | family | target | fitted | predicted −α/n | between neighbours | error / proven bound | certified |",
+             "|---|---|---|---|---|---|---|---|"]
+    for f in fits:
+        fitted = slope(f["fitted"]) if f["fitted"] is not None else f"{f['points']} points, no fit"
+        low, high = (slope(f[k]) if f[k] is not None else "–" for k in ("local_min", "local_max"))
+        ratio = sorted({f"{f[k]:.2f}" for k in ("bound_ratio_min", "bound_ratio_max")})
+        lines.append(f"| {f['n']} | {f['family']} | {f['target']} | {fitted} | {plotting.fraction(f['predicted'])} | "
+                     f"{low if low == high else f'{low} … {high}'} | {' … '.join(ratio)} | {f['certified']} of {f['points']} |")
+    return "\n\n" + "\n".join(lines) + "\n\n"
 
 
 def exp01_uncertified(src: Source) -> str:
@@ -356,7 +363,7 @@ def exp11_voronoi(src: Source) -> str:
     return f"{100 * min(values):.0f}–{100 * max(values):.0f} %"
 
 
-SPANS = {"tests": tests, "timing": timing, "exp01.fits": exp01_fits, "exp01.uncertified": exp01_uncertified,
+SPANS = {"tests": tests, "timing": timing, "exp01.slopes": exp01_slopes, "exp01.uncertified": exp01_uncertified,
          "exp02.fits": exp02_fits, "exp02.nonzero": exp02_nonzero, "exp03.optimal": exp03_optimal, "exp03.prelu": exp03_prelu,
          "exp04.fits": exp04_fits, "exp07.summary": exp07_summary, "exp08.fits": exp08_fits, "exp08.coarsest": exp08_coarsest,
          "exp09.slopes": exp09_slopes, "exp10.table": exp10_table, "exp10.setup": exp10_setup,
