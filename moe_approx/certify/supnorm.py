@@ -16,6 +16,7 @@ from ..moe import as_mixture
 from .driver import branch_and_bound, family_of
 from .evaluator import _Evaluator
 from .report import SupErrorReport, _verdict, basis, is_formula
+from .vector import is_vector_problem, vector_sup_error
 
 ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f − Φ at the cell centres
 
@@ -24,15 +25,17 @@ BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
-              bound: str = "auto", cells=None, progress=None) -> SupErrorReport:
+              bound: str = "auto", cells=None, progress=None, floor: float = 0.0) -> SupErrorReport:
     """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
 
     Parameters
     ----------
-    target : HolderTarget
+    target : HolderTarget or VectorTarget
         f with its declared (α, C) (and (s, D) where declared); the certificate is conditional on them.
+        A VectorTarget f: [0,1]^n → R^m (with a mixture of m outputs) is bracketed in the ℓ∞ norm
+        max_j sup |f_j − Φ_j|, componentwise (:mod:`moe_approx.certify.vector`).
     moe : MixtureOfExperts or MLP
-        Φ: any mixture, or a single network R^n → R (its one cell is the cube).
+        Φ: any mixture, or a single network R^n → R^m (its one cell is the cube).
     rtol : float, default 1e-3
         Stop once ``upper − lower <= rtol·lower + atol``.
     max_evals : int, default 2**22
@@ -57,6 +60,9 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     progress : bool or None
         A tqdm bar of the cells decided, with evaluations and the running bracket; None (default):
         shown when stderr is a terminal or in a Jupyter kernel.
+    floor : float, default 0
+        An error known to be attained elsewhere (another output's): boxes close once their bound is
+        <= max(lower, floor)·(1 + rtol) + atol; ``certified`` still judges this bracket alone.
 
     Returns
     -------
@@ -84,6 +90,9 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     >>> report.certified, report.lower <= 1 / 8 <= report.upper
     (True, True)
     """
+    if is_vector_problem(target, moe):  # ℓ∞ over the m components (certify/vector.py)
+        return vector_sup_error(sup_error, target, moe, rtol, max_evals, atol=atol, bound=bound, cells=cells,
+                                progress=progress)
     check_target(target)
     moe = as_mixture(check_network(moe, "moe"))
     if target.n != moe.n:
@@ -94,6 +103,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"bound must be one of {BOUNDS}, got {bound!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
+    if isinstance(floor, bool) or not np.isfinite(floor) or floor < 0:
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
     progress = default_progress(progress)
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
@@ -113,7 +124,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     def threshold(st):  # boxes close at rtol, or at the float64 resolution of f − Φ (or the user's atol)
         if not resolution:
             resolution.append(ATOL_FACTOR * float(np.max(st.centre_margin)))
-        return np.full(len(lo), st.lower * (1 + rtol) + (resolution[0] if atol is None else atol))
+        return np.full(len(lo), max(st.lower, floor) * (1 + rtol) + (resolution[0] if atol is None else atol))
 
     st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe, experts, lo, hi),
                           size=moe.size, bound=bound)
