@@ -55,9 +55,9 @@ class VectorTarget:
         if not components:
             raise ValueError("components must hold at least one target (m >= 1), got an empty sequence")
         for j, component in enumerate(components):
-            check_target(component, f"components[{j}]")
-            if getattr(component, "m", None) is not None:
+            if is_vector(component):
                 raise TypeError(f"components[{j}] is itself a VectorTarget; pass its components")
+            check_target(component, f"components[{j}]")
         dims = [component.n for component in components]
         if len(set(dims)) > 1:
             raise ValueError(f"components must all be defined on the same n, got n = {dims}")

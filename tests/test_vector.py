@@ -1,0 +1,203 @@
+"""Vector targets f: [0,1]^n -> R^m: componentwise experts composed in parallel, one output taken back out
+exactly, and the certified bracket of max_j sup|f_j − Φ_j| (ℓ∞ over components) against dense sampling."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import moe_approx as ma
+from moe_approx.outputs import output_component
+from moe_approx.targets import VectorTarget
+
+from nets import dense_grid, numpy_moe
+from test_calculus import numpy_forward, random_net
+
+CONE = ma.targets.get("cone", n=2)
+DOUBLE_CONE = ma.HolderTarget(lambda x: 2 * CONE.fn(x), 2, 1.0, 2.0, name="2 cone")
+LEVEL = ma.HolderTarget(lambda x: 0.0 * x[..., 0] + 0.3, 2, 1.0, 0.0, name="level")  # constant: C = 0
+
+
+def same_weights(a, b):
+    """The stacks a and b hold equal arrays (a shared array counts as its broadcast)."""
+    pairs = [(x, y) for (w, c), (v, d) in zip(a.layers, b.layers) for x, y in ((w, v), (c, d))]
+    pairs += list(zip(a.slopes, b.slopes))
+    return a.widths == b.widths and all(np.array_equal(*np.broadcast_arrays(np.asarray(x), np.asarray(y)))
+                                        for x, y in pairs)
+
+
+# --- targets -----------------------------------------------------------------------------------
+def test_vector_target_evaluates_its_components():
+    f = VectorTarget([CONE, ma.targets.get("kink", n=2)])
+    x = np.random.default_rng(0).random((7, 3, 2))
+    y = np.asarray(f(x))
+    assert (f.n, f.m, f.name) == (2, 2, "(cone, kink)") and y.shape == (7, 3, 2)
+    np.testing.assert_array_equal(y[..., 1], np.asarray(ma.targets.get("kink", n=2)(x)))
+    np.testing.assert_array_equal(np.asarray(f.fn(jnp.asarray(x))), y)
+
+
+def test_from_sympy_with_a_list_gives_formula_components():
+    f = ma.targets.from_sympy(["sin(x1)", "x1*x2"], 2, name="pair")
+    assert isinstance(f, VectorTarget) and (f.m, f.name) == (2, "pair")
+    assert [str(c.expr) for c in f.components] == ["sin(x1)", "x1*x2"]
+    x = np.array([[0.5, 0.25]])
+    np.testing.assert_allclose(np.asarray(f(x))[0], [np.sin(0.5), 0.125], rtol=1e-15)
+    assert ma.formula.from_sympy is ma.targets.from_sympy
+
+
+@pytest.mark.parametrize("components, error, match", [
+    ([], ValueError, "at least one"),
+    ([CONE, ma.targets.get("cone", n=3)], ValueError, r"same n, got n = \[2, 3\]"),
+    ([CONE, "cone"], TypeError, r"components\[1\]"),
+    ("cone", TypeError, "sequence of targets"),
+    ([VectorTarget([CONE])], TypeError, "itself a VectorTarget"),
+])
+def test_bad_components_are_refused(components, error, match):
+    with pytest.raises(error, match=match):
+        VectorTarget(components)
+    if components == []:
+        with pytest.raises(ValueError, match="at least one"):
+            ma.targets.from_sympy([], 2)
+
+
+# --- one output of a network ------------------------------------------------------------------
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), m=st.integers(1, 3), act=st.sampled_from(["relu", "prelu"]))
+def test_output_component_is_exact(seed, m, act):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((40, 2))
+    dense = random_net(rng, (2, 5, 4, m), act)  # not block-diagonal: every hidden neuron is kept
+    for j in range(m):
+        part = output_component(dense, j)
+        assert part.widths == (2, 5, 4, 1)
+        np.testing.assert_allclose(numpy_forward(part, x)[:, 0], numpy_forward(dense, x)[:, j], rtol=1e-13, atol=1e-13)
+    nets = [random_net(rng, (2, 3, 4, 1), act) for _ in range(m)]
+    joined = ma.calculus.parallel(*nets)  # block-diagonal: each block is its network again
+    assert all(same_weights(output_component(joined, j), nets[j]) for j in range(m))
+
+
+def test_output_component_checks_its_index():
+    net = random_net(np.random.default_rng(1), (2, 3, 2))
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        output_component(net, 2)
+    with pytest.raises(ValueError, match="j must be"):
+        output_component(net, -1)
+
+
+# --- mixtures with m outputs ------------------------------------------------------------------
+@pytest.mark.parametrize("expert, size, components", [
+    ("constant", {}, (CONE, LEVEL)),
+    ("cpwl", {"k": 2}, (CONE, ma.targets.get("sine_product", n=2), LEVEL)),
+    ("yarotsky", {"m": 3}, (ma.targets.get("sine_product", n=2), ma.targets.get("oscillatory", n=2))),
+    ("optimal", {"A": 2, "B": 3}, (CONE, ma.targets.get("kink", n=2))),
+])
+def test_each_output_is_the_components_own_mixture(rng, expert, size, components):
+    f, part = VectorTarget(components), ma.GridPartition(2, 3)
+    moe = ma.build_moe(f, part, expert=expert, **size)
+    x = rng.random((200, 2))
+    y = np.asarray(moe(x))
+    assert moe.m == len(components) and y.shape == (200, moe.m) and moe.size == ma.build_moe(components[0], part, expert, **size).size
+    nonzero = 0
+    for j, target in enumerate(components):
+        alone = ma.build_moe(target, part, expert=expert, **size)
+        own = moe.component(j)
+        assert same_weights(own.experts, alone.experts) and own.family == expert
+        np.testing.assert_allclose(y[:, j], np.asarray(alone(x)), rtol=1e-12, atol=1e-12)
+        nonzero += int(np.sum(alone.experts.num_nonzero))
+    # parallel composition: the nonzeros are the components' (docs/theory.md §6, vector targets)
+    assert int(np.sum(moe.experts.num_nonzero)) == nonzero
+    assert moe.expert_width == moe.m * alone.expert_width and moe.expert_depth == alone.expert_depth
+
+
+def test_dense_mixture_with_m_outputs_evaluates_like_numpy(rng):
+    part = ma.GridPartition(2, 3)
+    moe = ma.MixtureOfExperts(part, random_net(rng, (2, 4, 3), "prelu", batch=(part.num_cells,)))
+    x = dense_grid(2, 20)
+    y = np.asarray(moe(x))
+    for j in range(3):
+        one = moe.component(j)
+        assert one.family == "custom" and one.experts.widths == (2, 4, 1)
+        np.testing.assert_allclose(y[:, j], numpy_moe(one, x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(moe.apply_per_point(jnp.asarray(x))), y, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        moe.component(3)
+
+
+# --- certified brackets -----------------------------------------------------------------------
+def dense_errors(f, moe, per_side=200):
+    x = dense_grid(f.n, per_side)
+    return np.abs(np.asarray(f(x)) - np.asarray(moe(x)).reshape(len(x), -1)).max(axis=0)
+
+
+def test_constant_experts_give_c_h_over_2_per_component():
+    """|cone − cone(c)| on a cell of side h reaches C h/2 at a corner (docs/theory.md §4.1): 1/8 and 1/4
+    for C = 1, 2 on a 4 × 4 grid; a constant component is reproduced exactly."""
+    f = VectorTarget([CONE, LEVEL, DOUBLE_CONE])
+    moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="constant")
+    report = ma.sup_error(f, moe, rtol=1e-3)
+    assert report.certified and report.lower <= 0.25 <= report.upper <= 0.25 * (1 + 1e-3)
+    for j, exact in enumerate([0.125, 0.0, 0.25]):
+        assert report.component_lower[j] <= exact <= report.component_upper[j] <= 0.25 * (1 + 1e-3)
+    assert report.component_lower[1] == 0.0 and report.component_upper[1] < 1e-12
+    assert [c.lower for c in report.components] == list(report.component_lower)
+    np.testing.assert_allclose(dense_errors(f, moe, 8), [0.125, 0.0, 0.25], rtol=0, atol=1e-15)
+
+
+def test_brackets_contain_dense_sampling_per_component_and_for_the_max():
+    f = ma.targets.from_sympy(["sin(3*x1) * x2", "x1*x2 - x2^2", "exp(-x1) / 4"], 2)
+    moe = ma.build_moe(f, ma.GridPartition(2, 3), expert="cpwl", k=2)
+    rtol = 1e-2
+    report = ma.sup_error(f, moe, rtol=rtol)
+    dense = dense_errors(f, moe)
+    assert report.certified and report.upper - report.lower <= rtol * report.lower
+    assert np.all(dense <= report.component_upper) and dense.max() <= report.upper
+    assert report.upper == report.component_upper.max() and report.lower == report.component_lower.max()
+    for j, r in enumerate(report.components):  # every lower end is an error attained at its argmax
+        at = np.abs(np.asarray(f.components[j](r.argmax[None])) - np.asarray(moe.component(j)(r.argmax[None])))
+        assert r.lower <= at[0] * (1 + 1e-12) and r.lower <= dense[j] * (1 + 1e-9) + 1e-3
+    best = int(np.argmax(report.component_lower))
+    np.testing.assert_array_equal(report.argmax, report.components[best].argmax)
+    assert report.cell_upper.shape == (9,) and report.upper == report.cell_upper.max()
+
+
+def test_one_component_is_the_scalar_result():
+    part = ma.GridPartition(2, 3)
+    scalar_moe = ma.build_moe(CONE, part, expert="cpwl")
+    vector_moe = ma.build_moe(VectorTarget([CONE]), part, expert="cpwl")
+    assert vector_moe.m == 1 and same_weights(vector_moe.experts, scalar_moe.experts)
+    assert np.asarray(vector_moe(np.full((4, 2), 0.3))).shape == (4,)
+    scalar = ma.sup_error(CONE, scalar_moe, rtol=1e-3)
+    vector = ma.sup_error(VectorTarget([CONE]), vector_moe, rtol=1e-3)
+    assert (vector.lower, vector.upper, vector.evaluations) == (scalar.lower, scalar.upper, scalar.evaluations)
+    assert list(vector.component_upper) == [scalar.upper] and scalar.component_upper is None
+
+
+def test_mismatches_are_refused():
+    f = VectorTarget([CONE, LEVEL])
+    moe = ma.build_moe(f, ma.GridPartition(2, 2))
+    with pytest.raises(TypeError, match="must be a VectorTarget with 2 components"):
+        ma.sup_error(CONE, moe)
+    with pytest.raises(ValueError, match="m=3 components but the MoE has 2"):
+        ma.sup_error(VectorTarget([CONE, LEVEL, CONE]), moe)
+    with pytest.raises(ValueError, match="n=1 but the MoE on n=2"):
+        ma.sup_error(VectorTarget([ma.targets.get("cone", n=1)] * 2), moe)
+    with pytest.raises(ValueError, match="n=2 but partition on n=1"):
+        ma.build_moe(f, ma.GridPartition(1, 2))
+    with pytest.raises(ValueError, match="floor"):
+        ma.sup_error(CONE, ma.build_moe(CONE, ma.GridPartition(2, 2)), floor=-1.0)
+
+
+# --- saving -----------------------------------------------------------------------------------
+def test_save_load_round_trip_with_two_outputs(tmp_path):
+    f = ma.targets.from_sympy(["sin(x1)", "x1*x2"], 2)
+    moe = ma.build_moe(f, ma.DyadicPartition(2, 1).refine([0]), expert="cpwl")
+    back = ma.load(ma.io.save(moe, tmp_path / "pair", target=f))
+    x = dense_grid(2, 30)
+    np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(moe(x)))
+    assert back.m == 2 and back.total_nonzero == moe.total_nonzero and back.family == "cpwl"
+    assert same_weights(back.component(1).experts, moe.component(1).experts)
+    info = back.target_info
+    assert (info["m"], [c["name"] for c in info["components"]]) == (2, ["sin(x1)", "x1*x2"])
+    with pytest.raises(ValueError, match="m=1 outputs but the mixture 2"):
+        ma.io.save(moe, tmp_path / "wrong", target=CONE)
