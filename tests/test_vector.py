@@ -201,3 +201,15 @@ def test_save_load_round_trip_with_two_outputs(tmp_path):
     assert (info["m"], [c["name"] for c in info["components"]]) == (2, ["sin(x1)", "x1*x2"])
     with pytest.raises(ValueError, match="m=1 outputs but the mixture 2"):
         ma.io.save(moe, tmp_path / "wrong", target=CONE)
+
+
+def test_approximate_certifies_every_component():
+    f = VectorTarget([ma.targets.get("kink", n=1), ma.targets.get("cusp", n=1)])
+    moe = ma.approximate(f, 0.05, expert="constant", progress=False)
+    cert = moe.certificate
+    assert moe.m == 2 and cert.bound <= 0.05 and len(cert.assumptions) == 2
+    assert dense_errors(f, moe, 20000).max() <= cert.bound
+    for j, target in enumerate(f.components):  # each output is that component's constant expert on every cell
+        lo, hi = moe.partition.all_bounds()
+        np.testing.assert_array_equal(np.asarray(moe.component(j).experts.layers[0][1])[:, 0],
+                                      np.asarray(target((lo + hi) / 2)))
