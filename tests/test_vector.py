@@ -105,7 +105,7 @@ def test_each_output_is_the_components_own_mixture(rng, expert, size, components
         assert same_weights(own.experts, alone.experts) and own.family == expert
         np.testing.assert_allclose(y[:, j], np.asarray(alone(x)), rtol=1e-12, atol=1e-12)
         nonzero += int(np.sum(alone.experts.num_nonzero))
-    # parallel composition: the nonzeros are the components' (docs/theory.md §6, vector targets)
+    # parallel composition: the nonzeros are the components' (docs/theory.md §5, vector targets)
     assert int(np.sum(moe.experts.num_nonzero)) == nonzero
     assert moe.expert_width == moe.m * alone.expert_width and moe.expert_depth == alone.expert_depth
 
@@ -213,3 +213,18 @@ def test_approximate_certifies_every_component():
         lo, hi = moe.partition.all_bounds()
         np.testing.assert_array_equal(np.asarray(moe.component(j).experts.layers[0][1])[:, 0],
                                       np.asarray(target((lo + hi) / 2)))
+
+
+def test_design_with_m_outputs_counts_m_experts_in_parallel():
+    one, three = (ma.rates.design("cpwl", 0.02, 1, 2, 1, m=m) for m in (1, 3))
+    assert (three.cells_per_side, three.sizes, three.depth, three.error_bound) == \
+        (one.cells_per_side, one.sizes, one.depth, one.error_bound)
+    assert (three.expert_params, three.width) == (3 * one.expert_params, 3 * one.width)
+    assert three.active_params == 3 * one.expert_params + one.router.active
+    assert three.total_params == one.num_experts * 3 * one.expert_params + one.router.total
+    f = VectorTarget([CONE, ma.targets.get("sine_product", n=2), ma.targets.get("gaussian_bump", n=2)])
+    moe = ma.build_moe(f, ma.GridPartition(2, three.cells_per_side), expert="cpwl", **three.sizes)
+    assert (moe.expert_width, moe.expert_depth) == (three.width, three.depth)
+    assert int(np.max(moe.experts.num_nonzero)) <= three.expert_params  # generic position is the most
+    with pytest.raises(ValueError, match="m must be"):
+        ma.rates.design("cpwl", 0.02, 1, 2, 1, m=0)

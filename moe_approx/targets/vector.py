@@ -1,4 +1,4 @@
-"""Vector-valued targets f = (f_1, …, f_m) : [0,1]^n → R^m (docs/theory.md §2, vector targets).
+"""Vector-valued targets f = (f_1, …, f_m) : [0,1]^n → R^m (docs/theory.md §5, vector targets).
 
 A :class:`VectorTarget` is a tuple of m scalar targets on the same n (each a
 :class:`~moe_approx.HolderTarget` or a formula target, with its own (α, C)). Its error is measured in
