@@ -233,6 +233,14 @@ class MixtureOfExperts(MixtureSizes):
 
         Every expert's j-th output as an exact sub-network (:func:`moe_approx.outputs.output_component`):
         for a mixture built for a vector target, the j-th component's own experts, with the family label.
+
+        Examples
+        --------
+        >>> import moe_approx as ma
+        >>> f = ma.targets.VectorTarget([ma.targets.get("cone", n=2), ma.targets.get("kink", n=2)])
+        >>> moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl")
+        >>> moe.m, moe.expert_width, moe.component(1).expert_width, moe.component(1).family
+        (2, 44, 22, 'cpwl')
         """
         net = output_component(self.experts, j)
         own = self.m == 1 or all(a * self.m == b for a, b in zip(net.widths[1:-1], self.experts.widths[1:-1]))

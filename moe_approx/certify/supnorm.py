@@ -39,7 +39,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     rtol : float, default 1e-3
         Stop once ``upper − lower <= rtol·lower + atol``.
     max_evals : int, default 2**22
-        Budget of box evaluations; at least the number of experts.
+        Budget of box evaluations (of each component, for a vector target); at least the number of experts.
     atol : float or None
         Absolute floor of the bracket width, counted in ``certified``. None: 0 for ``certified``;
         the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
