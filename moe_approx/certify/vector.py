@@ -8,9 +8,9 @@ The error is measured in the ℓ∞ norm over the components,
 [lower_j, upper_j] (each by :func:`~moe_approx.sup_error` on f_j and ``moe.component(j)``) give
 [max_j lower_j, max_j upper_j]. Certified when upper − lower <= rtol·lower + atol.
 
-Components run in decreasing order of a sampled error, each with ``floor`` = the largest error L
-attained so far: its boxes close once their bounds are <= L (1 + rtol) + atol, so a component with a
-small error closes at once. This is enough: if every upper_j <= L (1 + rtol) + atol with
+Components run in decreasing order of an error sampled in every cell, each with ``floor`` = the
+largest error L attained so far: its boxes close once their bounds are <= L (1 + rtol) + atol, so a
+component with a small error closes at once. This is enough: if every upper_j <= L (1 + rtol) + atol with
 L <= lower = max_j lower_j, then upper − lower <= rtol·lower + atol.
 """
 
@@ -45,13 +45,18 @@ def _checked(target, moe):
     return target, moe
 
 
+SAMPLES_PER_CELL = 4  # points per cell, besides its centre, at which the components' errors are compared
+
+
 def _order(target, moe, cells) -> np.ndarray:
-    """The components by decreasing |f_j − Φ_j| sampled at the cell centres (the largest error first)."""
+    """The components by decreasing |f_j − Φ_j| sampled in every cell (its centre and SAMPLES_PER_CELL
+    points at the same fixed offsets in each cell): the largest error first."""
     lo, hi = moe.partition.all_bounds()
     if cells is not None:
         lo, hi = lo[np.asarray(cells)], hi[np.asarray(cells)]
-    centre = 0.5 * (lo + hi)
-    error = np.abs(np.asarray(target(centre)) - np.asarray(moe(centre)).reshape(len(centre), -1))
+    offsets = np.vstack([np.full(moe.n, 0.5), np.random.default_rng(0).uniform(0.05, 0.95, (SAMPLES_PER_CELL, moe.n))])
+    x = (lo[:, None, :] + (hi - lo)[:, None, :] * offsets).reshape(-1, moe.n)
+    error = np.abs(np.asarray(target(x)) - np.asarray(moe(x)).reshape(len(x), -1))
     return np.argsort(-error.max(axis=0), kind="stable")
 
 
