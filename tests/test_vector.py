@@ -105,9 +105,16 @@ def test_each_output_is_the_components_own_mixture(rng, expert, size, components
         assert same_weights(own.experts, alone.experts) and own.family == expert
         np.testing.assert_allclose(y[:, j], np.asarray(alone(x)), rtol=1e-12, atol=1e-12)
         nonzero += int(np.sum(alone.experts.num_nonzero))
-    # parallel composition: the nonzeros are the components' (docs/theory.md §5, vector targets)
+    # parallel composition: the nonzeros are the components' (docs/theory.md §5, vector targets), each at most
+    # the family's closed form; width m times the closed form, depth the closed form, stored entries those of
+    # the block-diagonal layers
+    family, m = ma.experts.get(expert), moe.m
     assert int(np.sum(moe.experts.num_nonzero)) == nonzero
-    assert moe.expert_width == moe.m * alone.expert_width and moe.expert_depth == alone.expert_depth
+    assert int(np.max(moe.experts.num_nonzero)) <= m * family.num_nonzero(2, "relu", **size)
+    assert (moe.expert_width, moe.expert_depth) == (m * family.width(2, "relu", **size), family.depth(2, "relu", **size))
+    d = alone.experts.widths
+    stored = d[0] * m * d[1] + sum(m * a * m * b for a, b in zip(d[1:-1], d[2:])) + m * sum(d[1:])
+    assert moe.expert_params == stored and alone.expert_params == family.num_params(2, "relu", **size)
 
 
 def test_dense_mixture_with_m_outputs_evaluates_like_numpy(rng):
@@ -122,6 +129,9 @@ def test_dense_mixture_with_m_outputs_evaluates_like_numpy(rng):
     np.testing.assert_allclose(np.asarray(moe.apply_per_point(jnp.asarray(x))), y, rtol=1e-13, atol=1e-13)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         moe.component(3)
+    nets = [ma.mlp.index_stack(moe.experts, i) for i in range(part.num_cells)]
+    again = ma.MixtureOfExperts.from_experts(part, nets)
+    np.testing.assert_array_equal(np.asarray(again(x)), y)
 
 
 # --- certified brackets -----------------------------------------------------------------------
