@@ -251,3 +251,12 @@ def test_a_small_component_closes_on_its_first_boxes():
     assert report.component_lower[0] <= 1 / 800 <= report.component_upper[0] <= 0.125 * (1 + 1e-3)
     alone = ma.sup_error(small, moe.component(0), rtol=1e-3)
     assert alone.evaluations > moe.num_experts and alone.lower <= 1 / 800 <= alone.upper
+
+
+def test_cells_restrict_every_component():
+    f = VectorTarget([CONE, DOUBLE_CONE])
+    moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="constant")
+    part = ma.sup_error(f, moe, rtol=1e-3, cells=[0, 5])
+    assert part.cell_upper.shape == (2,) and part.lower <= 0.25 <= part.upper
+    with pytest.raises(ValueError, match="cells must be distinct cell indices"):
+        ma.sup_error(f, moe, cells=[0, 99])

@@ -53,7 +53,10 @@ def _order(target, moe, cells) -> np.ndarray:
     points at the same fixed offsets in each cell): the largest error first."""
     lo, hi = moe.partition.all_bounds()
     if cells is not None:
-        lo, hi = lo[np.asarray(cells)], hi[np.asarray(cells)]
+        try:
+            lo, hi = lo[np.asarray(cells)], hi[np.asarray(cells)]
+        except (IndexError, TypeError, ValueError):  # bad cells: sup_error names them (ValueError) on the first run
+            return np.arange(target.m)
     offsets = np.vstack([np.full(moe.n, 0.5), np.random.default_rng(0).uniform(0.05, 0.95, (SAMPLES_PER_CELL, moe.n))])
     x = (lo[:, None, :] + (hi - lo)[:, None, :] * offsets).reshape(-1, moe.n)
     error = np.abs(np.asarray(target(x)) - np.asarray(moe(x)).reshape(len(x), -1))
