@@ -171,6 +171,24 @@ def test_brackets_contain_dense_sampling_per_component_and_for_the_max():
     assert report.cell_upper.shape == (9,) and report.upper == report.cell_upper.max()
 
 
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31), m=st.integers(2, 3), act=st.sampled_from(["relu", "prelu"]))
+def test_bracket_is_sound_on_random_mixtures_with_m_outputs(seed, m, act):
+    """Random (not block-diagonal) experts with m outputs against m library targets: every component's
+    upper end and the vector's lie above the dense numpy maximum, every lower end is attained."""
+    rng = np.random.default_rng(seed)
+    part = ma.GridPartition(2, 2)
+    moe = ma.MixtureOfExperts(part, random_net(rng, (2, 5, m), act, batch=(part.num_cells,)))
+    f = VectorTarget([ma.targets.get(name, n=2) for name in ("cone", "kink", "gaussian_bump")[:m]])
+    report = ma.sup_error(f, moe, rtol=1e-2, max_evals=2**13)
+    x = dense_grid(2, 100)
+    dense = np.abs(np.asarray(f(x)) - np.stack([numpy_moe(moe.component(j), x) for j in range(m)], axis=-1)).max(axis=0)
+    assert np.all(dense <= report.component_upper) and dense.max() <= report.upper
+    for j, r in enumerate(report.components):
+        at = r.argmax[None]
+        assert abs(float(f.components[j](at)[0]) - numpy_moe(moe.component(j), at)[0]) >= r.lower - 1e-12
+
+
 def test_one_component_is_the_scalar_result():
     part = ma.GridPartition(2, 3)
     scalar_moe = ma.build_moe(CONE, part, expert="cpwl")
