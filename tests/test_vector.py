@@ -212,6 +212,8 @@ def test_mismatches_are_refused():
         ma.sup_error(VectorTarget([ma.targets.get("cone", n=1)] * 2), moe)
     with pytest.raises(ValueError, match="n=2 but partition on n=1"):
         ma.build_moe(f, ma.GridPartition(1, 2))
+    with pytest.raises(ValueError, match="one output"):
+        ma.certify.box_bounds(f, moe, [0], [[0.0, 0.0]], [[0.1, 0.1]])
     with pytest.raises(ValueError, match="floor"):
         ma.sup_error(CONE, ma.build_moe(CONE, ma.GridPartition(2, 2)), floor=-1.0)
 

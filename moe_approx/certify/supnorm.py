@@ -174,6 +174,8 @@ def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
     """
     if method not in BOUNDS:
         raise ValueError(f"method must be one of {BOUNDS}, got {method!r}")
+    if is_vector_problem(target, moe):
+        raise ValueError("box_bounds bounds one output: pass target.components[j] and moe.component(j)")
     check_target(target)
     moe = as_mixture(check_network(moe, "moe"))
     cell = np.asarray(cell, np.int64)
