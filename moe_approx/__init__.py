@@ -13,7 +13,7 @@ from .onnx_io import from_onnx, to_onnx
 from .moe import MixtureOfExperts, as_mixture, build_moe
 from .partition import DyadicPartition, GridPartition, PrototypePartition
 from .certify import SupErrorReport, sup_error
-from .targets import HolderTarget
+from .targets import HolderTarget, VectorTarget
 
 from ._version import __version__
 
@@ -29,6 +29,7 @@ def __getattr__(name):
 __all__ = [
     "MLP",
     "HolderTarget",
+    "VectorTarget",
     "MixtureOfExperts",
     "GridPartition",
     "DyadicPartition",

@@ -53,6 +53,9 @@ def _encode(value, prefix: str, arrays: dict):
 def _target_record(target) -> dict | None:
     if target is None:
         return None
+    if hasattr(target, "components"):  # a vector target: its name and each component's record
+        return {"name": target.name, "n": target.n, "m": target.m,
+                "components": [_target_record(c) for c in target.components]}
     return {key: getattr(target, key, None)
             for key in ("name", "n", "alpha", "constant", "smoothness", "derivative_constant")}
 
@@ -84,6 +87,8 @@ def write(moe, path, target=None) -> Path:
     target = target if target is not None else getattr(moe, "target", None)
     if target is not None and getattr(target, "n", moe.n) != moe.n:
         raise ValueError(f"target is defined on n={target.n} but the mixture on n={moe.n}")
+    if target is not None and getattr(target, "m", 1) != moe.m:
+        raise ValueError(f"target has m={getattr(target, 'm', 1)} outputs but the mixture {moe.m}")
     arrays = {}
     net = moe.experts
     for l, (w, b) in enumerate(net.layers):
@@ -120,6 +125,8 @@ def write(moe, path, target=None) -> Path:
 def _assumptions(target) -> str:
     text = ("a certificate is conditional on the target's declared Hölder constants (docs/theory.md §5) and "
             "on the stated float64 rounding margin")
+    if hasattr(target, "components"):
+        return "; ".join(f"component {j}: " + _assumptions(c) for j, c in enumerate(target.components))
     if target is not None:
         text += f"; declared: alpha={target.alpha}, C={target.constant}"
         if getattr(target, "smoothness", None) is not None:

@@ -18,9 +18,11 @@ from . import experts as _experts
 from ._progress import default_progress
 from ._checks import check_int, check_positive, check_target
 from .assumptions import Assumptions, check_assumptions
+from .calculus import parallel
 from .mlp import check_activation, concat_stacks, index_stack
 from .moe import MixtureOfExperts
 from .partition import DyadicPartition
+from .targets.vector import is_vector
 from .certify import basis, branch_and_bound, is_formula
 
 
@@ -57,10 +59,10 @@ class Certificate:
         Wall time of the call.
     cell_bounds : ndarray of shape (L,)
         ``cell_bounds[i]`` is the proven bound on cell i.
-    assumptions : Assumptions or None
+    assumptions : Assumptions, tuple or None
         What the proof is conditional on: the declared constants, checked on sampled pairs in
         every final cell before the certificate was issued; None for a formula target, whose
-        bounds are rigorous interval enclosures.
+        bounds are rigorous interval enclosures; for a vector target, the tuple of its components'.
     basis : str
         "rigorous: from the formula" (docs/theory.md §9) or "conditional on the declared
         constants".
@@ -132,9 +134,14 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     used ``cell_evals`` evaluations (a cell whose error lies just under eps is cheaper to split
     than to certify).
 
+    A :class:`~moe_approx.targets.VectorTarget` f = (f_1, …, f_m) is approximated in the ℓ∞ norm
+    over components, max_j sup |f_j − Φ_j| <= eps (docs/theory.md §5, vector targets): every cell
+    is certified for each component and split when any component needs it; the experts are the
+    components' composed in parallel (m outputs, ``moe.component(j)``).
+
     Parameters
     ----------
-    target : HolderTarget or FormulaTarget
+    target : HolderTarget, FormulaTarget or VectorTarget
         f; with a formula the certificate rests on no declared constant (docs/theory.md §9).
     eps : float
         The tolerance, > 0.
@@ -174,7 +181,7 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     >>> moe.certificate.bound <= 0.05, moe.certificate.basis
     (True, 'conditional on the declared constants')
     """
-    check_target(target)
+    components = target.components if is_vector(target) else (check_target(target),)
     if expert == "optimal":
         raise ValueError("expert='optimal' cannot be certified by approximate: its bit-extraction experts have "
                          "Lipschitz constants near 1e10 on every cell, so no float64 branch and bound closes a bound "
@@ -191,7 +198,7 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
     start = time.perf_counter()
     n = target.n
     partition = DyadicPartition(n, 0)
-    nets = family.build(target, *partition.all_bounds(), activation=activation, **size)
+    nets = [family.build(c, *partition.all_bounds(), activation=activation, **size) for c in components]
     bounds = np.full(partition.num_cells, np.nan)
     new = np.arange(partition.num_cells)
     evaluations = rounds = 0
@@ -204,11 +211,17 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
         rounds += 1
         lo, hi = partition.all_bounds()
         step = None if bar is None else bar.step(partition.num_cells, int(np.sum(bounds <= eps)), evaluations, rounds)
-        state = branch_and_bound(target, lo[new], hi[new], index_stack(nets, new), threshold,
-                                 max(max_evals - evaluations, len(new)), step, family=family, size=size,
-                                 cell_evals=cell_evals)
-        evaluations += state.evaluations
-        bounds[new] = state.cell_upper_all()
+        worst = np.zeros(len(new))
+        for component, net in zip(components, nets):  # a cell over eps for one component is split anyway
+            todo = worst <= eps
+            run = new[todo]
+            if run.size:
+                state = branch_and_bound(component, lo[run], hi[run], index_stack(net, run), threshold,
+                                         max(max_evals - evaluations, len(run)), step, family=family, size=size,
+                                         cell_evals=cell_evals)
+                evaluations += state.evaluations
+                worst[todo] = np.maximum(worst[todo], state.cell_upper_all())
+        bounds[new] = worst
         failed = np.nonzero(~(bounds <= eps))[0]
         if not failed.size:
             break
@@ -218,29 +231,39 @@ def approximate(target, eps: float, expert: str = "cpwl", max_experts: int = 2**
                 bar.close()
             limit = (f"max_experts={max_experts} (the next refinement needs {grown})" if grown > max_experts
                      else f"max_evals={max_evals}")
-            partial = MixtureOfExperts(partition, nets, expert, size)
+            partial = MixtureOfExperts(partition, _joined(nets), expert, size)
             partial.certificate = Certificate(float(np.nanmax(bounds)), eps, rtol, evaluations, rounds,
-                                              time.perf_counter() - start, bounds, None, basis(target))
+                                              time.perf_counter() - start, bounds, None, _basis(components))
             raise ApproximationError(
                 f"eps={eps:g} not certified within {limit}: after {rounds} round(s), {partition.num_cells} experts, "
                 f"{partition.num_cells - failed.size} cells certified <= eps, {failed.size} not "
                 f"(largest cell bound {np.nanmax(bounds):.4g}, finest level {partition.max_level}, "
-                f"{evaluations} evaluations). The mixture reached is attached as .mixture. {_route(target, expert)}",
+                f"{evaluations} evaluations). The mixture reached is attached as .mixture. {_route(components[0], expert)}",
                 partial,
             )
         keep = np.setdiff1d(np.arange(partition.num_cells), failed)
         partition = partition.refine(failed)  # kept cells in order, then the children
         lo, hi = partition.all_bounds()
-        children = family.build(target, lo[len(keep):], hi[len(keep):], activation=activation, **size)
-        nets = concat_stacks(index_stack(nets, keep), children) if keep.size else children
+        children = [family.build(c, lo[len(keep):], hi[len(keep):], activation=activation, **size) for c in components]
+        nets = [concat_stacks(index_stack(net, keep), child) if keep.size else child for net, child in zip(nets, children)]
         bounds = np.concatenate([bounds[keep], np.full(partition.num_cells - keep.size, np.nan)])
         new = np.arange(keep.size, partition.num_cells)
     if bar is not None:
         bar.step(partition.num_cells, partition.num_cells, evaluations, rounds)
         bar.close()
-    assumptions = None if is_formula(target) else check_assumptions(
-        target, *partition.all_bounds(), uses_derivative=target.smoothness is not None)
-    moe = MixtureOfExperts(partition, nets, expert, size)
+    assumptions = tuple(None if is_formula(c) else check_assumptions(
+        c, *partition.all_bounds(), uses_derivative=c.smoothness is not None) for c in components)
+    moe = MixtureOfExperts(partition, _joined(nets), expert, size)
     moe.certificate = Certificate(float(bounds.max()), eps, rtol, evaluations, rounds, time.perf_counter() - start, bounds,
-                                  assumptions, basis(target))
+                                  assumptions if is_vector(target) else assumptions[0], _basis(components))
     return moe
+
+
+def _joined(nets):
+    """The experts of the components composed in parallel (m outputs), or the one stack of a scalar target."""
+    return parallel(*nets) if len(nets) > 1 else nets[0]
+
+
+def _basis(components) -> str:
+    """What the certificate rests on: rigorous only when every component is a formula (docs/theory.md §9)."""
+    return basis(components[0]) if all(is_formula(c) == is_formula(components[0]) for c in components) else basis(None)

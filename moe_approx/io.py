@@ -7,7 +7,8 @@ Layout of the file (``numpy.savez``, read back with ``allow_pickle=False``: load
   constants, the certificate's fields and the assumptions it rests on);
 - ``checksum``: the hex SHA-256 (uint8) of the manifest and of every array (name, dtype, shape, bytes);
 - ``experts/W{l}``, ``experts/b{l}``, ``experts/a{l}``: the stacked expert weights, biases and slopes,
-  stored as float64 exactly as held (outputs after a load are bit-identical);
+  stored as float64 exactly as held (outputs after a load are bit-identical); the last width is the
+  number of outputs m (a vector target's mixture; its target record lists the m components);
 - ``partition/*`` and ``certificate.*``: the arrays of the partition and of the certificate.
 
 The certificate is stored generically (its dataclass fields, arrays as entries), so fields added to

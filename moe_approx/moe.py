@@ -19,6 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import experts as _experts
+from .calculus import parallel
+from .outputs import output_component
+from .targets.vector import is_vector
 from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
 from ._npz import write
@@ -29,14 +32,14 @@ CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
 
 
 def _apply_stack(net: MLP, x):
-    """``net(x)[..., 0]`` for a stack (S,) and points (S, P, n): the slot kernel, slot s running network s."""
+    """``net(x)`` (S, P, m) for a stack (S,) and points (S, P, n): the slot kernel, slot s running network s."""
     S, P = x.shape[:2]
     if S == 0:
-        return jnp.zeros((0, P))
+        return jnp.zeros((0, P, net.out_dim))
     group = _group(P)
     xs = jnp.pad(jnp.asarray(x), ((0, -S % group), (0, 0), (0, 0)))
     cell = jnp.arange(xs.shape[0]) % S
-    return _slot_pass(net, xs, cell, jnp.int32(-(-S // group))).reshape(-1, P)[:S]
+    return _slot_pass(net, xs, cell, jnp.int32(-(-S // group))).reshape(-1, P, net.out_dim)[:S]
 
 
 def _bucket(m: int) -> int:
@@ -145,7 +148,8 @@ class MixtureOfExperts(MixtureSizes):
     partition : GridPartition, DyadicPartition or PrototypePartition
         The cells and the router.
     experts : MLP
-        A stack of ``partition.num_cells`` networks R^n → R, expert i for cell i.
+        A stack of ``partition.num_cells`` networks R^n → R^m, expert i for cell i; m >= 1 outputs
+        (a vector target's mixture, :func:`build_moe`): then Φ(x) has shape (..., m).
     family : str, default "custom"
         The expert family's name (recorded, see :func:`build_moe`).
     size : dict, optional
@@ -156,7 +160,7 @@ class MixtureOfExperts(MixtureSizes):
     TypeError
         If ``experts`` is not an MLP.
     ValueError
-        If ``experts`` is not a stack of one network R^n → R per cell.
+        If ``experts`` is not a stack of one network R^n → R^m per cell.
 
     Examples
     --------
@@ -174,13 +178,13 @@ class MixtureOfExperts(MixtureSizes):
     def __init__(self, partition, experts: MLP, family: str = "custom", size: dict | None = None):
         if not isinstance(experts, MLP):
             raise TypeError(f"experts must be an MLP stack, got {type(experts).__name__}")
-        if experts.batch_shape != (partition.num_cells,) or experts.in_dim != partition.n or experts.out_dim != 1:
+        if experts.batch_shape != (partition.num_cells,) or experts.in_dim != partition.n:
             raise ValueError(
-                f"experts must be a stack of {partition.num_cells} networks R^{partition.n} -> R, "
+                f"experts must be a stack of {partition.num_cells} networks R^{partition.n} -> R^m, "
                 f"got stack {experts.batch_shape}, widths {experts.widths}"
             )
         self.partition, self.experts, self.family, self.size = partition, experts, family, dict(size or {})
-        self.n = partition.n
+        self.n, self.m = partition.n, experts.out_dim
         self.certificate = None  # set by approximate(): the proof that sup|f − Φ| <= eps
 
     # --- networks from anywhere, saving -----------------------------------------------
@@ -188,7 +192,7 @@ class MixtureOfExperts(MixtureSizes):
     def from_experts(cls, partition, experts, family: str = "custom", size: dict | None = None) -> "MixtureOfExperts":
         """The mixture Φ(x) = Φ_ρ(x)(x) (docs/theory.md §2) of one given expert per cell.
 
-        ``experts``: a list of ``partition.num_cells`` unstacked :class:`MLP` R^n -> R of one
+        ``experts``: a list of ``partition.num_cells`` unstacked :class:`MLP` R^n -> R^m of one
         architecture (widths and activation), in cell order, or an MLP stack of that many.
         Build each with :meth:`MLP.from_arrays` from trained weights. Raises ``TypeError`` naming
         ``partition`` or ``experts`` when either has the wrong type.
@@ -214,8 +218,8 @@ class MixtureOfExperts(MixtureSizes):
                 raise ValueError(f"experts[{i}] is a stack {net.batch_shape}; pass unstacked networks")
             if net.widths != first.widths or net.activation != first.activation:
                 raise ValueError(f"experts must share one architecture: experts[0] is {first} but experts[{i}] is {net}")
-        if first.widths[0] != partition.n or first.widths[-1] != 1:
-            raise ValueError(f"experts must map R^{partition.n} -> R, got widths {first.widths}")
+        if first.widths[0] != partition.n:
+            raise ValueError(f"experts must map R^{partition.n} -> R^m, got widths {first.widths}")
         stack = MLP(tuple((np.stack([np.asarray(e.layers[l][0], np.float64) for e in experts]),
                            np.stack([np.asarray(e.layers[l][1], np.float64) for e in experts]))
                           for l in range(first.depth)),
@@ -223,6 +227,24 @@ class MixtureOfExperts(MixtureSizes):
                                     for e in experts]) for l in range(first.depth - 1)),
                     first.activation)
         return cls(partition, stack, family, size)
+
+    def component(self, j: int) -> "MixtureOfExperts":
+        """The scalar mixture x ↦ Φ(x)_j on the same partition (m outputs, 0 <= j < m).
+
+        Every expert's j-th output as an exact sub-network (:func:`moe_approx.outputs.output_component`):
+        for a mixture built for a vector target, the j-th component's own experts, with the family label.
+
+        Examples
+        --------
+        >>> import moe_approx as ma
+        >>> f = ma.targets.VectorTarget([ma.targets.get("cone", n=2), ma.targets.get("kink", n=2)])
+        >>> moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="cpwl")
+        >>> moe.m, moe.expert_width, moe.component(1).expert_width, moe.component(1).family
+        (2, 44, 22, 'cpwl')
+        """
+        net = output_component(self.experts, j)
+        own = self.m == 1 or all(a * self.m == b for a, b in zip(net.widths[1:-1], self.experts.widths[1:-1]))
+        return MixtureOfExperts(self.partition, net, self.family if own else "custom", self.size)
 
     def save(self, path, target=None):
         """Write this mixture (and its certificate) to one ``.npz`` file; see :func:`moe_approx.io.save`."""
@@ -252,12 +274,18 @@ class MixtureOfExperts(MixtureSizes):
 
     # --- evaluation --------------------------------------------------------------------
     def __call__(self, x):
-        """Φ(x) for points (..., n): routed once, then cell-blocked (per-point under tracing)."""
+        """Φ(x) for points (..., n): shape (...), or (..., m) for m > 1 outputs; routed once, then
+        cell-blocked (per-point under tracing)."""
         if is_traced(x):
             return self.apply_per_point(check_points(x, self.n))
         x = self._device_points(x)
         flat = x.reshape(-1, self.n)
-        return self.apply_dispatched(flat, self._dispatch(flat)).reshape(x.shape[:-1])
+        return self.apply_dispatched(flat, self._dispatch(flat)).reshape(x.shape[:-1] + self._out_shape)
+
+    @property
+    def _out_shape(self) -> tuple:
+        """The trailing shape of one output: () for one output, (m,) for several."""
+        return () if self.m == 1 else (self.m,)
 
     def _device_points(self, x):
         """x (..., n) as a device array, checked once: numpy input on the host, device input on the device."""
@@ -303,25 +331,27 @@ class MixtureOfExperts(MixtureSizes):
         return Routing(N, jax.device_put(order, may_alias=True), tuple(caps), tuple(passes))
 
     def apply_dispatched(self, x, routing: Routing):
-        """Cell-blocked Φ(x) for points (N, n) grouped by ``routing``; jit- and grad-friendly in x."""
+        """Cell-blocked Φ(x), (N,) or (N, m), for points (N, n) grouped by ``routing``; jit- and grad-friendly in x."""
         x = jnp.asarray(x)
         N, size = routing.num_points, routing.order.shape[0]
         if x.shape != (N, self.n):
             raise ValueError(f"x must have shape ({N}, {self.n}) as dispatched, got {x.shape}")
         y = _routed(self._device_experts, x if size == N else _pad_rows(x, size), routing.order, routing.passes, routing.caps)
-        return y if size == N else y[:N]
+        return (y if size == N else y[:N]).reshape((N,) + self._out_shape)
 
     def apply_blocked(self, x_cells, cells=slice(None)):
         """Φ on points already grouped by cell: row j of x_cells (C, P, n) lies in cell ``cells[j]``."""
         experts = self._device_experts if cells == slice(None) else index_stack(self._device_experts, cells)
         if x_cells.ndim != 3 or x_cells.shape[-1] != self.n or (experts.batch_shape[0] != x_cells.shape[0]):
             raise ValueError(f"x_cells must have shape ({experts.batch_shape[0]}, P, {self.n}), got {x_cells.shape}")
-        return _apply_stack(experts, jnp.asarray(x_cells))
+        y = _apply_stack(experts, jnp.asarray(x_cells))
+        return y.reshape(y.shape[:2] + self._out_shape)
 
     def apply_per_point(self, x):
         """Naive reference: gather each point's expert weights (slow; for tracing and tests)."""
         ids = self.partition._locate(x)
-        return _per_point(self.experts, x, ids)
+        y = _per_point(self.experts, x, ids)
+        return y.reshape(y.shape[:-1] + self._out_shape)
 
     def __repr__(self):
         return (
@@ -382,23 +412,24 @@ def _slot_points(x, order, start, length, cap):
 
 @jax.jit
 def _slot_pass(experts: MLP, xs, cell, used):
-    """Expert ``cell[s]`` on the points xs[s] (S, cap, n), in chunks of slots; chunks from ``used`` on give 0."""
+    """Expert ``cell[s]`` on the points xs[s] (S, cap, n) -> (S, cap, m), in chunks of slots; chunks from ``used`` on give 0."""
     S, cap = xs.shape[:2]
     group = _group(cap)
 
     def step(a):
-        return jax.lax.cond(a[2] < used, lambda a: index_stack(experts, a[0])(a[1])[..., 0],
-                            lambda a: jnp.zeros((group, cap), xs.dtype), a)
+        return jax.lax.cond(a[2] < used, lambda a: index_stack(experts, a[0])(a[1]),
+                            lambda a: jnp.zeros((group, cap, experts.out_dim), xs.dtype), a)
 
     return jax.lax.map(step, (cell.reshape(-1, group), xs.reshape(-1, group, cap, xs.shape[2]), jnp.arange(S // group)))
 
 
 @partial(jax.jit, static_argnums=2)
 def _unsort(where, outs, num_points):
-    """y with y[where[k]] = outs[k] (indices ``num_points`` dropped); one scatter per pass, no concatenation."""
-    y = jnp.zeros(num_points, outs[0].dtype if outs else jnp.float64)
+    """y (N, m) with y[where[k]] = outs[k] (indices ``num_points`` dropped); one scatter per pass, no concatenation."""
+    m = outs[0].shape[-1] if outs else 1
+    y = jnp.zeros((num_points, m), outs[0].dtype if outs else jnp.float64)
     for w, o in zip(where, outs):
-        y = y.at[w.ravel()].set(o.ravel(), mode="drop", unique_indices=True)
+        y = y.at[w.ravel()].set(o.reshape(-1, m), mode="drop", unique_indices=True)
     return y
 
 
@@ -413,12 +444,12 @@ def _per_point(experts: MLP, x, ids):
             a = experts.slopes[l]
             a = a if a.ndim == 1 else a[ids][..., None, :]
             h = jnp.maximum(h, 0.0) + a * jnp.minimum(h, 0.0)
-    return h[..., 0, 0]
+    return h[..., 0, :]
 
 
 def as_mixture(net) -> MixtureOfExperts:
     """``net`` as a mixture: a MixtureOfExperts is returned as is; a single (unstacked) MLP
-    R^n -> R becomes the one-cell mixture on ``GridPartition(n, 1)`` (the cube is its only cell).
+    R^n -> R^m becomes the one-cell mixture on ``GridPartition(n, 1)`` (the cube is its only cell).
 
     So :func:`~moe_approx.sup_error`, :func:`~moe_approx.io.save` and the parameter counts apply
     to a single network too (docs/theory.md §2).
@@ -426,7 +457,7 @@ def as_mixture(net) -> MixtureOfExperts:
     Parameters
     ----------
     net : MLP or MixtureOfExperts
-        An MLP with one output and no stack axes, or a mixture.
+        An MLP with no stack axes, or a mixture.
 
     Returns
     -------
@@ -438,7 +469,7 @@ def as_mixture(net) -> MixtureOfExperts:
     TypeError
         If ``net`` is neither an MLP nor a MixtureOfExperts.
     ValueError
-        If the MLP is a stack of networks or has more than one output.
+        If the MLP is a stack of networks.
 
     Examples
     --------
@@ -461,8 +492,8 @@ def as_mixture(net) -> MixtureOfExperts:
         return net
     if not isinstance(net, MLP):
         raise TypeError(f"net must be an MLP or a MixtureOfExperts, got {type(net).__name__}")
-    if net.batch_shape or net.out_dim != 1:
-        raise ValueError(f"net must be a single MLP R^n -> R, got {net}")
+    if net.batch_shape:
+        raise ValueError(f"net must be a single MLP R^n -> R^m, got a stack {net}")
     return MixtureOfExperts.from_experts(GridPartition(net.in_dim, 1), [net])
 
 
@@ -483,8 +514,11 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
 
     Parameters
     ----------
-    target : HolderTarget
-        The function to approximate, defined on the partition's n.
+    target : HolderTarget or VectorTarget
+        The function to approximate, defined on the partition's n. For a
+        :class:`~moe_approx.targets.VectorTarget` with m components, each component's experts are
+        built on the same cells and composed in parallel (block-diagonal, docs/theory.md §3): the
+        mixture has m outputs and ``moe.component(j)`` is component j's own mixture.
     partition : GridPartition, DyadicPartition or PrototypePartition
         The cells.
     expert : {"constant", "cpwl", "yarotsky", "optimal"}, default "constant"
@@ -521,6 +555,10 @@ def build_moe(target, partition, expert: str = "constant", activation: str = "re
     ...
     ValueError: unknown size keyword(s) ['m']; accepted: ['k']
     """
+    if is_vector(target):
+        parts = [build_moe(c, partition, expert, activation, **size).experts for c in target.components]
+        return MixtureOfExperts(partition, parallel(*parts) if len(parts) > 1 else parts[0], expert,
+                                _experts.check_size(_experts.get(expert), size))
     check_target(target)
     if not all(hasattr(partition, a) for a in ("n", "num_cells", "all_bounds")):
         raise TypeError(f"partition must be a GridPartition, DyadicPartition or PrototypePartition, got {type(partition).__name__}")

@@ -178,3 +178,19 @@ def test_pre_asymptotic_designs_hold_the_smallest_expert(tiny):
             assert r["expert_params"] == smallest[r["family"]], r
         elif r["r"] > 0:  # at r = 0 the smallest expert is the design's intent, not a clamp
             assert r["expert_params"] <= r["eps"] ** -r["r"] * (1 + 1e-12), r
+
+
+def test_vector_target_brackets_meet_the_components_and_count_twice(tiny):
+    """Experiment 12: the vector's bracket and the max of the components' own brackets both contain
+    max_j sup|f_j − Φ_j|, so they intersect; the constant experts of the two components in parallel
+    hold 2 nonzeros per cell beside one shared grid router of n(K − 1) thresholds."""
+    out, _ = tiny
+    rows = _rows(out / "exp12_vector_target.csv")
+    for K in {r["K"] for r in rows}:
+        vector = next(r for r in rows if r["K"] == K and r["outputs"] == 2)
+        parts = [r for r in rows if r["K"] == K and r["outputs"] == 1]
+        assert len(parts) == 2 and vector["certified"]
+        low = max(vector["lower"], *(r["lower"] for r in parts))
+        assert low <= min(vector["upper"], max(r["upper"] for r in parts)) * (1 + 1e-12), K
+        router = 2 * (K - 1)
+        assert vector["total_nonzero"] - router == 2 * (parts[0]["total_nonzero"] - router) == 2 * K**2

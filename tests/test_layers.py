@@ -23,7 +23,7 @@ LAYERS = [
               "moe_approx.boxes", "moe_approx.mlp"}),
     ("intervals", {"moe_approx.intervals"}),
     ("targets", {"moe_approx.targets", "moe_approx.formula"}),
-    ("network calculus", {"moe_approx.calculus", "moe_approx.lipschitz", "moe_approx.exact"}),
+    ("network calculus", {"moe_approx.calculus", "moe_approx.lipschitz", "moe_approx.exact", "moe_approx.outputs"}),
     ("partition", {"moe_approx.partition"}),
     ("experts", {"moe_approx.experts"}),
     ("mixture", {"moe_approx._npz", "moe_approx.moe"}),

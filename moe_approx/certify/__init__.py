@@ -4,7 +4,7 @@ One module per concern: :mod:`.supnorm` (``sup_error``, ``box_bounds``: the entr
 :mod:`.driver` (the branch and bound), :mod:`.evaluator` (boxes grouped by cell, batched kernel
 calls), :mod:`.kernels` (the per-box Lipschitz, per-axis and affine-form bounds), :mod:`.linear`
 (the CROWN-style linear relaxation), :mod:`.report` (``SupErrorReport`` and what ``certified``
-means). Box covering and splitting: :mod:`moe_approx.boxes`.
+means), :mod:`.vector` (vector targets: the ℓ∞ norm over components, bracketed componentwise). Box covering and splitting: :mod:`moe_approx.boxes`.
 
 Branch and bound over boxes, each inside one cell (expert Φ_l), with centre c and per-axis
 radius r (∞-radius ρ = max r). Every evaluated box gives

@@ -5,7 +5,7 @@ inside ``lax.while_loop``: take ``batch`` open boxes with (nearly) the largest u
 halve each along its best axis (the largest share of its bound, as :func:`moe_approx.boxes.split` scores
 them), bound the children with the same kernels as the host loop (:mod:`.kernels`, :mod:`.linear`),
 record their lower bounds, append them to the log and close every box whose upper bound is within
-the stopping threshold lower·(1 + rtol) + atol. A closed box keeps its slot and its upper bound until
+the stopping threshold max(lower, floor)·(1 + rtol) + atol. A closed box keeps its slot and its upper bound until
 the log is compacted, when its bound is folded into its cell's (a max, so the order does not matter).
 The host only starts a run of steps and reads a few scalars between runs (progress, budget).
 
@@ -156,7 +156,7 @@ def _worst(alive, upper, K, rounds=SELECT_ROUNDS):
 
 def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     """One step: split the ``batch`` worst boxes, bound the children, insert them, close (module docstring)."""
-    rtol, atol = rtol_atol
+    rtol, atol, floor = rtol_atol
     F, n = s.lo.shape
     K = cfg.batch
     pick, chosen = _worst(s.alive, s.upper, K)
@@ -167,7 +167,7 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     lo = jnp.concatenate([plo, jnp.where(cut, mid, plo)])
     hi = jnp.concatenate([jnp.where(cut, mid, phi_), phi_])
     ccell, cvalid = jnp.tile(cell, 2), jnp.tile(valid, 2)
-    threshold = s.lower * (1 + rtol) + atol
+    threshold = jnp.maximum(s.lower, floor) * (1 + rtol) + atol
     centre, fc, phi, upper, low, score, affine = _bound_children(cfg, consts, ccell, lo, hi, threshold)
     low = jnp.where(cvalid, low, 0.0)
     best = jnp.argmax(low)
@@ -183,7 +183,8 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
         return jax.lax.dynamic_update_slice_in_dim(a, b.astype(a.dtype), s.ptr, 0)
 
     upper_all = put(upper_all, jnp.where(cvalid, upper, -jnp.inf))
-    alive = put(alive, cvalid) & (upper_all > lower * (1 + rtol) + atol)  # closed boxes keep their upper (folded later)
+    # a closed box keeps its upper bound in its slot (folded into its cell's later)
+    alive = put(alive, cvalid) & (upper_all > jnp.maximum(lower, floor) * (1 + rtol) + atol)
     checks = [(cvalid & ~(jnp.isfinite(fc) & jnp.isfinite(phi) & ~jnp.isnan(upper)), NONFINITE, centre, fc, phi),
               (cvalid & (low > upper), CROSSED, centre, low, upper)]
     if cfg.check_pairs:

@@ -22,13 +22,14 @@ MAX_STEP_BOXES = 2**17  # (at most)
 @dataclass
 class Threshold:
     """The stopping rule of ``sup_error``: a box closes once its upper bound is at most
-    lower·(1 + rtol) + atol, atol None meaning ``factor`` times the largest float64 margin of f − Φ
+    max(lower, floor)·(1 + rtol) + atol, atol None meaning ``factor`` times the largest float64 margin of f − Φ
     at the cell centres (the resolution, fixed at the first step). Uniform over cells, so the
     branch and bound can run on the device (:mod:`.device_loop`)."""
 
     rtol: float
     atol: float | None
     factor: float
+    floor: float = 0.0  # an error attained elsewhere: lower is at least this (vector targets)
     resolution: float | None = None
 
     def offset(self, st) -> float:
@@ -37,7 +38,7 @@ class Threshold:
         return self.resolution if self.atol is None else self.atol
 
     def __call__(self, st) -> np.ndarray:
-        return np.full(len(st.cell_lower), st.lower * (1 + self.rtol) + self.offset(st))
+        return np.full(len(st.cell_lower), max(st.lower, self.floor) * (1 + self.rtol) + self.offset(st))
 
 
 @dataclass
@@ -191,7 +192,7 @@ def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
         return False
     F = device_loop.SLOTS_PER_BOX * K
     cfg, consts = device_loop.config(evaluate, K), device_loop.constants(evaluate)
-    limits = (threshold.rtol, threshold.offset(st))
+    limits = (threshold.rtol, threshold.offset(st), threshold.floor)
     s, ran = device_loop.to_device(st, F), 0
     while True:
         t, s = device_loop.run(cfg, consts, limits, (device_loop.STEPS, max_evals), s)

@@ -55,6 +55,13 @@ class SupErrorReport:
     basis : str
         "rigorous: from the formula" (interval enclosures, docs/theory.md §9) or "conditional on
         the declared constants".
+    component_lower, component_upper : ndarray of shape (m,) or None
+        For a vector target (docs/theory.md §5, vector targets): the bracket of each component's
+        error sup|f_j − Φ_j|; ``lower``/``upper`` are their maxima (the ℓ∞ norm over components).
+        None for a scalar target.
+    components : tuple of SupErrorReport
+        For a vector target, each component's report (``assumptions`` is then None: each
+        component's are in its report); empty for a scalar target.
 
     Examples
     --------
@@ -87,6 +94,9 @@ class SupErrorReport:
     lipschitz: np.ndarray = field(default=None, repr=False)
     assumptions: Assumptions | None = field(default=None, repr=False)
     basis: str = ""
+    component_lower: np.ndarray | None = field(default=None, repr=False)
+    component_upper: np.ndarray | None = field(default=None, repr=False)
+    components: tuple = field(default=(), repr=False)
 
 
 def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:

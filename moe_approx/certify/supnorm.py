@@ -16,6 +16,7 @@ from ..moe import as_mixture
 from .driver import Threshold, branch_and_bound, family_of
 from .evaluator import _Evaluator
 from .report import SupErrorReport, _verdict, basis, is_formula
+from .vector import is_vector_problem, vector_sup_error
 
 ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f − Φ at the cell centres
 
@@ -25,19 +26,22 @@ LOOPS = ("auto", "host", "device")
 
 
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
-              bound: str = "auto", cells=None, progress=None, loop: str = "auto") -> SupErrorReport:
+              bound: str = "auto", cells=None, progress=None, floor: float = 0.0,
+              loop: str = "auto") -> SupErrorReport:
     """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
 
     Parameters
     ----------
-    target : HolderTarget
+    target : HolderTarget or VectorTarget
         f with its declared (α, C) (and (s, D) where declared); the certificate is conditional on them.
+        A VectorTarget f: [0,1]^n → R^m (with a mixture of m outputs) is bracketed in the ℓ∞ norm
+        max_j sup |f_j − Φ_j|, componentwise (:mod:`moe_approx.certify.vector`).
     moe : MixtureOfExperts or MLP
-        Φ: any mixture, or a single network R^n → R (its one cell is the cube).
+        Φ: any mixture, or a single network R^n → R^m (its one cell is the cube).
     rtol : float, default 1e-3
         Stop once ``upper − lower <= rtol·lower + atol``.
     max_evals : int, default 2**22
-        Budget of box evaluations; at least the number of experts.
+        Budget of box evaluations (of each component, for a vector target); at least the number of experts.
     atol : float or None
         Absolute floor of the bracket width, counted in ``certified``. None: 0 for ``certified``;
         the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
@@ -58,13 +62,16 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     progress : bool or None
         A tqdm bar of the cells decided, with evaluations and the running bracket; None (default):
         shown when stderr is a terminal or in a Jupyter kernel.
+    floor : float, default 0
+        An error known to be attained elsewhere (another output's): boxes close once their bound is
+        <= max(lower, floor)·(1 + rtol) + atol; ``certified`` still judges this bracket alone.
     loop : {"auto", "host", "device"}
         Where the branch and bound's steps run: "host" (numpy steps around the kernels), "device" (a
         compiled loop, :mod:`moe_approx.certify.device_loop`, whenever the open set fills one of its
-        batches) or "auto" (the device loop on an accelerator, and on a CPU once a run has taken
-        ``device_loop.DEVICE_AFTER`` evaluations, so that its compilation pays). Same bounds, same
-        certificate; the boxes split differ (halved along one axis on the device), so the brackets
-        differ within the tolerance.
+        batches) or "auto" (the device loop on an accelerator, the host loop on a CPU, where the device
+        loop measured no faster and compiles for seconds per batch). Same bounds, same certificate;
+        the boxes split differ (halved along one axis on the device), so the brackets differ within
+        the tolerance.
 
     Returns
     -------
@@ -92,6 +99,9 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
     >>> report.certified, report.lower <= 1 / 8 <= report.upper
     (True, True)
     """
+    if is_vector_problem(target, moe):  # ℓ∞ over the m components (certify/vector.py)
+        return vector_sup_error(sup_error, target, moe, rtol, max_evals, atol=atol, bound=bound, cells=cells,
+                                progress=progress, loop=loop)
     check_target(target)
     moe = as_mixture(check_network(moe, "moe"))
     if target.n != moe.n:
@@ -104,6 +114,8 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"loop must be one of {LOOPS}, got {loop!r}")
     if atol is not None and (isinstance(atol, bool) or not np.isfinite(atol) or atol < 0):
         raise ValueError(f"atol must be a finite number >= 0 or None, got {atol!r}")
+    if isinstance(floor, bool) or not np.isfinite(floor) or floor < 0:
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
     progress = default_progress(progress)
     start = time.perf_counter()
     lo, hi = moe.partition.all_bounds()
@@ -118,7 +130,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         raise ValueError(f"max_evals must be at least the number of cells ({len(lo)}), got {max_evals}")
     assumptions = None if is_formula(target) else check_assumptions(target, lo, hi,
                                                                      uses_derivative=target.smoothness is not None)
-    threshold = Threshold(rtol, atol, ATOL_FACTOR)  # boxes close at rtol, or at the float64 resolution (or atol)
+    threshold = Threshold(rtol, atol, ATOL_FACTOR, floor)  # boxes close at rtol, or at the float64 resolution (or atol)
     st = branch_and_bound(target, lo, hi, experts, threshold, max_evals, progress, family=family_of(moe, experts, lo, hi),
                           size=moe.size, bound=bound, loop=loop)
     cell_upper = st.cell_upper_all()
@@ -168,6 +180,8 @@ def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
     """
     if method not in BOUNDS:
         raise ValueError(f"method must be one of {BOUNDS}, got {method!r}")
+    if is_vector_problem(target, moe):
+        raise ValueError("box_bounds bounds one output: pass target.components[j] and moe.component(j)")
     check_target(target)
     moe = as_mixture(check_network(moe, "moe"))
     cell = np.asarray(cell, np.int64)

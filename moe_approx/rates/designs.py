@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .. import experts
+from .._checks import check_int
 from ..mlp import check_activation
 from ._validate import _check_alpha, _check_constant, _check_eps, _check_n, _family_list, _params, _renamed_keywords, _resolve
 from .asymptotics import _check_r, _ray_sizes, rate
@@ -117,9 +118,9 @@ class Design:
         return BYTES_PER_PARAM * self.active_params
 
 
-def _design(name, module, sizes, K_val, n_val, a_val, c_val, activation) -> Design:
-    P = int(_params(module, n_val, activation, **sizes))
-    J, W = int(module.depth(n_val, activation, **sizes)), int(module.width(n_val, activation, **sizes))
+def _design(name, module, sizes, K_val, n_val, a_val, c_val, activation, m=1) -> Design:
+    P = m * int(_params(module, n_val, activation, **sizes))  # m outputs: m experts in parallel, one router
+    J, W = int(module.depth(n_val, activation, **sizes)), m * int(module.width(n_val, activation, **sizes))
     router = router_params(n_val, K_val)
     L = K_val**n_val
     return Design(name, activation, dict(sizes), K_val, L, P, router, P + router.active, L * P + router.total, J, W,
@@ -168,7 +169,7 @@ def cells_for(family, eps, n, alpha, C=1, **size) -> int:
 
 
 @_renamed_keywords(eps_="eps", r_="r")
-def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
+def design(family, eps, r, n, alpha, C=1, activation="relu", m=1) -> Design:
     """The integer design at trade-off r (docs/theory.md §6).
 
     Sizes on the family's growth path with the largest t such that num_nonzero <= ε^(−r) (t = 1 if
@@ -187,6 +188,9 @@ def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
     C : float, optional
         Hölder constant, > 0 (default 1).
     activation : {"relu", "prelu"}
+    m : int, default 1
+        Outputs of a vector target whose components share (α, C) (docs/theory.md §5, vector targets): the
+        same K and sizes, experts of m outputs in parallel (nonzero count and width ×m, router shared).
 
     Returns
     -------
@@ -195,7 +199,7 @@ def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
     Raises
     ------
     ValueError
-        For eps <= 0, r outside [0, r_max], n < 1, alpha outside (0, 1], C <= 0, an unknown family
+        For eps <= 0, r outside [0, r_max], m < 1, n < 1, alpha outside (0, 1], C <= 0, an unknown family
         or activation.
     TypeError
         For a non-numeric eps, r, alpha or C.
@@ -228,7 +232,7 @@ def design(family, eps, r, n, alpha, C=1, activation="relu") -> Design:
     K_val = _min_cells(module, e, n_val, a_val, c_val, sizes(t_val))
     if K_val is None:
         raise ValueError(f"{name} with sizes {sizes(t_val)} does not reach eps={eps} on any grid with K <= 2^200")
-    return _design(name, module, sizes(t_val), K_val, n_val, a_val, c_val, activation)
+    return _design(name, module, sizes(t_val), K_val, n_val, a_val, c_val, activation, check_int(m, "m"))
 
 
 # --- budget solver ----------------------------------------------------------------------------

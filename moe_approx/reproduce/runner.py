@@ -20,6 +20,7 @@ EXPERIMENTS = {
     9: "exp09_optimal_rate",
     10: "exp10_trained_regression",
     11: "exp11_classification",
+    12: "exp12_vector_target",
 }
 
 

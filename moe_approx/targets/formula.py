@@ -32,6 +32,7 @@ import sympy as sp
 from .. import intervals as iv
 from . import _syntax
 from .holder import HolderTarget, _check_dim
+from .vector import VectorTarget
 
 LIPSCHITZ_BOXES = 2**10
 """Number of grid boxes over [0,1]^n on which the gradient is enclosed to bound C (about)."""
@@ -324,8 +325,12 @@ def from_sympy(
     smoothness: float | None = None,
     derivative_constant: float | None = None,
     boxes: int = LIPSCHITZ_BOXES,
-) -> FormulaTarget:
+) -> FormulaTarget | VectorTarget:
     """A :class:`FormulaTarget` from a SymPy expression or a string in x1 … xn.
+
+    A list or tuple of m expressions gives the :class:`~moe_approx.targets.VectorTarget` of their
+    formula targets (f: [0,1]^n → R^m, docs/theory.md §2), each built as below with the same keywords;
+    ``name`` names the vector.
 
     Without ``alpha`` and ``constant``: α = 1 and C = a rigorous bound on sup ‖∇f‖_1 over
     [0,1]^n where the gradient enclosure is finite everywhere; otherwise (a kink, a cusp) both stay
@@ -335,6 +340,10 @@ def from_sympy(
     never runs it. Numbers beyond float64 and complex values are refused (ValueError).
     """
     n = _check_dim(n)
+    if isinstance(expr, (list, tuple)):
+        keywords = dict(alpha=alpha, constant=constant, smoothness=smoothness, derivative_constant=derivative_constant,
+                        boxes=boxes)
+        return VectorTarget(tuple(from_sympy(e, n, **keywords) for e in expr), name=name)
     if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
         raise ValueError(f"boxes must be an integer >= 1, got {boxes!r}")
     expr = _as_expression(expr, n)
