@@ -23,6 +23,9 @@ Cases:
     CROWN with forward intermediate bounds, not auto_LiRPA).
 11. First calls (``--first-calls``): a fresh process's first ``sup_error`` with a cold compilation cache,
     a second fresh process (warm cache), and the compiled call, for cases 1, 2 and 8.
+12. Host loop against the device loop (``sup_error(loop="host" | "device")``, compiled calls) on cases
+    1, 2, 4 and 8: evaluations, seconds and evaluations per second of each, and their ratio
+    (goal: device >= 5x the host's boxes per second on case 2).
 
 Baseline (the skeptic's): numpy, breadth first. Every open box is evaluated at its centre and bounded
 by |f(c) − Φ(c)| + C ρ^α + Λ_l ρ with the same per-cell Lipschitz constants Λ_l; boxes whose bound is
@@ -34,6 +37,7 @@ numpy forward pass with the cell's weights gathered per box. Printed: evaluation
 import argparse
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -132,7 +136,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-evals", type=int, default=2**24)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
     args = parser.parse_args()
     if 1 in args.only:
         f = ma.targets.get("linf_distance", n=2)
@@ -191,6 +195,8 @@ def main():
         depth(args)
     if 11 in args.only:
         first_calls()
+    if 12 in args.only:
+        loops(args)
 
 
 def faces(args):
@@ -216,6 +222,31 @@ def depth(args):
         r = ma.sup_error(f, moe, rtol=1e-2, max_evals=min(args.max_evals, 2**20), bound=bound)
         print(f"  bound={bound:6s}: [{r.lower:.8g}, {r.upper:.8g}] certified={r.certified} boxes={r.boxes} "
               f"evaluations={r.evaluations} time {time.perf_counter() - t0:.1f} s with compilation")
+
+
+def loops(args):
+    """Case 12: the same certificates with the steps on the host and in the compiled device loop."""
+    cases = {
+        "1: n=2, 32^2 cpwl linf_distance": (ma.targets.get("linf_distance", n=2), 2, 32, "cpwl"),
+        "2: n=2, 64^2 cpwl smooth plus kink": (SMOOTH_PLUS_KINK, 2, 64, "cpwl"),
+        "4: n=4, 8^4 constant cone": (ma.targets.get("cone", n=4), 4, 8, "constant"),
+        "8: n=4, 4^4 cpwl gaussian_bump": (ma.targets.get("gaussian_bump", n=4), 4, 4, "cpwl"),
+    }
+    print(f"\n[12: host loop against device loop, compiled calls, backend {jax.default_backend()}]")
+    for name, (f, n, K, expert) in cases.items():
+        moe = ma.build_moe(f, ma.GridPartition(n, K), expert=expert)
+        rate = {}
+        for loop in ("host", "device"):
+            t0 = time.perf_counter()
+            ma.sup_error(f, moe, rtol=1e-3, max_evals=min(args.max_evals, 2**23), loop=loop, progress=False)
+            first = time.perf_counter() - t0
+            r = ma.sup_error(f, moe, rtol=1e-3, max_evals=min(args.max_evals, 2**23), loop=loop, progress=False)
+            rate[loop] = r.evaluations / r.seconds
+            print(f"  {name:38s} {loop:6s}: [{r.lower:.8g}, {r.upper:.8g}] certified={r.certified} "
+                  f"evaluations={r.evaluations} device steps={r.device_steps} {r.seconds:.2f} s "
+                  f"({rate[loop]:.3g} evaluations/s; first call {first:.2f} s)")
+        print(f"  {'':38s} device/host evaluations per second = {rate['device'] / rate['host']:.3g}"
+              + (" (goal >= 5)" if name.startswith("2:") else ""))
 
 
 FIRST_CALL = """
