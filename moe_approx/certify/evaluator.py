@@ -65,6 +65,24 @@ def _group(cell: np.ndarray, num_cells: int, lanes: int, multiple: int, capaciti
     return _Slots(slot_cell, slot_point, point_lane)
 
 
+def _formula_slopes(target, lo, hi) -> np.ndarray:
+    """Per-cell slopes of a formula along each axis, to steer the splitting (not part of any bound):
+    sup_cell |∂_i f| from the gradient enclosure, or, where f is not C¹ on the cell (a kink: the
+    enclosure is infinite), the variation of f along axis i through the cell's centre over the cell's
+    width, so that an infinite slope along one axis does not stop the others from being split."""
+    centre, radius = covering_box(lo, hi)
+    box_lo, box_hi = np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
+    d_lo, d_hi = (np.asarray(d) for d in target._compiled["gradient"](box_lo, box_hi))
+    slopes = np.nan_to_num(np.maximum(np.abs(d_lo), np.abs(d_hi)), nan=np.inf, posinf=np.inf)
+    for i in np.nonzero(~np.all(np.isfinite(slopes), axis=0))[0]:
+        line_lo, line_hi = centre.copy(), centre.copy()
+        line_lo[:, i], line_hi[:, i] = box_lo[:, i], box_hi[:, i]
+        f_lo, f_hi, _ = (np.asarray(a) for a in target._compiled["value"](line_lo, line_hi))
+        proxy = np.nan_to_num((f_hi - f_lo) / (box_hi[:, i] - box_lo[:, i]), nan=1e300, posinf=1e300)
+        slopes[:, i] = np.where(np.isfinite(slopes[:, i]), slopes[:, i], proxy)
+    return slopes
+
+
 class _Evaluator:
     """Evaluates boxes (cell, centre, radius): both bounds, cell-blocked, weights resident on the device."""
 
@@ -76,10 +94,7 @@ class _Evaluator:
         self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
         self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
         if is_formula(target):
-            centre, radius = covering_box(lo, hi)
-            d_lo, d_hi = (np.asarray(d) for d in target._compiled["gradient"](np.maximum(centre - radius, 0.0),
-                                                                                np.minimum(centre + radius, 1.0)))
-            self.target_axes = np.nan_to_num(np.maximum(np.abs(d_lo), np.abs(d_hi)), nan=np.inf)
+            self.target_axes = _formula_slopes(target, lo, hi)
         if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
             self.lip_axes = np.full_like(self.lip_axes, np.inf)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
