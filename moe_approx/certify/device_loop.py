@@ -1,9 +1,10 @@
 """The branch and bound on the device: a compiled loop over a fixed-capacity frontier (docs/theory.md §5).
 
 The boxes live in a log of SLOTS_PER_BOX·batch device slots (a mask marks the open ones). One step,
-inside ``lax.while_loop``: take ``batch`` open boxes with (nearly) the largest upper bounds (:func:`_worst`),
-halve each along its best axis (the largest share of its bound, as :func:`moe_approx.boxes.split` scores
-them), bound the children with the same kernels as the host loop (:mod:`.kernels`, :mod:`.linear`),
+inside ``lax.while_loop``: take open boxes with (nearly) the largest upper bounds (:func:`_worst`), about
+2·batch/2^m of them, and cut each into 2^m children (m = min(n, MAX_SPLIT_AXES)) along the axes with the
+largest shares of its bound, as :func:`moe_approx.boxes.split` does (children that would cut an axis left
+whole are masked: fixed shapes), bound the children with the same kernels as the host loop (:mod:`.kernels`, :mod:`.linear`),
 record their lower bounds, append them to the log and close every box whose upper bound is within
 the stopping threshold max(lower, floor)·(1 + rtol) + atol. A closed box keeps its slot and its upper bound until
 the log is compacted, when its bound is folded into its cell's (a max, so the order does not matter).
@@ -30,6 +31,7 @@ from ..assumptions import HOLDER_SLACK, SCALE_RTOL, TARGET_RTOL
 from .evaluator import AFFINE_GAIN, LINEAR_DEPTH
 from .kernels import _affine_kernel, _point_kernel
 from .linear import linear_kernel
+from ..boxes import MAX_SPLIT_AXES
 from .report import is_formula
 
 BATCHES = (2**10, 2**13, 2**15)  # boxes split per step (2·batch children bounded): one compiled loop each
@@ -80,14 +82,28 @@ def _covering(lo, hi):
     return centre, jnp.nextafter(jnp.maximum(hi - centre, centre - lo), jnp.inf)
 
 
-def _split_axis(lo, hi, score, by_width):
-    """The axis to halve of each box (N, n) and whether any float lies strictly inside it."""
+def _children(lo, hi, score, by_width):
+    """The 2^m children (m = min(n, MAX_SPLIT_AXES)) of boxes (P, n), as :func:`moe_approx.boxes.split` cuts
+    them: the splittable axes scoring at least half the largest (by width where nothing scores), at most
+    m of them, at their float midpoints. Returns lo, hi (P·2^m, n), the mask of real children (those
+    that cut no unsplit axis) and whether each box has a float strictly inside (P,)."""
+    P, n = lo.shape
+    m = min(n, MAX_SPLIT_AXES)
     mid = 0.5 * (lo + hi)
     splittable = (lo < mid) & (mid < hi)
     width = jnp.where(splittable, hi - lo, 0.0)
     share = width if by_width else jnp.where(splittable, jnp.nan_to_num(score, nan=jnp.inf), 0.0)
     share = jnp.where(jnp.any(share > 0, axis=1, keepdims=True), share, width)  # nothing scores: by width
-    return jnp.argmax(share, axis=1), mid, jnp.any(splittable, axis=1)
+    top_share, top = jax.lax.top_k(share, m)  # (P, m), m <= 4: a tiny sort per box
+    use = (top_share >= 0.5 * top_share[:, :1]) & (top_share > 0)
+    bits = np.array(np.unravel_index(np.arange(2**m), (2,) * m)).T.astype(bool)  # (2^m, m)
+    real = ~jnp.any(bits[None] & ~use[:, None], axis=2)  # (P, 2^m)
+    onehot = top[..., None] == jnp.arange(n)  # (P, m, n)
+    raise_lo = jnp.any((bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)  # (P, 2^m, n)
+    lower_hi = jnp.any((~bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)
+    child_lo = jnp.where(raise_lo, mid[:, None], lo[:, None]).reshape(-1, n)
+    child_hi = jnp.where(lower_hi, mid[:, None], hi[:, None]).reshape(-1, n)
+    return child_lo, child_hi, real.reshape(-1), jnp.any(splittable, axis=1)
 
 
 def _pair_suspect(target, x, y, fx, fy, valid):
@@ -154,19 +170,23 @@ def _worst(alive, upper, K, rounds=SELECT_ROUNDS):
     return pick, lane < taken + jnp.sum(rest)
 
 
+def _fanout(K: int, n: int) -> tuple[int, int]:
+    """Boxes split per step and children per box: about 2K children per step, 2^min(n, 4) per box."""
+    fan = 2 ** min(n, MAX_SPLIT_AXES)
+    return max(1, 2 * K // fan), fan
+
+
 def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     """One step: split the ``batch`` worst boxes, bound the children, insert them, close (module docstring)."""
     rtol, atol, floor = rtol_atol
     F, n = s.lo.shape
     K = cfg.batch
-    pick, chosen = _worst(s.alive, s.upper, K)
+    parents, fan = _fanout(K, n)
+    pick, chosen = _worst(s.alive, s.upper, parents)
     plo, phi_, cell = s.lo[pick], s.hi[pick], s.cell[pick]
-    axis, mid, splittable = _split_axis(plo, phi_, s.score[pick], cfg.bound == "lipschitz")
+    lo, hi, real, splittable = _children(plo, phi_, s.score[pick], cfg.bound == "lipschitz")
     valid = chosen & splittable  # a box with no float inside stays open: the host closes it (STUCK)
-    cut = jnp.arange(n)[None, :] == axis[:, None]
-    lo = jnp.concatenate([plo, jnp.where(cut, mid, plo)])
-    hi = jnp.concatenate([jnp.where(cut, mid, phi_), phi_])
-    ccell, cvalid = jnp.tile(cell, 2), jnp.tile(valid, 2)
+    ccell, cvalid = jnp.repeat(cell, fan), jnp.repeat(valid, fan) & real
     threshold = jnp.maximum(s.lower, floor) * (1 + rtol) + atol
     centre, fc, phi, upper, low, score, affine = _bound_children(cfg, consts, ccell, lo, hi, threshold)
     low = jnp.where(cvalid, low, 0.0)
@@ -182,13 +202,13 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     def put(a, b):
         return jax.lax.dynamic_update_slice_in_dim(a, b.astype(a.dtype), s.ptr, 0)
 
-    upper_all = put(upper_all, jnp.where(cvalid, upper, -jnp.inf))
+    upper_all = put(upper_all, jnp.where(cvalid, upper, -jnp.inf))  # the log grows by 2^m slots per parent
     # a closed box keeps its upper bound in its slot (folded into its cell's later)
     alive = put(alive, cvalid) & (upper_all > jnp.maximum(lower, floor) * (1 + rtol) + atol)
     checks = [(cvalid & ~(jnp.isfinite(fc) & jnp.isfinite(phi) & ~jnp.isnan(upper)), NONFINITE, centre, fc, phi),
               (cvalid & (low > upper), CROSSED, centre, low, upper)]
     if cfg.check_pairs:
-        pcentre, pfc = jnp.tile(0.5 * (plo + phi_), (2, 1)), jnp.tile(s.fc[pick], 2)
+        pcentre, pfc = jnp.repeat(0.5 * (plo + phi_), fan, axis=0), jnp.repeat(s.fc[pick], fan)
         checks.append((_pair_suspect(cfg.target, centre, pcentre, fc, pfc, cvalid), PAIR, pcentre, fc, pfc))
     stop, witness = jnp.where(jnp.any(chosen & ~splittable), STUCK, RUNNING), s.witness
     for failed, code, other, a, b in checks[::-1]:  # the first failed check in this order is reported
@@ -197,10 +217,10 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
         witness = jnp.where(failed[i], jnp.stack([jnp.append(centre[i], a[i]), jnp.append(other[i], b[i])]), witness)
     return s._replace(
         alive=alive, cell=put(s.cell, ccell), lo=put(s.lo, lo), hi=put(s.hi, hi), upper=upper_all, fc=put(s.fc, fc),
-        score=put(s.score, score), ptr=s.ptr + 2 * K, cell_lower=s.cell_lower.at[ccell].max(low),
+        score=put(s.score, score), ptr=s.ptr + lo.shape[0], cell_lower=s.cell_lower.at[ccell].max(low),
         cell_evals=s.cell_evals.at[ccell].add(cvalid.astype(s.cell_evals.dtype)), lower=lower, argmax=argmax,
-        evaluations=s.evaluations + 2 * jnp.sum(valid), affine_evaluations=s.affine_evaluations + affine,
-        boxes=s.boxes + jnp.sum(valid), stop=stop, witness=witness)
+        evaluations=s.evaluations + jnp.sum(cvalid), affine_evaluations=s.affine_evaluations + affine,
+        boxes=s.boxes + jnp.sum(cvalid) - jnp.sum(valid), stop=stop, witness=witness)
 
 
 def _fold(s: Frontier) -> jax.Array:
@@ -224,13 +244,14 @@ def run(cfg: Config, consts, rtol_atol, limits, s: Frontier):
     """(steps taken, frontier) after steps until no box is open, ``limits = (steps, max_evals)`` is
     reached, the frontier is full or a check stops the run (``s.stop``)."""
     steps, max_evals = limits
-    F = s.lo.shape[0]
+    F, n = s.lo.shape
+    C = children_per_step(cfg.batch, n)
     K = cfg.batch
 
     def going(carry):  # the steps of one pass over the log, while the open set fills a sixteenth of a batch
         t, s = carry
         return (s.stop == RUNNING) & (t < steps) & (jnp.sum(s.alive) >= max(1, K // 16)) & \
-            (s.evaluations + 2 * K <= max_evals) & (s.ptr + 2 * K <= F)
+            (s.evaluations + C <= max_evals) & (s.ptr + C <= F)
 
     def body(carry):
         t, s = carry
@@ -239,8 +260,8 @@ def run(cfg: Config, consts, rtol_atol, limits, s: Frontier):
     def again(carry):  # another pass after compaction
         t, s = carry
         count = jnp.sum(s.alive)
-        return (s.stop == RUNNING) & (t < steps) & (count >= max(1, K // 16)) & (s.evaluations + 2 * K <= max_evals) & \
-            (count + 2 * K <= F)
+        return (s.stop == RUNNING) & (t < steps) & (count >= max(1, K // 16)) & (s.evaluations + C <= max_evals) & \
+            (count + C <= F)
 
     def compact_and_step(carry):
         t, s = carry
@@ -248,8 +269,17 @@ def run(cfg: Config, consts, rtol_atol, limits, s: Frontier):
 
     t, s = jax.lax.while_loop(again, compact_and_step, (jnp.asarray(0), s._replace(stop=jnp.asarray(RUNNING))))
     s = _compact(s)
-    stop = jnp.where((s.stop == RUNNING) & (s.ptr > 0) & (s.ptr + 2 * K > F), FULL, s.stop)
+    stop = jnp.where((s.stop == RUNNING) & (s.ptr > 0) & (s.ptr + C > F), FULL, s.stop)
     return t, s._replace(stop=stop)
+
+
+def capacity(K: int, n: int) -> int:
+    """Slots of the log for batch K in dimension n (at least four steps' children)."""
+    return max(SLOTS_PER_BOX * K, 4 * int(np.prod(_fanout(K, n))))
+
+
+def children_per_step(K: int, n: int) -> int:
+    return int(np.prod(_fanout(K, n)))
 
 
 def batch_for(open_count: int, loop: str) -> int | None:

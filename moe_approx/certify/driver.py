@@ -188,9 +188,10 @@ def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
     suits it and a step fits the budget; the state comes back to ``st``. Returns whether any step ran;
     a check that needs the host is done here."""
     K = device_loop.batch_for(len(st.open_cell), loop)
-    if K is None or st.evaluations + 2 * K > max_evals:
+    n = st.open_lo.shape[1]
+    if K is None or st.evaluations + device_loop.children_per_step(K, n) > max_evals:
         return False
-    F = device_loop.SLOTS_PER_BOX * K
+    F = device_loop.capacity(K, n)
     cfg, consts = device_loop.config(evaluate, K), device_loop.constants(evaluate)
     limits = (threshold.rtol, threshold.offset(st), threshold.floor)
     s, ran = device_loop.to_device(st, F), 0
