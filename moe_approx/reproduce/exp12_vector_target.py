@@ -64,5 +64,5 @@ def figure(rows, out):
         ax.set_xlabel(label)
         ax.set_ylabel(r"certified $\max_j\|f_j-\Phi_j\|_\infty$")
         plotting.log_ticks(ax)
-    plotting.figure_legend(fig, axes[0], panels=["L", "nonzero"], panel_name="against", theory=True, ncol=1)
+    plotting.figure_legend(fig, axes[0], panels=["against L", "against nonzero"], panel_name=None, theory=True, ncol=1)
     return plotting.save(fig, out / "exp12_vector_target")
