@@ -5,6 +5,12 @@ brackets, the selection and the (child, parent) test against their host definiti
 stop that hands a check to the host. Small batches (monkeypatched) keep compilations few and fast.
 """
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -149,6 +155,33 @@ def test_boxes_no_float_splits_are_closed_by_the_host(monkeypatch):
     host = ma.sup_error(f, moe, rtol=1e-3, max_evals=2**12, loop="host", progress=False)
     assert device_loop.STUCK in stops and device.device_steps > 0
     assert device.limited_by == host.limited_by == "float64" and device.upper == host.upper >= 0.99
+
+
+MULTI_DEVICE = """
+import json, sys
+import numpy as np, jax
+sys.path.insert(0, {tests!r})
+import moe_approx as ma
+from moe_approx.certify import device_loop
+from nets import random_moe
+device_loop.BATCHES = (64, 1024)
+moe = random_moe(np.random.default_rng(7), 2, 3, (6, 6), "prelu")
+r = ma.sup_error(ma.targets.get("gaussian_bump", 2), moe, rtol=1e-4, loop="device", progress=False)
+print(json.dumps([len(jax.devices()), r.device_steps, r.lower, r.upper, r.evaluations, r.cell_upper.tolist()]))
+"""
+
+
+def test_sharded_over_devices_gives_identical_brackets():
+    """XLA_FLAGS=--xla_force_host_platform_device_count=4: the frontier's slots are sharded over 4 CPU
+    devices and XLA partitions the loop; the bracket is the one device's, to the last bit."""
+    script = MULTI_DEVICE.format(tests=str(Path(__file__).parent))
+    out = []
+    for count in (1, 4):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert out[0][0] == 1 and out[1][0] == 4 and out[0][1] > 0
+    assert out[0][1:] == out[1][1:]
 
 
 def test_loop_is_validated():

@@ -306,15 +306,28 @@ def constants(evaluate):
             jnp.asarray(evaluate.target_axes))
 
 
-def to_device(st, capacity: int) -> Frontier:
-    """The host state's open set and brackets in a frontier of ``capacity`` slots."""
+def to_device(st, capacity: int, sharding=None) -> Frontier:
+    """The host state's open set and brackets in a frontier of ``capacity`` slots; with a ``sharding``
+    (a NamedSharding over one axis of devices) the slots are sharded over the devices and the rest
+    replicated, and XLA partitions the loop (same operations, so the same result as on one device)."""
     count, n = st.open_lo.shape
     pad = capacity - count
 
     def slots(a, fill=0.0):
         a = np.asarray(a)
-        return jnp.asarray(np.concatenate([a, np.full((pad,) + a.shape[1:], fill, a.dtype)]))
+        a = np.concatenate([a, np.full((pad,) + a.shape[1:], fill, a.dtype)])
+        return jnp.asarray(a) if sharding is None else jax.device_put(a, sharding)
 
+    if sharding is not None:
+        replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+        frontier = _frontier(st, slots, n, count)
+        return jax.tree_util.tree_map(lambda a: a if a.ndim and a.shape[0] == capacity else
+                                      jax.device_put(a, replicated), frontier)
+    return _frontier(st, slots, n, count)
+
+
+def _frontier(st, slots, n, count) -> Frontier:
+    """The frontier of the host state ``st``, its per-slot arrays made by ``slots``."""
     return Frontier(
         alive=slots(np.ones(count, bool), False), cell=slots(st.open_cell.astype(np.int64), 0),
         lo=slots(st.open_lo), hi=slots(st.open_hi), upper=slots(st.open_upper, -np.inf), fc=slots(st.open_fc),

@@ -194,7 +194,7 @@ def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
     F = device_loop.capacity(K, n)
     cfg, consts = device_loop.config(evaluate, K), device_loop.constants(evaluate)
     limits = (threshold.rtol, threshold.offset(st), threshold.floor)
-    s, ran = device_loop.to_device(st, F), 0
+    s, ran = device_loop.to_device(st, F, evaluate.sharding if F % len(evaluate.devices) == 0 else None), 0
     while True:
         t, s = device_loop.run(cfg, consts, limits, (device_loop.STEPS, max_evals), s)
         ran += int(t)
