@@ -25,7 +25,6 @@ import sympy as sp
 from . import experts, plotting, rates, targets
 from .moe import build_moe
 from .partition import GridPartition
-from .reproduce.exp03_tradeoff_frontier import theory_curve
 from .certify import SupErrorReport, sup_error
 
 FAMILIES = tuple(experts.holder_families())  # families for (α, C)-Hölder targets
@@ -59,7 +58,7 @@ class View:
         Designs at r = r_max·k/(r_points − 1), k = 0 … r_points − 1.
     leading : tuple of numpy.ndarray
         (r, active params, experts L) of the leading-order curve at ``LEADING_POINTS`` values of r
-        in [0, r_max] (exp03's ``theory_curve``; one point when r_max = 0).
+        in [0, r_max] (``Rate.frontier``; one point when r_max = 0).
     budget : rates.BudgetResult
         ``rates.budget_solve(eps, budget_bytes, unit="bytes", families=[family])``.
     report : SupErrorReport or None
@@ -189,8 +188,8 @@ def tradeoff_view(family="cpwl", n=1, alpha=1.0, eps=1e-2, r=0.5, budget_bytes=4
     design = rates.design(family, eps, r, n, alpha)
     grid = sorted({rt.r_max * sp.Rational(k, r_points - 1) for k in range(r_points)})
     frontier = tuple((x, rates.design(family, eps, x, n, alpha)) for x in grid)
-    r_lead = np.linspace(0, float(rt.r_max), LEADING_POINTS) if rt.r_max else np.zeros(1)  # theory_curve's grid
-    leading = (r_lead, *theory_curve(family, n, alpha, 1, "relu", eps, float(rt.r_max), num=LEADING_POINTS))
+    r_lead = np.linspace(0, float(rt.r_max), LEADING_POINTS) if rt.r_max else np.zeros(1)  # Rate.frontier's grid
+    leading = (r_lead, *rt.frontier(eps, 1, float(rt.r_max), num=LEADING_POINTS))
     budget = rates.budget_solve(eps, budget_bytes, n=n, alpha=alpha, unit="bytes", families=[family])
     dense = design.num_experts * int(experts.get(family).num_params(n, "relu", **design.sizes))
     report, note = None, target(n, alpha).name

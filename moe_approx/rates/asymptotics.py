@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 from ..mlp import check_activation
@@ -205,6 +206,15 @@ class Rate:
     exact_in_sizes: dict | None
     note: str = ""
     substituted: dict = dataclasses.field(default_factory=dict)
+
+    def frontier(self, eps_value, C_value=1, r_max=0.0, num: int = 50):
+        """The leading-order trade-off r ↦ (active params, experts L) at ε, on ``num`` values of r in
+        [0, r_max] (one at r = 0 when r_max = 0): numpy arrays (active, L)."""
+        values = {eps: sp.Rational(repr(float(eps_value))), C: C_value}
+        active = sp.lambdify(r, self.asymptotic["active params"].subs(values), "numpy")
+        experts = sp.lambdify(r, self.asymptotic["experts L"].subs(values), "numpy")
+        rs = np.linspace(0, r_max, num) if r_max > 0 else np.zeros(1)
+        return np.broadcast_to(active(rs), rs.shape), np.broadcast_to(experts(rs), rs.shape)
 
 
 QUANTITIES = ("cells per side K", "experts L", "params per expert", "active params", "total params",

@@ -62,16 +62,6 @@ def run(out, size="quick", force=False):
     return res.outputs(figure(res.rows, out))
 
 
-def theory_curve(family, n, alpha, C, activation, eps, r_max, num=50):
-    """The rates module's leading-order frontier r ↦ (active, L) at ε."""
-    rt = rates.rate(family, n, alpha, activation)
-    values = {rates.eps: sp.Rational(repr(eps)), rates.C: C}
-    active = sp.lambdify(rates.r, rt.asymptotic["active params"].subs(values), "numpy")
-    experts = sp.lambdify(rates.r, rt.asymptotic["experts L"].subs(values), "numpy")
-    rs = np.linspace(0, r_max, num) if r_max > 0 else np.zeros(1)
-    return np.broadcast_to(active(rs), rs.shape), np.broadcast_to(experts(rs), rs.shape)
-
-
 @plotting.styled
 def figure(rows, out):
     """One panel per ε: designs of each (family, activation) joined along r (ReLU solid, PReLU
@@ -93,7 +83,7 @@ def figure(rows, out):
             if activation != "relu":
                 continue
             t = ma.targets.get(sel[0]["target"], n=sel[0]["n"])
-            a, L = theory_curve(family, t.n, t.alpha, t.constant, activation, eps, max(x["r"] for x in sel))
+            a, L = rates.rate(family, t.n, t.alpha, activation).frontier(eps, t.constant, max(x["r"] for x in sel))
             keep = a >= min(x["active_params"] for x in sel)
             if keep.any():
                 theory, = ax.plot(a[keep], L[keep], "--", color=styles[key]["color"], alpha=0.7, lw=0.9)
