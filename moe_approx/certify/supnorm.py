@@ -7,6 +7,7 @@ import time
 import jax
 import numpy as np
 
+from .._compilation import reported
 from .._checks import check_int, check_network, check_positive, check_target
 from .._progress import default_progress
 from ..boxes import covering_box
@@ -23,6 +24,7 @@ ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f −
 BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
 
 
+@reported
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
               bound: str = "auto", cells=None, progress=None) -> SupErrorReport:
     """Certified bracket of sup_{[0,1]^n} |f − Φ| by branch and bound (docs/theory.md §5).
