@@ -11,7 +11,8 @@ import numpy as np
 
 from .._checks import check_memory
 from ..boxes import covering_box
-from ..lipschitz import cell_constants
+from ..lipschitz import cell_bucket, cell_constants
+from ..mlp import index_stack
 from .kernels import _affine_kernel, _point_kernel
 from .linear import linear_kernel
 from .report import is_formula
@@ -98,8 +99,9 @@ class _Evaluator:
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
-        self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
-        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a) for a in (self.lip, self.delta, self.lip_axes))
+        pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
+        self.experts = jax.tree_util.tree_map(jnp.asarray, index_stack(host, pad))
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
 
     def _run(self, kernel, lane_bytes, cell, *per_box):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
