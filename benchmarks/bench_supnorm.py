@@ -234,7 +234,7 @@ sys.path.insert(0, {here!r})
 from bench_supnorm import *
 {setup}
 reports = []
-for _ in range(2):
+for _ in range(int(sys.argv[1])):
     t2 = time.perf_counter()
     r = ma.sup_error(f, moe, **{kwargs!r})
     reports.append((time.perf_counter() - t2, r.compilations, r.cache_hits, r.compile_seconds, r.evaluations))
@@ -294,8 +294,9 @@ def first_calls(names=None):
         script = FIRST_CALL.format(here=str(Path(__file__).parent), setup=setup, kwargs={"rtol": 1e-3, **kwargs})
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, MOE_APPROX_JAX_CACHE=cache)
-            runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True,
-                                              text=True).stdout.splitlines()[-1]) for _ in ("cold", "warm")]
+            runs = [json.loads(subprocess.run([sys.executable, "-c", script, calls], env=env, check=True,
+                                              capture_output=True, text=True).stdout.splitlines()[-1])
+                    for calls in ("2", "1")]  # cold then compiled; warm
         imp, ((cold, *cold_c, evals), (compiled, *_)) = runs[0]
         warm, *warm_c, _ = runs[1][1][0]
         goal = 2.0 if n <= 2 else 1.5 * compiled + 2.0

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import moe_approx as ma
+from moe_approx._ascent import _accept, _propose, climb
 from moe_approx._compilation import Compilations, counting
+from moe_approx.certify.evaluator import _Evaluator
+from moe_approx.certify.kernels import _point_kernel
+from moe_approx.lipschitz import cell_bucket
 
 
 def test_compile_seconds_is_the_union_of_the_spans():
@@ -30,6 +35,39 @@ def test_counting_sees_a_new_shape_and_not_a_cached_one():
     assert first.requests >= 1 and first.compile_seconds > 0
     assert (again.requests, again.cache_hits, again.spans) == (0, 0, [])
     assert other.requests >= 1
+
+
+def test_one_climb_compiles_each_step_once():
+    S = 600  # starts padded to 1024: a shape no other test uses
+    z = np.random.default_rng(0).random((2 * S, 2))
+    lo, hi = np.zeros_like(z), np.ones_like(z)
+    before = _propose._cache_size(), _accept._cache_size()
+    climb(lambda x: jnp.sum(jnp.sin(3 * x)), z, lo, hi, 1e-6, 1.0, 0, True, 3)
+    assert (_propose._cache_size(), _accept._cache_size()) == (before[0] + 1, before[1] + 1)
+    climb(lambda x: jnp.sum(jnp.cos(x)), z, lo, hi, 1e-6, 0.5, 0, False, 3)  # other fn, flags, exponent
+    assert (_propose._cache_size(), _accept._cache_size()) == (before[0] + 1, before[1] + 1)
+
+
+def test_cell_bucket():
+    for cells in range(1, 20000, 7):
+        b = cell_bucket(cells)
+        assert b >= cells and b & (b - 1) == 0 and b >= 64
+        assert b <= max(64, 4 * cells) and (b <= 2**12 and b.bit_length() % 2 == 1 or b < 2 * cells)
+
+
+def test_cell_counts_in_one_bucket_share_the_kernels():
+    f = _fresh_cone()
+    sizes = []
+    for side in (9, 10):  # 81 and 100 cells: both compiled for 256
+        moe = ma.build_moe(f, ma.GridPartition(2, side), expert="cpwl")
+        lo, hi = moe.partition.all_bounds()
+        evaluate = _Evaluator(f, moe.experts, lo, hi)
+        cell = np.arange(50) % moe.num_experts
+        centre, radius = (lo[cell] + hi[cell]) / 2, (hi[cell] - lo[cell]) / 2
+        fc, phi = evaluate.points(cell, centre, radius)[:2]
+        np.testing.assert_array_equal(phi, np.asarray(moe(centre)))  # the padded stack: the same experts
+        sizes.append(_point_kernel._cache_size())
+    assert sizes[1] == sizes[0]
 
 
 def _fresh_cone():
