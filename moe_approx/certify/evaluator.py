@@ -19,8 +19,8 @@ from .report import is_formula
 
 CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gathering a cell's weights is costly
 MAX_LANES = 2**15  # boxes per kernel call, at most
-BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8
-REUSE_LANES = 2**12  # a call this small pads to a larger lane count already run: milliseconds against a compilation
+BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8 (a third, /64, cost more
+# to compile than it saved in bench_supnorm case 11)
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
@@ -96,7 +96,7 @@ class _Evaluator:
         gathered = sum(np.size(a) for a in jax.tree_util.tree_leaves(host) if np.ndim(a) >= 2 and
                        np.shape(a)[0] == self.num_cells) / self.num_cells  # per-cell floats gathered per slot
         self.capacities = CAPACITIES if gathered > 4 * sum(experts.widths) else CAPACITIES[:1]
-        self.sharding, self.lanes_used = None, {}
+        self.sharding = None
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
@@ -105,17 +105,13 @@ class _Evaluator:
         self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
 
     def _run(self, kernel, lane_bytes, cell, *per_box):
-        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two: the
-        smallest of the BUCKETS that fits, or a larger one of at most REUSE_LANES that this kind of kernel
-        (``lane_bytes``) has already run at (few shapes to compile; the choice depends on the calls only)."""
+        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
+        BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more)."""
         N, start, outs = len(cell), 0, []
-        used = self.lanes_used.setdefault(lane_bytes, set())
         top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
         buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
         while start < N:
             size = next((b for b in buckets if b >= N - start), top)
-            size = min((b for b in used if size <= b <= REUSE_LANES), default=size)
-            used.add(size)
             stop = min(N, start + size)
             take = np.arange(start, start + size)
             take = np.where(take < stop, take, start)  # padding repeats the chunk's first box
