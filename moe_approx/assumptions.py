@@ -169,6 +169,13 @@ def sample_pairs(lo, hi, pairs_per_cell: int, rng, steer=None) -> tuple[np.ndarr
     return x, y
 
 
+def _padded(x):
+    """Points (N, n) padded to a power of two (at least 64) by repeating the first: few jitted shapes."""
+    N = len(x)
+    bucket = max(64, 1 << max(N - 1, 0).bit_length())
+    return jnp.asarray(np.concatenate([x, np.repeat(x[:1], bucket - N, axis=0)]) if N else np.zeros((0, x.shape[1])))
+
+
 def _derivatives(fn, x, order: int):
     d = jax.grad(fn)
     for _ in range(order - 1):
@@ -185,9 +192,7 @@ def derivatives(fn, x, order: int) -> np.ndarray:
     Jitted once per (fn, order, bucket of N: a power of two, padded by repeating a point); a ``fn``
     that cannot be hashed is traced on every call."""
     x = np.asarray(x, np.float64)
-    N = len(x)
-    bucket = max(64, 1 << max(N - 1, 0).bit_length())
-    padded = jnp.asarray(np.concatenate([x, np.repeat(x[:1], bucket - N, axis=0)]) if N else np.zeros((0, x.shape[1])))
+    N, padded = len(x), _padded(x)
     try:
         hash(fn)
     except TypeError:
@@ -258,8 +263,19 @@ def _raise(target, constant, declared, exponent, x, y, observed, allowed, implie
     )
 
 
+@partial(jax.jit, static_argnums=0)
+def _values(target, x):
+    return target(x)
+
+
 def _evaluate(target, points):
-    values = np.asarray(target(points), dtype=np.float64)
+    """f at points (N, n): one jitted call per bucket of N (:func:`_padded`), or op by op for an ``fn``
+    that cannot be traced."""
+    try:
+        values = np.asarray(_values(target, _padded(points)), dtype=np.float64)[: len(points)]
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerIntegerConversionError):
+        values = np.asarray(target(points), dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         raise ValueError(f"target {target.name or 'anonymous'} returned a non-finite value {values[bad][0]} "

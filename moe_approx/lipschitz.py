@@ -28,6 +28,13 @@ UNIT_ROUNDOFF = 2.0**-53
 CELLS_PER_CALL = 2**12
 
 
+def cell_bucket(cells: int) -> int:
+    """The cell count a jitted kernel is compiled for: ``cells`` rounded up to 64·4^k while that is at most
+    CELLS_PER_CALL, else to a power of two; the rounds of ``approximate`` then share a few kernel shapes."""
+    k = (cells - 1).bit_length()
+    return max(64, 1 << k + k % 2) if k + k % 2 <= CELLS_PER_CALL.bit_length() - 1 else 1 << k
+
+
 def gamma(k) -> float:
     """γ_k = k u / (1 − k u): relative rounding bound of a k-term float64 dot product."""
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
@@ -92,7 +99,7 @@ def cell_constants(experts, lo, hi, family=None, size=None, axes: bool = False):
     host = jax.tree_util.tree_map(np.asarray, experts)
     for start in range(0, L, CELLS_PER_CALL):
         idx = np.arange(start, min(L, start + CELLS_PER_CALL))
-        take = np.resize(idx, CELLS_PER_CALL) if L > CELLS_PER_CALL else idx  # one shape for every chunk
+        take = np.resize(idx, min(CELLS_PER_CALL, cell_bucket(len(idx))))  # repeated cells: few shapes
         out = _cell_constants(index_stack(host, take), *covering_box(lo[take], hi[take]))
         lip[idx], err[idx], lip_axes[idx] = (np.asarray(o)[: len(idx)] for o in out)
     for name, bound in (("lipschitz", lip), ("axis_lipschitz", lip_axes)):

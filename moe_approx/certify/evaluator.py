@@ -11,14 +11,16 @@ import numpy as np
 
 from .._checks import check_memory
 from ..boxes import covering_box
-from ..lipschitz import cell_constants
+from ..lipschitz import cell_bucket, cell_constants
+from ..mlp import index_stack
 from .kernels import _affine_kernel, _point_kernel
 from .linear import linear_kernel
 from .report import is_formula
 
 CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gathering a cell's weights is costly
 MAX_LANES = 2**15  # boxes per kernel call, at most
-BUCKETS = 3  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8, 64
+BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8 (a third, /64, cost more
+# to compile than it saved in bench_supnorm case 11)
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
@@ -113,11 +115,13 @@ class _Evaluator:
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
-        self.experts = jax.tree_util.tree_map(jnp.asarray, experts)
-        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a) for a in (self.lip, self.delta, self.lip_axes))
+        pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
+        self.experts = jax.tree_util.tree_map(jnp.asarray, index_stack(host, pad))
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
 
     def _run(self, kernel, lane_bytes, cell, *per_box):
-        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to a power of two."""
+        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
+        BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more)."""
         N, start, outs = len(cell), 0, []
         top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
         buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]

@@ -10,7 +10,6 @@ import numpy as np
 from ..assumptions import Assumptions
 
 
-
 @dataclass(frozen=True)
 class SupErrorReport:
     """Bracket ``lower <= sup|f − Φ| <= upper`` returned by :func:`sup_error` (docs/theory.md §5);
@@ -52,6 +51,13 @@ class SupErrorReport:
     assumptions : Assumptions or None
         What the bound is conditional on and how the declared constants were checked
         (docs/theory.md §5); None for a formula target.
+    compilations : int
+        XLA executables compiled during the call: 0 when every kernel was already compiled in this
+        process or read from the persistent cache (:mod:`moe_approx._config`).
+    cache_hits : int
+        Executables read from the persistent compilation cache during the call.
+    compile_seconds : float
+        Of ``seconds``, those spent tracing, lowering and compiling (or reading the cache).
     basis : str
         "rigorous: from the formula" (interval enclosures, docs/theory.md §9) or "conditional on
         the declared constants".
@@ -97,6 +103,9 @@ class SupErrorReport:
     component_lower: np.ndarray | None = field(default=None, repr=False)
     component_upper: np.ndarray | None = field(default=None, repr=False)
     components: tuple = field(default=(), repr=False)
+    compilations: int = 0
+    cache_hits: int = 0
+    compile_seconds: float = 0.0
 
 
 def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:

@@ -7,6 +7,7 @@ import time
 import jax
 import numpy as np
 
+from .._compilation import reported
 from .._checks import check_int, check_network, check_positive, check_target
 from .._progress import default_progress
 from ..boxes import covering_box
@@ -25,6 +26,7 @@ BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
 LOOPS = ("auto", "host", "device")
 
 
+@reported
 def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: float | None = None,
               bound: str = "auto", cells=None, progress=None, floor: float = 0.0,
               loop: str = "auto") -> SupErrorReport:
