@@ -19,7 +19,7 @@ PACKAGE = ROOT / "moe_approx"
 # A name is a module or a package (which covers its submodules); "moe_approx" is the package's
 # __init__, the public facade.
 LAYERS = [
-    ("base", {"moe_approx._config", "moe_approx._version", "moe_approx._progress", "moe_approx._checks",
+    ("base", {"moe_approx._config", "moe_approx._version", "moe_approx._progress", "moe_approx._checks", "moe_approx._compilation",
               "moe_approx.boxes", "moe_approx.mlp"}),
     ("intervals", {"moe_approx.intervals"}),
     ("targets", {"moe_approx.targets", "moe_approx.formula"}),
