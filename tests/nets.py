@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 import moe_approx as ma
@@ -39,3 +45,17 @@ def dense_grid(n: int, per_side: int) -> np.ndarray:
     """The (per_side + 1)^n points j / per_side of [0,1]^n, shape (N, n)."""
     t = np.arange(per_side + 1) / per_side
     return np.stack(np.meshgrid(*([t] * n), indexing="ij"), axis=-1).reshape(-1, n)
+
+
+def on_host_devices(body: str, counts=(1, 4)) -> list:
+    """Run ``body`` in a fresh process per count of XLA host devices
+    (``--xla_force_host_platform_device_count``), after ``import json, numpy as np, jax, moe_approx as ma``
+    and ``from nets import random_moe``; ``body`` prints one JSON value on its last line. Returns them."""
+    header = (f"import json, sys\nimport numpy as np, jax\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "import moe_approx as ma\nfrom nets import random_moe\n")
+    out = []
+    for count in counts:
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+        run = subprocess.run([sys.executable, "-c", header + body], env=env, capture_output=True, text=True, check=True)
+        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    return out

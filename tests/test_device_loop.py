@@ -5,9 +5,6 @@ brackets, the selection and the (child, parent) test against their host definiti
 stop that hands a check to the host. Small batches (monkeypatched) keep compilations few and fast.
 """
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +18,9 @@ import moe_approx as ma
 from moe_approx.assumptions import AssumptionError, check_pairs
 from moe_approx.certify import device_loop, driver
 from moe_approx.mlp import MLP
+
+sys.path.insert(0, str(Path(__file__).parent))
+from nets import on_host_devices  # noqa: E402
 
 def _smooth(n):
     """0.5 sin(3 x1) + 0.25 cos(2 Σx): Lipschitz in ‖·‖∞ with C = 1.5 + 0.5 n (declared generously)."""
@@ -158,12 +158,7 @@ def test_boxes_no_float_splits_are_closed_by_the_host(monkeypatch):
 
 
 MULTI_DEVICE = """
-import json, sys
-import numpy as np, jax
-sys.path.insert(0, {tests!r})
-import moe_approx as ma
 from moe_approx.certify import device_loop
-from nets import random_moe
 device_loop.BATCHES = (64, 1024)
 moe = random_moe(np.random.default_rng(7), 2, 3, (6, 6), "prelu")
 r = ma.sup_error(ma.targets.get("gaussian_bump", 2), moe, rtol=1e-4, loop="device", progress=False)
@@ -174,12 +169,7 @@ print(json.dumps([len(jax.devices()), r.device_steps, r.lower, r.upper, r.evalua
 def test_sharded_over_devices_gives_identical_brackets():
     """XLA_FLAGS=--xla_force_host_platform_device_count=4: the frontier's slots are sharded over 4 CPU
     devices and XLA partitions the loop; the bracket is the one device's, to the last bit."""
-    script = MULTI_DEVICE.format(tests=str(Path(__file__).parent))
-    out = []
-    for count in (1, 4):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
-        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    out = on_host_devices(MULTI_DEVICE)
     assert out[0][0] == 1 and out[1][0] == 4 and out[0][1] > 0
     assert out[0][1:] == out[1][1:]
 

@@ -1,8 +1,5 @@
 """Certified sup-norm evaluator (docs/theory.md §5): brackets against closed forms and dense numpy grids."""
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from hypothesis import strategies as st
 import moe_approx as ma
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nets import dense_grid, numpy_moe, random_moe  # noqa: E402
+from nets import dense_grid, numpy_moe, on_host_devices, random_moe  # noqa: E402
 
 
 def assert_bracket(report, truth, rtol):
@@ -145,11 +142,6 @@ def test_bracket_is_sound_on_random_mixtures(seed, n, alpha, activation, K, boun
 
 
 MULTI_DEVICE = """
-import json, sys
-import numpy as np, jax
-sys.path.insert(0, {tests!r})
-import moe_approx as ma
-from nets import random_moe
 moe = random_moe(np.random.default_rng(7), 2, 3, (6, 6), "prelu")
 r = ma.sup_error(ma.targets.get("gaussian_bump", 2), moe, rtol=1e-4)
 print(json.dumps([len(jax.devices()), r.lower, r.upper, r.evaluations, r.certified, r.cell_upper.tolist()]))
@@ -158,12 +150,7 @@ print(json.dumps([len(jax.devices()), r.lower, r.upper, r.evaluations, r.certifi
 
 def test_sharded_across_devices_gives_identical_results():
     """XLA_FLAGS=--xla_force_host_platform_device_count=4: the slots are sharded over 4 CPU devices."""
-    script = MULTI_DEVICE.format(tests=str(Path(__file__).parent))
-    out = []
-    for count in (1, 4):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
-        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-        out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    out = on_host_devices(MULTI_DEVICE)
     assert out[0][0] == 1 and out[1][0] == 4
     assert out[0][1:] == out[1][1:]
 

@@ -28,9 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assumptions import HOLDER_SLACK, SCALE_RTOL, TARGET_RTOL
-from .evaluator import AFFINE_GAIN, LINEAR_DEPTH
-from .kernels import _affine_kernel, _point_kernel
-from .linear import linear_kernel
+from .evaluator import affine_wanted, second_bound_kernel
+from .kernels import _point_kernel
 from ..boxes import MAX_SPLIT_AXES
 from .report import is_formula
 
@@ -71,7 +70,7 @@ class Config(NamedTuple):
     target: object
     bound: str
     first_order: bool
-    linear: bool
+    depth: int
     check_pairs: bool
     batch: int
 
@@ -130,11 +129,10 @@ def _bound_children(cfg, consts, cell, lo, hi, threshold):
     fc, phi, upper, low, grad, omega, f_axes = _point_kernel(cfg.target, experts, cell, slots, lanes, centre, radius,
                                                              cell, lip, delta, lip_axes)
     affine_count = jnp.zeros((), jnp.int64)
-    if cfg.bound != "lipschitz" and cfg.bound != "per_axis":
-        wants = (upper > threshold) if cfg.bound != "auto" or cfg.first_order else \
-            (upper > threshold) & (lip[cell] * jnp.max(radius, axis=1) > AFFINE_GAIN * omega)
-        kernel = (partial(linear_kernel, cfg.target, intermediate="forward") if cfg.linear
-                  else partial(_affine_kernel, cfg.target))
+    wanted = affine_wanted(cfg.bound, cfg.first_order, lip[cell], radius, omega)
+    if wanted is not False:
+        wants = (upper > threshold) & wanted
+        kernel = second_bound_kernel(cfg.target, cfg.bound, cfg.depth)
 
         def second(upper):
             return jnp.where(wants, jnp.minimum(upper, kernel(experts, cell, slots, lanes, centre, radius, fc, grad)[0]),
@@ -295,9 +293,8 @@ def batch_for(open_count: int, loop: str) -> int | None:
 
 def config(evaluate, batch: int) -> Config:
     """The static configuration of the loop for an evaluator (:class:`.evaluator._Evaluator`)."""
-    bound = evaluate.bound
-    linear = bound == "linear" or (bound == "auto" and evaluate.depth >= LINEAR_DEPTH)
-    return Config(evaluate.target, bound, bool(evaluate.first_order), linear, not is_formula(evaluate.target), batch)
+    return Config(evaluate.target, evaluate.bound, bool(evaluate.first_order), evaluate.depth,
+                  not is_formula(evaluate.target), batch)
 
 
 def constants(evaluate):

@@ -148,19 +148,30 @@ class _Evaluator:
                          self.point_bytes, cell, centre, radius, cell)
 
     def affine(self, cell, centre, radius, fc, grad):
-        """The second bound of boxes with known f(c), ∇f(c): the affine form, or with ``bound="linear"``
-        the linear (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify_linear`)."""
-        linear = self.bound == "linear" or (self.bound == "auto" and self.depth >= LINEAR_DEPTH)
-        kernel = partial(linear_kernel, self.target, intermediate="forward") if linear else partial(_affine_kernel, self.target)
+        """The second bound of boxes with known f(c), ∇f(c) (:func:`second_bound_kernel`)."""
+        kernel = second_bound_kernel(self.target, self.bound, self.depth)
         return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
 
     def wants_affine(self, cell, radius, omega):
-        """Boxes that get the affine-form bound: with ``bound="auto"`` those whose Lipschitz term Λρ
-        exceeds AFFINE_GAIN times the target's variation term ``omega`` (only then can the affine
-        form, which keeps that term, gain much), or any box of a first-order target; all with
-        "affine", none with "lipschitz". First order: a declared s in (1, 2], or a formula known
-        to be C¹ (declared smoothness, or a Lipschitz constant computed from its gradient), whose
-        mean-value form falls like ρ²."""
-        if self.bound != "auto" or self.first_order:
-            return np.full(len(cell), self.bound in ("auto", "affine", "linear"))
-        return self.lip[cell] * np.max(radius, axis=1) > AFFINE_GAIN * omega
+        """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
+        return affine_wanted(self.bound, self.first_order, self.lip[cell], radius, omega)
+
+
+def second_bound_kernel(target, bound: str, depth: int):
+    """The jitted kernel of the second bound: the linear (CROWN-style) relaxation of f − Φ
+    (:mod:`moe_approx.certify.linear`) with ``bound="linear"``, or with "auto" on experts of depth >=
+    LINEAR_DEPTH; the affine form otherwise."""
+    linear = bound == "linear" or (bound == "auto" and depth >= LINEAR_DEPTH)
+    return partial(linear_kernel, target, intermediate="forward") if linear else partial(_affine_kernel, target)
+
+
+def affine_wanted(bound: str, first_order: bool, lip, radius, omega):
+    """Boxes that get the second bound, for numpy or JAX arrays: with ``bound="auto"`` those whose Lipschitz
+    term Λρ (``lip`` per box) exceeds AFFINE_GAIN times the target's variation term ``omega`` (only then can
+    the affine form, which keeps that term, gain much), or any box of a first-order target; all with
+    "affine" or "linear", none with "lipschitz" or "per_axis" (then a bool for all boxes). First order: a
+    declared s in (1, 2], or a formula known to be C¹ (declared smoothness, or a Lipschitz constant computed
+    from its gradient), whose mean-value form falls like ρ²."""
+    if bound != "auto" or first_order:
+        return bound in ("auto", "affine", "linear")
+    return lip * radius.max(axis=1) > AFFINE_GAIN * omega
