@@ -69,8 +69,9 @@ class Config(NamedTuple):
 
     target: object
     bound: str
-    first_order: bool
+    second_everywhere: bool
     depth: int
+    kuhn: bool
     check_pairs: bool
     batch: int
 
@@ -122,20 +123,20 @@ def _pair_suspect(target, x, y, fx, fy, valid):
 
 def _bound_children(cfg, consts, cell, lo, hi, threshold):
     """Both bounds of the boxes [lo, hi] of ``cell`` (the host's ``_evaluate_boxes`` without grouping)."""
-    experts, lip, delta, lip_axes, target_axes = consts
+    experts, lip, delta, lip_axes, target_axes, second_operand = consts
     N = cell.shape[0]
     lanes, slots = jnp.arange(N), jnp.arange(N)[:, None]  # one box per slot
     centre, radius = _covering(lo, hi)
     fc, phi, upper, low, grad, omega, f_axes = _point_kernel(cfg.target, experts, cell, slots, lanes, centre, radius,
                                                              cell, lip, delta, lip_axes)
     affine_count = jnp.zeros((), jnp.int64)
-    wanted = affine_wanted(cfg.bound, cfg.first_order, lip[cell], radius, omega)
+    wanted = affine_wanted(cfg.bound, cfg.second_everywhere, lip[cell], radius, omega)
     if wanted is not False:
         wants = (upper > threshold) & wanted
-        kernel = second_bound_kernel(cfg.target, cfg.bound, cfg.depth)
+        kernel = second_bound_kernel(cfg.target, cfg.bound, cfg.depth, cfg.kuhn)
 
         def second(upper):
-            return jnp.where(wants, jnp.minimum(upper, kernel(experts, cell, slots, lanes, centre, radius, fc, grad)[0]),
+            return jnp.where(wants, jnp.minimum(upper, kernel(second_operand, cell, slots, lanes, centre, radius, fc, grad)[0]),
                              upper)
 
         upper = jax.lax.cond(jnp.any(wants), second, lambda u: u, upper)
@@ -293,14 +294,14 @@ def batch_for(open_count: int, loop: str) -> int | None:
 
 def config(evaluate, batch: int) -> Config:
     """The static configuration of the loop for an evaluator (:class:`.evaluator._Evaluator`)."""
-    return Config(evaluate.target, evaluate.bound, bool(evaluate.first_order), evaluate.depth,
-                  not is_formula(evaluate.target), batch)
+    return Config(evaluate.target, evaluate.bound, bool(evaluate.second_everywhere), evaluate.depth,
+                  evaluate.kuhn is not None, not is_formula(evaluate.target), batch)
 
 
 def constants(evaluate):
     """The per-cell arrays the kernels read, on the device."""
     return (evaluate.experts, evaluate.lip_dev, evaluate.delta_dev, evaluate.lip_axes_dev,
-            jnp.asarray(evaluate.target_axes))
+            jnp.asarray(evaluate.target_axes), evaluate.second_operand)
 
 
 def to_device(st, capacity: int, sharding=None) -> Frontier:

@@ -10,10 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_memory
+from ..experts import cpwl as _cpwl
 from ..boxes import covering_box
 from ..lipschitz import cell_bucket, cell_constants
 from ..mlp import index_stack
 from .kernels import _affine_kernel, _point_kernel
+from .kuhn import MAX_N, KuhnPieces, kuhn_kernel, kuhn_pieces, lane_bytes
 from .linear import linear_kernel
 from .report import is_formula
 
@@ -118,8 +120,16 @@ class _Evaluator:
         pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
         self.experts = jax.tree_util.tree_map(jnp.asarray, index_stack(host, pad))
         self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
+        self.kuhn = None  # the Kuhn pieces of verified cpwl experts (2 <= n <= kuhn.MAX_N): the second bound
+        if family is _cpwl and bound in ("auto", "kuhn"):
+            pieces = kuhn_pieces(host, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
+            self.kuhn = None if pieces is None else KuhnPieces(*(a[pad] for a in pieces))
+        if bound == "kuhn" and self.kuhn is None:
+            raise ValueError(f"bound='kuhn' needs cpwl experts (checked by their label) with 2 <= n <= {MAX_N}")
+        self.second_everywhere = self.first_order or self.kuhn is not None  # the Kuhn bound is cheap: on every box
+        self.second_operand = self.experts if self.kuhn is None else self.kuhn
 
-    def _run(self, kernel, lane_bytes, cell, *per_box):
+    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
         BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more)."""
         N, start, outs = len(cell), 0, []
@@ -135,7 +145,7 @@ class _Evaluator:
             if self.sharding is not None:
                 index = [jax.device_put(a, self.sharding) for a in index]
             args = [None if a is None else a[take] for a in per_box]
-            out = kernel(self.experts, *index, slots.point_lane, *args)
+            out = kernel(self.experts if operand is None else operand, *index, slots.point_lane, *args)
             outs.append([None if o is None else np.asarray(o)[: stop - start] for o in out])
             start = stop
         return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
@@ -149,29 +159,35 @@ class _Evaluator:
 
     def affine(self, cell, centre, radius, fc, grad):
         """The second bound of boxes with known f(c), ∇f(c) (:func:`second_bound_kernel`)."""
-        kernel = second_bound_kernel(self.target, self.bound, self.depth)
-        return self._run(kernel, self.affine_bytes, cell, centre, radius, fc, grad)[0]
+        kernel = second_bound_kernel(self.target, self.bound, self.depth, self.kuhn is not None)
+        size = self.affine_bytes if self.kuhn is None else lane_bytes(self.n)
+        return self._run(kernel, size, cell, centre, radius, fc, grad, operand=self.second_operand)[0]
 
     def wants_affine(self, cell, radius, omega):
         """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
-        return affine_wanted(self.bound, self.first_order, self.lip[cell], radius, omega)
+        return affine_wanted(self.bound, self.second_everywhere, self.lip[cell], radius, omega)
 
 
-def second_bound_kernel(target, bound: str, depth: int):
-    """The jitted kernel of the second bound: the linear (CROWN-style) relaxation of f − Φ
-    (:mod:`moe_approx.certify.linear`) with ``bound="linear"``, or with "auto" on experts of depth >=
-    LINEAR_DEPTH; the affine form otherwise."""
+def second_bound_kernel(target, bound: str, depth: int, kuhn: bool = False):
+    """The jitted kernel of the second bound: the Kuhn-piece bound of cpwl experts
+    (:mod:`moe_approx.certify.kuhn`, ``kuhn``: their pieces are known) with "auto" or "kuhn"; the linear
+    (CROWN-style) relaxation of f − Φ (:mod:`moe_approx.certify.linear`) with ``bound="linear"``, or with
+    "auto" on experts of depth >= LINEAR_DEPTH; the affine form otherwise. Its first argument is the
+    evaluator's ``second_operand`` (the pieces or the experts)."""
+    if kuhn and bound in ("auto", "kuhn"):
+        return partial(kuhn_kernel, target)
     linear = bound == "linear" or (bound == "auto" and depth >= LINEAR_DEPTH)
     return partial(linear_kernel, target, intermediate="forward") if linear else partial(_affine_kernel, target)
 
 
-def affine_wanted(bound: str, first_order: bool, lip, radius, omega):
+def affine_wanted(bound: str, everywhere: bool, lip, radius, omega):
     """Boxes that get the second bound, for numpy or JAX arrays: with ``bound="auto"`` those whose Lipschitz
     term Λρ (``lip`` per box) exceeds AFFINE_GAIN times the target's variation term ``omega`` (only then can
-    the affine form, which keeps that term, gain much), or any box of a first-order target; all with
-    "affine" or "linear", none with "lipschitz" or "per_axis" (then a bool for all boxes). First order: a
-    declared s in (1, 2], or a formula known to be C¹ (declared smoothness, or a Lipschitz constant computed
-    from its gradient), whose mean-value form falls like ρ²."""
-    if bound != "auto" or first_order:
-        return bound in ("auto", "affine", "linear")
+    the affine form, which keeps that term, gain much), or any box when ``everywhere``; all with
+    "affine", "linear" or "kuhn", none with "lipschitz" or "per_axis" (then a bool for all boxes).
+    ``everywhere``: a first-order target (a declared s in (1, 2], or a formula known to be C¹: declared
+    smoothness, or a Lipschitz constant computed from its gradient), whose mean-value form falls like ρ²,
+    or cpwl experts with Kuhn pieces (a cheap bound, exact in Φ)."""
+    if bound != "auto" or everywhere:
+        return bound in ("auto", "affine", "linear", "kuhn")
     return lip * radius.max(axis=1) > AFFINE_GAIN * omega

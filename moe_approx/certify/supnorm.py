@@ -22,7 +22,7 @@ from .vector import is_vector_problem, vector_sup_error
 ATOL_FACTOR = 4.0  # resolution = this times the largest float64 margin of f − Φ at the cell centres
 
 
-BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear")
+BOUNDS = ("auto", "lipschitz", "per_axis", "affine", "linear", "kuhn")
 LOOPS = ("auto", "host", "device")
 
 
@@ -49,13 +49,13 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         the splitting then stops at ``resolution`` = ATOL_FACTOR times the largest float64 margin of
         f − Φ at the cell centres (about 1e-14 for |f| ~ 1), below which float64 cannot separate the
         bracket's ends, and such a bracket is reported with ``limited_by="float64"``.
-    bound : {"auto", "lipschitz", "per_axis", "affine", "linear"}
-        "auto": the per-axis Lipschitz bound on every box and the affine-form bound (the linear relaxation
-        for experts of depth >= evaluator.LINEAR_DEPTH) where it can win
-        (module docstring). For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
+    bound : {"auto", "lipschitz", "per_axis", "affine", "linear", "kuhn"}
+        "auto": the per-axis Lipschitz bound on every box and a second bound where it can win (module
+        docstring): the Kuhn-piece bound for cpwl experts in 2 <= n <= 4 (exact in Φ; docs/theory.md §5),
+        the linear relaxation for experts of depth >= evaluator.LINEAR_DEPTH, the affine form otherwise. For comparisons: "lipschitz", the isotropic Λρ bound with boxes halved
         along their longest axes (the plain Lipschitz branch and bound); "per_axis", the per-axis
-        bound alone; "affine" or "linear" (CROWN-style relaxation, docs/theory.md §5), that bound on
-        every box besides the per-axis one. :func:`box_bounds` compares them on given boxes.
+        bound alone; "affine", "linear" (CROWN-style relaxation, docs/theory.md §5) or "kuhn", that bound
+        on every box besides the per-axis one. :func:`box_bounds` compares them on given boxes.
     cells : array_like of int, optional
         Bracket the sup over these cells only (per-cell arrays then follow this order). The sup over
         the cube is the max over cells, so processes that take disjoint sets of cells (one per host,
@@ -155,8 +155,8 @@ def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
 
     For comparing the per-box bounds of :func:`sup_error` on the same boxes (docs/theory.md §5):
     "lipschitz" (|f(c) − Φ(c)| + ω + Λρ), "per_axis" (Σ_i Λ_i r_i in place of Λρ), "affine" (the
-    affine form), "linear" (the CROWN-style relaxation), "auto" (the smallest of per_axis and, where
-    ``sup_error`` would compute it, affine). Each box must lie in its cell.
+    affine form), "linear" (the CROWN-style relaxation), "kuhn" (the pieces of cpwl experts), "auto"
+    (the smallest of per_axis and, where ``sup_error`` would compute it, its second bound). Each box must lie in its cell.
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
     moe : MixtureOfExperts or MLP
     cell : array_like of int, shape (N,)
     lo, hi : array_like, shape (N, n)
-    method : {"auto", "lipschitz", "per_axis", "affine", "linear"}
+    method : {"auto", "lipschitz", "per_axis", "affine", "linear", "kuhn"}
 
     Returns
     -------
@@ -192,15 +192,12 @@ def box_bounds(target, moe, cell, lo, hi, method: str = "auto") -> np.ndarray:
     if lo.shape != hi.shape or lo.shape != (len(cell), moe.n) or np.any(lo > hi) or \
             np.any(lo < cell_lo[cell]) or np.any(hi > cell_hi[cell]):
         raise ValueError("lo, hi must be (N, n) boxes, each inside its cell")
-    evaluate = _Evaluator(target, moe.experts, cell_lo, cell_hi, family_of(moe), moe.size,
-                          "per_axis" if method in ("per_axis", "auto") else method)
+    evaluate = _Evaluator(target, moe.experts, cell_lo, cell_hi, family_of(moe), moe.size, method)
     centre, radius = covering_box(lo, hi)
     fc, _, upper, _, grad, omega, _ = evaluate.points(cell, centre, radius)
     if method in ("lipschitz", "per_axis"):
         return upper
-    evaluate.bound = method if method != "auto" else "affine"
     second = evaluate.affine(cell, centre, radius, fc, grad)
     if method != "auto":
         return second
-    evaluate.bound = "auto"
     return np.where(evaluate.wants_affine(cell, radius, omega), np.minimum(upper, second), upper)
