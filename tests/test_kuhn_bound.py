@@ -75,7 +75,7 @@ def test_kuhn_bound_is_sound_on_random_boxes(n, K, k, target, activation, seed):
     f = TARGETS[target](n)
     moe = ma.build_moe(f, ma.GridPartition(n, K if n < 4 else min(K, 2)), expert="cpwl", activation=activation, k=k)
     cell, lo, hi = random_boxes(rng, moe, 6, k)
-    bounds = box_bounds(f, moe, cell, lo, hi, "kuhn")
+    bounds = np.minimum(box_bounds(f, moe, cell, lo, hi, "kuhn"), box_bounds(f, moe, cell, lo, hi, "auto"))
     for j in range(len(cell)):
         assert bounds[j] >= worst_error(f, expert(moe, cell[j]), lo[j], hi[j], rng) * (1 - 1e-12), (j, lo[j], hi[j])
 
@@ -123,6 +123,27 @@ def test_kuhn_bound_needs_checked_cpwl_experts():
     liar = ma.MixtureOfExperts.from_experts(honest.partition, net, family="cpwl", size=honest.size)
     with pytest.warns(UserWarning, match="not that construction"), pytest.raises(ValueError, match="kuhn"):
         ma.sup_error(f, liar, bound="kuhn")
+
+
+@pytest.mark.parametrize("n, k, activation", [(2, 3, "relu"), (3, 2, "prelu"), (4, 1, "relu")])
+def test_centre_values_from_the_pieces_match_the_network(n, k, activation):
+    """Φ(c) from the pieces (the point kernel's, for cpwl) against the network's float64 forward pass,
+    at random points, sub-grid nodes and cell faces: within the pieces' error bound plus the network's
+    own rounding bound δ_l."""
+    from moe_approx.lipschitz import cell_constants
+    f = ma.targets.get("sine_product", n=n)
+    moe = ma.build_moe(f, ma.GridPartition(n, 3), expert="cpwl", activation=activation, k=k)
+    lo, hi = moe.partition.all_bounds()
+    pieces = kuhn_pieces(moe.experts, lo, hi, k)
+    lip, delta = cell_constants(moe.experts, lo, hi)
+    rng = np.random.default_rng(n)
+    cell = rng.integers(moe.num_experts, size=300)
+    u = np.where(rng.random((300, n)) < 0.4, rng.integers(0, k + 1, (300, n)) / k, rng.random((300, n)))
+    x = lo[cell] + u * (hi - lo)[cell]
+    phi, err = (np.asarray(a) for a in pieces.evaluate_centres(jnp.asarray(cell), jnp.asarray(x), jnp.asarray(lip[cell])))
+    network = np.array([np.asarray(expert(moe, c)(jnp.asarray(p[None])))[0, 0] for c, p in zip(cell, x)])
+    assert np.all(np.abs(phi - network) <= err + delta[cell])
+    assert np.all(err < 1e-10)  # the bound is at the scale of float64 rounding, not a blanket tolerance
 
 
 def test_rounding_term_is_small_and_positive():

@@ -69,7 +69,7 @@ class Config(NamedTuple):
 
     target: object
     bound: str
-    second_everywhere: bool
+    first_order: bool
     depth: int
     kuhn: bool
     check_pairs: bool
@@ -130,7 +130,7 @@ def _bound_children(cfg, consts, cell, lo, hi, threshold):
     fc, phi, upper, low, grad, omega, f_axes = _point_kernel(cfg.target, experts, cell, slots, lanes, centre, radius,
                                                              cell, lip, delta, lip_axes)
     affine_count = jnp.zeros((), jnp.int64)
-    wanted = affine_wanted(cfg.bound, cfg.second_everywhere, lip[cell], radius, omega)
+    wanted = affine_wanted(cfg.bound, cfg.first_order, lip[cell], radius, omega)
     if wanted is not False:
         wants = (upper > threshold) & wanted
         kernel = second_bound_kernel(cfg.target, cfg.bound, cfg.depth, cfg.kuhn)
@@ -294,13 +294,13 @@ def batch_for(open_count: int, loop: str) -> int | None:
 
 def config(evaluate, batch: int) -> Config:
     """The static configuration of the loop for an evaluator (:class:`.evaluator._Evaluator`)."""
-    return Config(evaluate.target, evaluate.bound, bool(evaluate.second_everywhere), evaluate.depth,
+    return Config(evaluate.target, evaluate.bound, bool(evaluate.first_order), evaluate.depth,
                   evaluate.kuhn is not None, not is_formula(evaluate.target), batch)
 
 
 def constants(evaluate):
     """The per-cell arrays the kernels read, on the device."""
-    return (evaluate.experts, evaluate.lip_dev, evaluate.delta_dev, evaluate.lip_axes_dev,
+    return (evaluate.point_operand, evaluate.lip_dev, evaluate.delta_dev, evaluate.lip_axes_dev,
             jnp.asarray(evaluate.target_axes), evaluate.second_operand)
 
 

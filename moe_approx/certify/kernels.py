@@ -62,22 +62,27 @@ def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
     """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None), the f-variation
     term used (ω(ρ), or half the enclosure's width for a formula) and a declared f's per-axis
     variation on the box (for the splitting; zeros for a formula, whose per-cell slopes the
-    evaluator holds), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i)."""
-    phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
+    evaluator holds), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i). ``experts`` may be
+    the Kuhn pieces of cpwl experts (:class:`.kuhn.KuhnPieces`), which give Φ(c) and its δ per box."""
+    if hasattr(experts, "evaluate_centres"):
+        phi, box_delta = experts.evaluate_centres(cell, centre, lip[cell])
+    else:
+        phi = index_stack(experts, slot_cell)(centre[slot_point])[..., 0].ravel()[point_lane]
+        box_delta = delta[cell]
     rho = jnp.max(radius, axis=-1)
     variation = jnp.minimum(lip[cell] * rho, jnp.sum(lip_axes[cell] * radius, -1))
     if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
         f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
         c_lo, c_hi, fc = _formula_point(target, centre)
-        rounding = delta[cell] + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
+        rounding = box_delta + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
-        low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - delta[cell] - TARGET_RTOL * jnp.abs(phi), 0.0)
+        low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - box_delta - TARGET_RTOL * jnp.abs(phi), 0.0)
         return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), jnp.zeros_like(radius)  # f's slopes: per cell
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
     per_axis = _holder_terms(target, radius)[1]
     gap = jnp.abs(fc - phi)
-    point = _point_margin(delta[cell], fc, gap)
+    point = _point_margin(box_delta, fc, gap)
     upper = (gap + point + omega + variation) * (1 + TARGET_RTOL)  # covers ω's and Λρ's rounding and the sums
     return fc, phi, upper, jnp.maximum(gap - point, 0.0), grad, omega, per_axis
 

@@ -47,16 +47,62 @@ class KuhnPieces(NamedTuple):
     lo: jax.Array
     eta: jax.Array
 
+    def evaluate_centres(self, cell, centre, lip):
+        """Φ at the points ``centre`` (N, n) of cells ``cell`` from the pieces, and a bound of |fl − Φ|
+        (the point kernel's δ; ``lip``: the cells' Λ). The piece of the computed z_f is chosen exactly
+        (floor and comparisons of floats), t = z_f − j is exact (Sterbenz), so the value is K(z_f) up to
+        the sum's rounding; |K(z_f) − K(z)| <= Λ max_i |z_f − z|_i / s_i, and |Φ − K| <= η."""
+        N, n = centre.shape
+        k = round(self.values.shape[1] ** (1 / n)) - 1
+        scale = self.scale[cell]
+        z = (centre - self.lo[cell]) * scale
+        j = jnp.clip(jnp.floor(z), 0, k - 1)
+        t = z - j
+        order = jnp.argsort(-t, axis=-1)  # π: t_π(1) >= ... >= t_π(n)
+        path = jnp.cumsum(jax.nn.one_hot(order, n, dtype=jnp.int32), axis=1)  # (N, n, n): e_{π(1..p)}
+        strides = jnp.asarray((k + 1) ** np.arange(n - 1, -1, -1), jnp.int32)
+        flat = j.astype(jnp.int32) @ strides
+        index = jnp.concatenate([flat[:, None], flat[:, None] + path @ strides], axis=1)  # (N, n+1)
+        nodes = self.values[cell[:, None], index]
+        steps = jnp.diff(nodes, axis=-1)
+        terms = steps * jnp.take_along_axis(t, order, axis=-1)
+        phi = self.offset[cell] + nodes[:, 0] + jnp.sum(terms, -1)
+        err = (gamma(n + 2) * (jnp.abs(self.offset[cell]) + jnp.abs(nodes[:, 0]) + jnp.sum(jnp.abs(terms), -1))
+               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + self.eta[cell])
+        return phi, err * (1 + gamma(4))
+
+
+def construction_rounding(experts, lo, hi, k: int) -> np.ndarray:
+    """η_l (L,): a bound of |Φ_l − K_l| on cell l for checked cpwl experts (module docstring, and
+    :func:`kuhn_pieces`): the fused first layer's rounding carried to the output, and the cell map's
+    rounding at the faces."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    L, n = lo.shape
+    host = jax.tree_util.tree_map(np.asarray, experts)
+    last = np.broadcast_to(host.layers[-1][0][..., 0], (L, host.layers[-1][0].shape[-2]))
+    w1 = np.broadcast_to(host.layers[0][0], (L,) + host.layers[0][0].shape[-2:])
+    size = np.maximum(np.abs(lo), np.abs(hi))
+    pre = gamma(n + 2) * (np.abs(np.broadcast_to(host.layers[0][1], w1.shape[::2])) +
+                          3 * np.einsum("li,lij->lj", size, np.abs(w1)))
+    v = np.abs(last)  # backward through the hidden layers: |W| and the slopes' max(1, |a|)
+    for l in range(len(host.layers) - 2, 0, -1):
+        a, w = np.maximum(1.0, np.abs(np.asarray(host.slopes[l]))), np.abs(host.layers[l][0])
+        v = (a * v) @ w.T if w.ndim == 2 else np.einsum("le,lde->ld", a * v, w)
+    v = np.maximum(1.0, np.abs(np.asarray(host.slopes[0]))) * v if host.slopes else v
+    eta = np.sum(v * pre, axis=1) + 6 * np.sum(np.abs(last), axis=1) * gamma(4) * k
+    return eta * (1 + gamma(8))
+
 
 def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
     """The pieces of a stack of cpwl experts (L,) on cells [lo, hi] already checked by
     ``experts.cpwl.matches``; None where the bound does not apply (n = 1: ramps, n > MAX_N).
 
-    η_l bounds |Φ_l − K_l| on the cell: the expert is the exact construction except for the rounding
-    of its fused first layer (cell map times the hats' first layer: weights and biases off by at most
-    γ_{n+2}(|b| + 3 Σ_i max(|lo_i|, |hi_i|)|W_i|) per neuron), carried to the output by the ∞ → |·|
-    Lipschitz bound of the remaining layers; plus the cell map's own rounding at the faces
-    (z(hi) = k(1 ± 2u): the hats are 2-Lipschitz, so 6 Σ|V| γ_4 k covers K and A beyond z = k).
+    η_l bounds |Φ_l − K_l| on the cell (:func:`construction_rounding`): the expert is the exact
+    construction except for the rounding of its fused first layer (cell map times the hats' first
+    layer: weights and biases off by at most γ_{n+2}(|b| + 3 Σ_i max(|lo_i|, |hi_i|)|W_i|) per neuron),
+    carried to the output by the ∞ → |·| Lipschitz bound of the remaining layers; plus the cell map's
+    own rounding at the faces (z(hi) = k(1 ± 2u): the hats are 2-Lipschitz, so 6 Σ|V| γ_4 k covers K
+    and A beyond z = k).
     """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     L, n = lo.shape
@@ -65,17 +111,8 @@ def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
     host = jax.tree_util.tree_map(np.asarray, experts)
     values = np.broadcast_to(host.layers[-1][0][..., 0], (L, (k + 1) ** n))
     offset = np.broadcast_to(host.layers[-1][1], (L, 1))[:, 0]
-    w1, b1 = np.broadcast_to(host.layers[0][0], (L,) + host.layers[0][0].shape[-2:]), host.layers[0][1]
-    size = np.maximum(np.abs(lo), np.abs(hi))
-    pre = gamma(n + 2) * (np.abs(np.broadcast_to(b1, w1.shape[::2])) + 3 * np.einsum("li,lij->lj", size, np.abs(w1)))
-    v = np.abs(values)  # backward through the shared hidden layers: |W| and the slopes' max(1, |a|)
-    for l in range(len(host.layers) - 2, 0, -1):
-        a, w = np.maximum(1.0, np.abs(np.asarray(host.slopes[l]))), np.abs(host.layers[l][0])
-        v = (a * v) @ w.T if w.ndim == 2 else np.einsum("le,lde->ld", a * v, w)
-    a = np.maximum(1.0, np.abs(np.asarray(host.slopes[0])))
-    eta = np.sum(a * v * pre, axis=1) + 6 * np.sum(np.abs(values), axis=1) * gamma(4) * k
-    scale = k / (hi - lo)
-    return KuhnPieces(*(jnp.asarray(x) for x in (values, offset, scale, lo, eta * (1 + gamma(8)))))
+    eta = construction_rounding(host, lo, hi, k)
+    return KuhnPieces(*(jnp.asarray(x) for x in (values, offset, k / (hi - lo), lo, eta)))
 
 
 def _tables(n: int, k: int):
