@@ -3,7 +3,7 @@
 One module per concern: :mod:`.supnorm` (``sup_error``, ``box_bounds``: the entry points),
 :mod:`.driver` (the branch and bound), :mod:`.evaluator` (boxes grouped by cell, batched kernel
 calls), :mod:`.kernels` (the per-box Lipschitz, per-axis and affine-form bounds), :mod:`.linear`
-(the CROWN-style linear relaxation), :mod:`.report` (``SupErrorReport`` and what ``certified``
+(the CROWN-style linear relaxation), :mod:`.kuhn` (the Kuhn pieces of cpwl experts), :mod:`.report` (``SupErrorReport`` and what ``certified``
 means), :mod:`.vector` (vector targets: the ℓ∞ norm over components, bracketed componentwise). Box covering and splitting: :mod:`moe_approx.boxes`.
 
 Branch and bound over boxes, each inside one cell (expert Φ_l), with centre c and per-axis
