@@ -53,8 +53,10 @@ from moe_approx.lipschitz import cell_constants
 from moe_approx.certify import family_of
 
 
-def numpy_forward(experts, cell, x):
-    """Φ_cell(x) for boxes (N,) and points (N, n), plain numpy (weights gathered per box)."""
+def numpy_forward(experts, cell, x, chunk=2**13):
+    """Φ_cell(x) for boxes (N,) and points (N, n), plain numpy (weights gathered per box, in chunks)."""
+    if len(cell) > chunk:
+        return np.concatenate([numpy_forward(experts, cell[i:i + chunk], x[i:i + chunk]) for i in range(0, len(cell), chunk)])
     h = x
     for l, (w, b) in enumerate(experts.layers):
         w, b = np.asarray(w), np.asarray(b)
