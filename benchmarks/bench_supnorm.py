@@ -17,8 +17,9 @@ Cases:
    isotropic bound (``bound="lipschitz"``) on the same mixture for comparison, at the same budget.
 8. n = 4, 4^4 cpwl experts of ``gaussian_bump``, rtol 1e-3 (goal <= 60 s).
 9. n = 6, 4^6 constant experts of ``cone``, rtol 1e-3 (goal <= 60 s), declared and as a formula: the
-   error peaks on whole faces (where one coordinate dominates ‖x − c‖_∞), which the declared isotropic
-   (α, C) cannot see and the formula's enclosure can.
+   error 1/8 is attained only on cell faces (where one coordinate dominates ‖x − c‖_∞), and the
+   whole-cell bound Cρ is already 1/8, so the lower end decides: box centres reach the faces only as
+   the boxes shrink, the corner probes of the best boxes (certify.driver) on the first step.
 10. Depth: a depth-9 Yarotsky expert (m = 8) of ``sine_product`` as a formula over [0,1]^3 (one cell),
     rtol 1e-2: boxes of the library's default bounds against a branch and bound on the linear
     (CROWN-style) relaxation of f − Φ alone (``bound="linear"``: this library's JAX implementation of

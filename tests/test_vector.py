@@ -262,12 +262,12 @@ def test_design_with_m_outputs_counts_m_experts_in_parallel():
 
 def test_a_small_component_closes_on_its_first_boxes():
     """The component with the larger error runs first whatever its place; the small one (error 1/800
-    against 1/8) then closes every cell on its first box: one evaluation per cell."""
+    against 1/8) then closes every cell on its first box: no box is split."""
     small = ma.HolderTarget(lambda x: CONE.fn(x) / 100, 2, 1.0, 0.01, name="cone/100")
     f = VectorTarget([small, CONE])
     moe = ma.build_moe(f, ma.GridPartition(2, 4), expert="constant")
     report = ma.sup_error(f, moe, rtol=1e-3)
-    assert report.certified and report.components[0].evaluations == moe.num_experts
+    assert report.certified and report.components[0].boxes == moe.num_experts
     assert report.component_lower[0] <= 1 / 800 <= report.component_upper[0] <= 0.125 * (1 + 1e-3)
     alone = ma.sup_error(small, moe.component(0), rtol=1e-3)
     assert alone.evaluations > moe.num_experts and alone.lower <= 1 / 800 <= alone.upper

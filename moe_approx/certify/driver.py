@@ -15,6 +15,7 @@ from . import device_loop
 from .evaluator import _Evaluator
 from .report import is_formula
 
+PROBE_BOXES, PROBE_BITS, PROBE_INSET = 4, 6, 2.0**-20  # _probe_corners: boxes, corners 2^min(n, 6), inset
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
 
@@ -52,6 +53,7 @@ class _State:
     argmax: np.ndarray = None
     evaluations: int = 0
     affine_evaluations: int = 0
+    probe_evaluations: int = 0
     boxes: int = 0
     open_cell: np.ndarray = None
     open_lo: np.ndarray = None  # box endpoints: the boxes cover the cells exactly (moe_approx.boxes)
@@ -169,7 +171,9 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
     st.evaluations += len(cell)
     st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
     np.add.at(st.cell_evals, cell, 1)
+    record = st.lower
     st.record_lower(cell, centre, low)
+    _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record)
     limit = threshold(st)
     todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
     if todo.size:
@@ -181,6 +185,30 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         i = int(np.argmax(low - upper))
         raise _crossed(float(low[i]), float(upper[i]), centre[i], cell[i])
     st.add_open(cell, box_lo, box_hi, upper, fc, (evaluate.lip_axes[cell] + evaluate.target_axes[cell]) * radius + target_axes)
+
+
+def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
+    """Evaluate f − Φ near the corners of the PROBE_BOXES new boxes whose centres reach the lower bound
+    ``record`` held before them (2^n corners, or PROBE_CORNERS of them), for the lower bound: where |f − Φ|
+    peaks on a cell's faces (constant experts of ``cone``) the centres approach the peak only as the boxes
+    shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
+    mixture as routed attains each error found (docs/theory.md §5)."""
+    best = np.argsort(low)[len(low) - PROBE_BOXES:]
+    best = best[low[best] >= record]
+    if not best.size:
+        return
+    n = box_lo.shape[1]
+    corners = (np.arange(2 ** min(n, PROBE_BITS))[:, None] >> np.arange(n)) & 1  # for n > PROBE_BITS: a pattern
+    t = np.where(corners == 1, 1.0 - PROBE_INSET, PROBE_INSET)
+    lo, hi = box_lo[best, None], box_hi[best, None]
+    inside_lo, inside_hi = (np.nextafter(a[cell[best]], b[cell[best]])[:, None] for a, b in
+                            ((evaluate.cell_lo, evaluate.cell_hi), (evaluate.cell_hi, evaluate.cell_lo)))
+    x = np.clip(lo + t * (hi - lo), np.maximum(lo, inside_lo), np.minimum(hi, inside_hi)).reshape(-1, n)
+    where = np.repeat(cell[best], len(corners))
+    probe = evaluate.points(where, x, np.zeros_like(x))[3]
+    st.evaluations += len(where)
+    st.probe_evaluations += len(where)
+    st.record_lower(where, x, probe)
 
 
 def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:

@@ -95,6 +95,7 @@ class _Evaluator:
         self.first_order = (target.smoothness is not None or target.constants_source.startswith("computed")
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
+        self.cell_lo, self.cell_hi = lo, hi
         self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
         if family is _cpwl:  # Λ is exact for the interpolant K, and |Φ − K| <= η: |Φ(x) − Φ(c)| <= Λρ + 2η
             self.delta = self.delta + 2 * construction_rounding(experts, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
@@ -122,11 +123,12 @@ class _Evaluator:
         pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
         self.experts = jax.tree_util.tree_map(jnp.asarray, index_stack(host, pad))
         self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
-        self.kuhn = None  # the Kuhn pieces of checked cpwl experts (2 <= n <= kuhn.MAX_N): Φ(c) and the second bound
+        pieces = None  # the Kuhn pieces of checked cpwl experts (n >= 2): Φ(c), and the second bound for n <= MAX_N
         if family is _cpwl and bound in ("auto", "kuhn"):
             pieces = kuhn_pieces(host, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
-            self.kuhn = None if pieces is None else KuhnPieces(*(a[pad] for a in pieces))
-        self.point_operand = self.experts if self.kuhn is None else self.kuhn
+            pieces = None if pieces is None else KuhnPieces(*(a[pad] for a in pieces))
+        self.point_operand = self.experts if pieces is None else pieces
+        self.kuhn = pieces if self.n <= MAX_N else None
         if bound == "kuhn" and self.kuhn is None:
             raise ValueError(f"bound='kuhn' needs cpwl experts (checked by their label) with 2 <= n <= {MAX_N}")
         self.second_operand = self.experts if self.kuhn is None else self.kuhn
@@ -157,7 +159,7 @@ class _Evaluator:
         kernel = partial(_point_kernel, self.target)
         return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
                                                                     self.lip_axes_dev),
-                         self.point_bytes if self.kuhn is None else 64 * (self.n + 8) ** 2, cell, centre, radius, cell,
+                         self.point_bytes if self.point_operand is self.experts else 64 * (self.n + 8) ** 2, cell, centre, radius, cell,
                          operand=self.point_operand)
 
     def affine(self, cell, centre, radius, fc, grad):

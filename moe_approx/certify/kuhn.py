@@ -35,7 +35,8 @@ from ..lipschitz import UNIT_ROUNDOFF, gamma
 from .kernels import _box_ends, _formula_point, _target_terms
 from .report import is_formula
 
-MAX_N = 4  # n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine form is used)
+MAX_N = 4  # the bound takes n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine
+# form is used); Φ(c) from the pieces (KuhnPieces.evaluate_centres) costs O(n log n) at any n
 
 
 class KuhnPieces(NamedTuple):
@@ -51,7 +52,8 @@ class KuhnPieces(NamedTuple):
         """Φ at the points ``centre`` (N, n) of cells ``cell`` from the pieces, and a bound of |fl − Φ|
         (the point kernel's δ; ``lip``: the cells' Λ). The piece of the computed z_f is chosen exactly
         (floor and comparisons of floats), t = z_f − j is exact (Sterbenz), so the value is K(z_f) up to
-        the sum's rounding; |K(z_f) − K(z)| <= Λ max_i |z_f − z|_i / s_i, and |Φ − K| <= η."""
+        the sum's rounding; |K(z_f) − K(z)| <= Λ max_i |z_f − z|_i / s_i + 2η (Λ bounds Φ's slopes, exactly
+        K's for n <= 6), and |Φ − K| <= η."""
         N, n = centre.shape
         k = round(self.values.shape[1] ** (1 / n)) - 1
         scale = self.scale[cell]
@@ -68,7 +70,7 @@ class KuhnPieces(NamedTuple):
         terms = steps * jnp.take_along_axis(t, order, axis=-1)
         phi = self.offset[cell] + nodes[:, 0] + jnp.sum(terms, -1)
         err = (gamma(n + 2) * (jnp.abs(self.offset[cell]) + jnp.abs(nodes[:, 0]) + jnp.sum(jnp.abs(terms), -1))
-               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + self.eta[cell])
+               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + 3 * self.eta[cell])
         return phi, err * (1 + gamma(4))
 
 
@@ -95,7 +97,7 @@ def construction_rounding(experts, lo, hi, k: int) -> np.ndarray:
 
 def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
     """The pieces of a stack of cpwl experts (L,) on cells [lo, hi] already checked by
-    ``experts.cpwl.matches``; None where the bound does not apply (n = 1: ramps, n > MAX_N).
+    ``experts.cpwl.matches``; None for n = 1 (the experts are ramps there).
 
     η_l bounds |Φ_l − K_l| on the cell (:func:`construction_rounding`): the expert is the exact
     construction except for the rounding of its fused first layer (cell map times the hats' first
@@ -106,7 +108,7 @@ def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
     """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     L, n = lo.shape
-    if n < 2 or n > MAX_N:
+    if n < 2:
         return None
     host = jax.tree_util.tree_map(np.asarray, experts)
     values = np.broadcast_to(host.layers[-1][0][..., 0], (L, (k + 1) ** n))

@@ -41,6 +41,9 @@ class SupErrorReport:
         The tolerance asked for (``atol`` 0 unless given).
     affine_evaluations : int
         Of the ``evaluations``, those that also got the affine-form enclosure.
+    probe_evaluations : int
+        Of the ``evaluations``, the points near the corners of the best boxes, for the lower end
+        (docs/theory.md §5, corner probes).
     device_steps : int
         Branch-and-bound steps run by the compiled loop (``loop``; 0: all on the host).
     cell_lower, cell_upper : ndarray of shape (L,)
@@ -94,6 +97,7 @@ class SupErrorReport:
     rtol: float = math.nan
     atol: float = math.nan
     affine_evaluations: int = 0
+    probe_evaluations: int = 0
     device_steps: int = 0
     cell_lower: np.ndarray = field(default=None, repr=False)
     cell_upper: np.ndarray = field(default=None, repr=False)

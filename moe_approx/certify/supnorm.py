@@ -144,7 +144,7 @@ def sup_error(target, moe, rtol: float = 1e-3, max_evals: int = 2**22, *, atol: 
         lower=st.lower, upper=upper, argmax=st.argmax, evaluations=st.evaluations, certified=certified,
         seconds=time.perf_counter() - start, limited_by=limited_by, resolution=threshold.resolution,
         boxes=st.boxes, rtol=rtol, atol=0.0 if atol is None else atol, affine_evaluations=st.affine_evaluations,
-        device_steps=st.device_steps,
+        probe_evaluations=st.probe_evaluations, device_steps=st.device_steps,
         cell_lower=st.cell_lower, cell_upper=cell_upper, lipschitz=st.lipschitz, assumptions=assumptions,
         basis=basis(target),
     )

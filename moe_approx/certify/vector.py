@@ -90,7 +90,8 @@ def vector_sup_error(scalar, target, moe, rtol, max_evals, *, atol, bound, cells
         lower=lower, upper=upper, argmax=reports[best].argmax, evaluations=sum(r.evaluations for r in reports),
         certified=certified, seconds=time.perf_counter() - start, limited_by=limited_by,
         resolution=max(r.resolution for r in reports), boxes=sum(r.boxes for r in reports), rtol=rtol, atol=atol_,
-        affine_evaluations=sum(r.affine_evaluations for r in reports), **stacked, assumptions=None,
+        affine_evaluations=sum(r.affine_evaluations for r in reports),
+        probe_evaluations=sum(r.probe_evaluations for r in reports), **stacked, assumptions=None,
         basis=bases.pop() if len(bases) == 1 else basis(None), component_lower=lows, component_upper=ups,
         components=tuple(reports),
     )
