@@ -6,7 +6,7 @@ inside ``lax.while_loop``: take open boxes with (nearly) the largest upper bound
 largest shares of its bound, as :func:`moe_approx.boxes.split` does (children that would cut an axis left
 whole are masked: fixed shapes), bound the children with the same kernels as the host loop (:mod:`.kernels`, :mod:`.linear`),
 record their lower bounds, append them to the log and close every box whose upper bound is within
-the stopping threshold max(lower, floor)·(1 + rtol) + atol. A closed box keeps its slot and its upper bound until
+the stopping threshold (:func:`.report.close_limit`). A closed box keeps its slot and its upper bound until
 the log is compacted, when its bound is folded into its cell's (a max, so the order does not matter).
 The host only starts a run of steps and reads a few scalars between runs (progress, budget).
 
@@ -31,7 +31,7 @@ from ..assumptions import HOLDER_SLACK, SCALE_RTOL, TARGET_RTOL
 from .evaluator import affine_wanted, second_bound_kernel
 from .kernels import _point_kernel
 from ..boxes import MAX_SPLIT_AXES
-from .report import is_formula
+from .report import close_limit, is_formula
 
 BATCHES = (2**10, 2**13, 2**15)  # boxes split per step (2·batch children bounded): one compiled loop each
 SLOTS_PER_BOX = 8  # frontier slots per batch box
@@ -177,7 +177,7 @@ def _fanout(K: int, n: int) -> tuple[int, int]:
 
 def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     """One step: split the ``batch`` worst boxes, bound the children, insert them, close (module docstring)."""
-    rtol, atol, floor = rtol_atol
+    rtol, offset, floor, additive = rtol_atol
     F, n = s.lo.shape
     K = cfg.batch
     parents, fan = _fanout(K, n)
@@ -186,7 +186,7 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
     lo, hi, real, splittable = _children(plo, phi_, s.score[pick], cfg.bound == "lipschitz")
     valid = chosen & splittable  # a box with no float inside stays open: the host closes it (STUCK)
     ccell, cvalid = jnp.repeat(cell, fan), jnp.repeat(valid, fan) & real
-    threshold = jnp.maximum(s.lower, floor) * (1 + rtol) + atol
+    threshold = close_limit(s.lower, rtol, offset, floor, additive, jnp)
     centre, fc, phi, upper, low, score, affine = _bound_children(cfg, consts, ccell, lo, hi, threshold)
     low = jnp.where(cvalid, low, 0.0)
     best = jnp.argmax(low)
@@ -203,7 +203,7 @@ def _step(cfg, consts, rtol_atol, s: Frontier) -> Frontier:
 
     upper_all = put(upper_all, jnp.where(cvalid, upper, -jnp.inf))  # the log grows by 2^m slots per parent
     # a closed box keeps its upper bound in its slot (folded into its cell's later)
-    alive = put(alive, cvalid) & (upper_all > jnp.maximum(lower, floor) * (1 + rtol) + atol)
+    alive = put(alive, cvalid) & (upper_all > close_limit(lower, rtol, offset, floor, additive, jnp))
     checks = [(cvalid & ~(jnp.isfinite(fc) & jnp.isfinite(phi) & ~jnp.isnan(upper)), NONFINITE, centre, fc, phi),
               (cvalid & (low > upper), CROSSED, centre, low, upper)]
     if cfg.check_pairs:

@@ -13,7 +13,7 @@ from ..boxes import MAX_SPLIT_AXES, covering_box, split
 from ..assumptions import TARGET_RTOL, check_pairs
 from . import device_loop
 from .evaluator import _Evaluator
-from .report import is_formula
+from .report import close_limit, is_formula
 
 PROBE_BOXES, PROBE_BITS, PROBE_INSET = 4, 6, 2.0**-20  # _probe_corners: boxes, corners 2^min(n, 6), inset
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
@@ -22,10 +22,12 @@ MAX_STEP_BOXES = 2**17  # (at most)
 
 @dataclass
 class Threshold:
-    """The stopping rule of ``sup_error``: a box closes once its upper bound is at most
-    max(lower, floor)·(1 + rtol) + atol, atol None meaning ``factor`` times the largest float64 margin of f − Φ
-    at the cell centres (the resolution, fixed at the first step). Uniform over cells, so the
-    branch and bound can run on the device (:mod:`.device_loop`)."""
+    """The stopping rule of ``sup_error``: with L = max(lower, floor), a box closes once its upper bound is
+    at most L·(1 + rtol) + atol, or, with atol None, L + max(rtol·L, resolution): the resolution (``factor``
+    times the largest float64 margin of f − Φ at the cell centres, fixed at the first step) is a floor
+    of the width, not a slack added to rtol, so a bracket that float64 can resolve meets rtol
+    (:func:`.report.close_limit`). Uniform over cells, so the branch and bound can run on the device
+    (:mod:`.device_loop`)."""
 
     rtol: float
     atol: float | None
@@ -38,8 +40,12 @@ class Threshold:
             self.resolution = self.factor * float(np.max(st.centre_margin))
         return self.resolution if self.atol is None else self.atol
 
+    def limits(self, st) -> tuple:
+        """(rtol, offset, floor, additive): the arguments of :func:`.report.close_limit` besides the lower end."""
+        return self.rtol, self.offset(st), self.floor, float(self.atol is not None)
+
     def __call__(self, st) -> np.ndarray:
-        return np.full(len(st.cell_lower), max(st.lower, self.floor) * (1 + self.rtol) + self.offset(st))
+        return np.full(len(st.cell_lower), close_limit(st.lower, *self.limits(st)))
 
 
 @dataclass
@@ -221,7 +227,7 @@ def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
         return False
     F = device_loop.capacity(K, n)
     cfg, consts = device_loop.config(evaluate, K), device_loop.constants(evaluate)
-    limits = (threshold.rtol, threshold.offset(st), threshold.floor)
+    limits = threshold.limits(st)
     s, ran = device_loop.to_device(st, F, evaluate.sharding if F % len(evaluate.devices) == 0 else None), 0
     while True:
         t, s = device_loop.run(cfg, consts, limits, (device_loop.STEPS, max_evals), s)
