@@ -103,15 +103,16 @@ def climb(fn, z, lo, hi, shortest: float, exponent: float, order: int, pair: boo
     B = max(32, 1 << (S - 1).bit_length())
     pad = np.r_[np.arange(S), np.zeros(B - S, int)]
     pad = np.r_[pad, pad + S]
-    z, lo, hi = (jnp.asarray(a[pad]) for a in (z, lo, hi))
-    v, grad, val = jnp.zeros_like(z), jnp.zeros_like(z), jnp.full(2 * B, -jnp.inf, jnp.float64)  # (not weak-typed:
+    # device_put of float64 numpy: no eager op compiles, and the same argument types as the steps' outputs
+    z, lo, hi = jax.device_put([np.asarray(a[pad], np.float64) for a in (z, lo, hi)])
+    v, grad, val = jax.device_put([np.zeros(z.shape), np.zeros(z.shape), np.full(2 * B, -np.inf)])  # (not weak-typed:
     consts = (lo, hi, shortest, exponent, order, pair)
     for i in range(-2, steps):  # two steps of size 0 only evaluate: f, ∇f, then H·v with v from the first
         j = 0 if i < 0 or not pair else i % 2
         if i == 0:
-            size = jnp.full((2 * B, 2), FIRST_STEP, jnp.float64)  # a weak type would compile every step again)
+            size = jax.device_put(np.full((2 * B, 2), FIRST_STEP))  # a weak type would compile every step again)
         elif i < 0:
-            val, size = jnp.full(2 * B, -jnp.inf, jnp.float64), jnp.zeros((2 * B, 2))
+            val, size = jax.device_put([np.full(2 * B, -np.inf), np.zeros((2 * B, 2))])
         cand = _propose(z, grad, size, lo, hi, pair, j)
         z, v, val, grad, size = _accept(cand, *jet(cand, v), z, v, val, grad, size, *consts, j)
     keep = np.r_[np.arange(S), B + np.arange(S)]

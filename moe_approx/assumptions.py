@@ -173,7 +173,7 @@ def _padded(x):
     """Points (N, n) padded to a power of two (at least 64) by repeating the first: few jitted shapes."""
     N = len(x)
     bucket = max(64, 1 << max(N - 1, 0).bit_length())
-    return jnp.asarray(np.concatenate([x, np.repeat(x[:1], bucket - N, axis=0)]) if N else np.zeros((0, x.shape[1])))
+    return np.concatenate([x, np.repeat(x[:1], bucket - N, axis=0)]) if N else np.zeros((0, x.shape[1]))
 
 
 def _derivatives(fn, x, order: int):

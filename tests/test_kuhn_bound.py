@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import moe_approx as ma
 from moe_approx import formula
 from moe_approx.certify import box_bounds
-from moe_approx.certify.kuhn import kuhn_pieces
+from moe_approx.certify.kuhn import KuhnPieces, kuhn_pieces
 
 
 def worst_error(f, net, lo, hi, rng, samples=200, steps=40):
@@ -134,7 +134,7 @@ def test_centre_values_from_the_pieces_match_the_network(n, k, activation):
     f = ma.targets.get("sine_product", n=n)
     moe = ma.build_moe(f, ma.GridPartition(n, 3), expert="cpwl", activation=activation, k=k)
     lo, hi = moe.partition.all_bounds()
-    pieces = kuhn_pieces(moe.experts, lo, hi, k)
+    pieces = KuhnPieces(*jax.device_put(list(kuhn_pieces(moe.experts, lo, hi, k))))
     lip, delta = cell_constants(moe.experts, lo, hi)
     rng = np.random.default_rng(n)
     cell = rng.integers(moe.num_experts, size=300)

@@ -301,7 +301,7 @@ def config(evaluate, batch: int) -> Config:
 def constants(evaluate):
     """The per-cell arrays the kernels read, on the device."""
     return (evaluate.point_operand, evaluate.lip_dev, evaluate.delta_dev, evaluate.lip_axes_dev,
-            jnp.asarray(evaluate.target_axes), evaluate.second_operand)
+            jax.device_put(evaluate.target_axes), evaluate.second_operand)
 
 
 def to_device(st, capacity: int, sharding=None) -> Frontier:

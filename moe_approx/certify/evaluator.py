@@ -121,12 +121,12 @@ class _Evaluator:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("slots",))
             self.sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("slots"))
         pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
-        self.experts = jax.tree_util.tree_map(jnp.asarray, index_stack(host, pad))
-        self.lip_dev, self.delta_dev, self.lip_axes_dev = (jnp.asarray(a[pad]) for a in (self.lip, self.delta, self.lip_axes))
+        self.experts = jax.device_put(index_stack(host, pad))  # (device_put: jnp.asarray compiles a copy per shape)
+        self.lip_dev, self.delta_dev, self.lip_axes_dev = jax.device_put([a[pad] for a in (self.lip, self.delta, self.lip_axes)])
         pieces = None  # the Kuhn pieces of checked cpwl experts (n >= 2): Φ(c), and the second bound for n <= MAX_N
         if family is _cpwl and bound in ("auto", "kuhn"):
             pieces = kuhn_pieces(host, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
-            pieces = None if pieces is None else KuhnPieces(*(a[pad] for a in pieces))
+            pieces = None if pieces is None else KuhnPieces(*jax.device_put([a[pad] for a in pieces]))
         self.point_operand = self.experts if pieces is None else pieces
         self.kuhn = pieces if self.n <= MAX_N else None
         if bound == "kuhn" and self.kuhn is None:

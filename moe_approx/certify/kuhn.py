@@ -53,7 +53,8 @@ class KuhnPieces(NamedTuple):
         (the point kernel's δ; ``lip``: the cells' Λ). The piece of the computed z_f is chosen exactly
         (floor and comparisons of floats), t = z_f − j is exact (Sterbenz), so the value is K(z_f) up to
         the sum's rounding; |K(z_f) − K(z)| <= Λ max_i |z_f − z|_i / s_i + 2η (Λ bounds Φ's slopes, exactly
-        K's for n <= 6), and |Φ − K| <= η."""
+        K's for n <= 6), and |Φ − K| <= η. The δ returned adds 2η more, for the point bound's variation
+        term: |Φ(x) − Φ(c)| <= Λρ + 2η."""
         N, n = centre.shape
         k = round(self.values.shape[1] ** (1 / n)) - 1
         scale = self.scale[cell]
@@ -70,7 +71,7 @@ class KuhnPieces(NamedTuple):
         terms = steps * jnp.take_along_axis(t, order, axis=-1)
         phi = self.offset[cell] + nodes[:, 0] + jnp.sum(terms, -1)
         err = (gamma(n + 2) * (jnp.abs(self.offset[cell]) + jnp.abs(nodes[:, 0]) + jnp.sum(jnp.abs(terms), -1))
-               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + 3 * self.eta[cell])
+               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + 5 * self.eta[cell])
         return phi, err * (1 + gamma(4))
 
 
@@ -114,7 +115,7 @@ def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
     values = np.broadcast_to(host.layers[-1][0][..., 0], (L, (k + 1) ** n))
     offset = np.broadcast_to(host.layers[-1][1], (L, 1))[:, 0]
     eta = construction_rounding(host, lo, hi, k)
-    return KuhnPieces(*(jnp.asarray(x) for x in (values, offset, k / (hi - lo), lo, eta)))
+    return KuhnPieces(values, offset, k / (hi - lo), lo, eta)  # numpy: the evaluator pads them and puts them on the device
 
 
 def _tables(n: int, k: int):
