@@ -23,6 +23,7 @@ CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gatherin
 MAX_LANES = 2**15  # boxes per kernel call, at most
 BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8 (a third, /64, cost more
 # to compile than it saved in bench_supnorm case 11)
+ONE_SIZE = 2**12  # boxes per call of the kernels on Kuhn pieces (one size)
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
@@ -133,12 +134,15 @@ class _Evaluator:
             raise ValueError(f"bound='kuhn' needs cpwl experts (checked by their label) with 2 <= n <= {MAX_N}")
         self.second_operand = self.experts if self.kuhn is None else self.kuhn
 
-    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None):
+    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
-        BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more)."""
+        BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more). With
+        ``one_size`` (kernels on the Kuhn pieces, cheap per box) one size, at most ONE_SIZE: a first call
+        compiles half as much, and a small step is not padded to a large size."""
         N, start, outs = len(cell), 0, []
         top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
-        buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
+        buckets = [min(top, ONE_SIZE)] if one_size else [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
+        top = buckets[-1]
         while start < N:
             size = next((b for b in buckets if b >= N - start), top)
             stop = min(N, start + size)
@@ -160,13 +164,14 @@ class _Evaluator:
         return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
                                                                     self.lip_axes_dev),
                          self.point_bytes if self.point_operand is self.experts else 64 * (self.n + 8) ** 2, cell, centre, radius, cell,
-                         operand=self.point_operand)
+                         operand=self.point_operand, one_size=self.point_operand is not self.experts)
 
     def affine(self, cell, centre, radius, fc, grad):
         """The second bound of boxes with known f(c), ∇f(c) (:func:`second_bound_kernel`)."""
         kernel = second_bound_kernel(self.target, self.bound, self.depth, self.kuhn is not None)
         size = self.affine_bytes if self.kuhn is None else lane_bytes(self.n)
-        return self._run(kernel, size, cell, centre, radius, fc, grad, operand=self.second_operand)[0]
+        return self._run(kernel, size, cell, centre, radius, fc, grad, operand=self.second_operand,
+                         one_size=self.kuhn is not None)[0]
 
     def wants_affine(self, cell, radius, omega):
         """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
