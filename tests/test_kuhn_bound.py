@@ -129,7 +129,7 @@ def test_kuhn_bound_needs_checked_cpwl_experts():
 def test_centre_values_from_the_pieces_match_the_network(n, k, activation):
     """Φ(c) from the pieces (the point kernel's, for cpwl) against the network's float64 forward pass,
     at random points, sub-grid nodes and cell faces: within the pieces' error bound plus the network's
-    own rounding bound δ_l."""
+    own rounding bound δ_l; the per-cell bound ``centre_error`` is at least each point's δ."""
     from moe_approx.lipschitz import cell_constants
     f = ma.targets.get("sine_product", n=n)
     moe = ma.build_moe(f, ma.GridPartition(n, 3), expert="cpwl", activation=activation, k=k)
@@ -144,6 +144,8 @@ def test_centre_values_from_the_pieces_match_the_network(n, k, activation):
     network = np.array([np.asarray(expert(moe, c)(jnp.asarray(p[None])))[0, 0] for c, p in zip(cell, x)])
     assert np.all(np.abs(phi - network) <= err + delta[cell])
     assert np.all(err < 1e-10)  # the bound is at the scale of float64 rounding, not a blanket tolerance
+    host = kuhn_pieces(moe.experts, lo, hi, k)  # the per-cell δ (the resolution's) covers every point's
+    assert np.all(err <= host.centre_error(lip)[cell])
 
 
 def test_rounding_term_is_small_and_positive():

@@ -97,9 +97,18 @@ class _Evaluator:
                             if is_formula(target) else target.derivative_order == 1)
         self.num_cells = lo.shape[0]
         self.cell_lo, self.cell_hi = lo, hi
-        self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
-        if family is _cpwl:  # Λ is exact for the interpolant K, and |Φ − K| <= η: |Φ(x) − Φ(c)| <= Λρ + 2η
-            self.delta = self.delta + 2 * construction_rounding(experts, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
+        host = jax.tree_util.tree_map(np.asarray, experts)
+        k = (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"])
+        # the Kuhn pieces of checked cpwl experts (n >= 2): Φ(c), and the second bound for n <= MAX_N
+        pieces = kuhn_pieces(host, lo, hi, k) if family is _cpwl and bound in ("auto", "kuhn") else None
+        exact = None if pieces is None else _cpwl.lipschitz(host, lo, hi, k)
+        if exact is not None:  # Φ(c) and its δ from the pieces, exact Λ: the weights' bounds are not needed
+            self.lip, self.lip_axes = exact, _cpwl.axis_lipschitz(host, lo, hi, k)
+            self.delta = pieces.centre_error(self.lip)
+        else:
+            self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
+            if family is _cpwl:  # Λ is exact for the interpolant K, and |Φ − K| <= η: |Φ(x) − Φ(c)| <= Λρ + 2η
+                self.delta = self.delta + 2 * construction_rounding(host, lo, hi, k)
         self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
         if is_formula(target):
             self.target_axes = _formula_slopes(target, lo, hi)
@@ -113,7 +122,6 @@ class _Evaluator:
         self.point_bytes = 8 * 4 * widest + 64
         self.affine_bytes = 8 * 4 * (self.n + 4) * widest
         check_memory(KERNEL_BYTES, "sup_error kernel")
-        host = jax.tree_util.tree_map(np.asarray, experts)
         gathered = sum(np.size(a) for a in jax.tree_util.tree_leaves(host) if np.ndim(a) >= 2 and
                        np.shape(a)[0] == self.num_cells) / self.num_cells  # per-cell floats gathered per slot
         self.capacities = CAPACITIES if gathered > 4 * sum(experts.widths) else CAPACITIES[:1]
@@ -124,10 +132,7 @@ class _Evaluator:
         pad = np.resize(np.arange(self.num_cells), cell_bucket(self.num_cells))  # repeated cells: few kernel shapes
         self.experts = jax.device_put(index_stack(host, pad))  # (device_put: jnp.asarray compiles a copy per shape)
         self.lip_dev, self.delta_dev, self.lip_axes_dev = jax.device_put([a[pad] for a in (self.lip, self.delta, self.lip_axes)])
-        pieces = None  # the Kuhn pieces of checked cpwl experts (n >= 2): Φ(c), and the second bound for n <= MAX_N
-        if family is _cpwl and bound in ("auto", "kuhn"):
-            pieces = kuhn_pieces(host, lo, hi, (size or {}).get("k", _cpwl.SIZE_DEFAULTS["k"]))
-            pieces = None if pieces is None else KuhnPieces(*jax.device_put([a[pad] for a in pieces]))
+        pieces = None if pieces is None else KuhnPieces(*jax.device_put([a[pad] for a in pieces]))
         self.point_operand = self.experts if pieces is None else pieces
         self.kuhn = pieces if self.n <= MAX_N else None
         if bound == "kuhn" and self.kuhn is None:

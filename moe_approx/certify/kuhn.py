@@ -74,6 +74,15 @@ class KuhnPieces(NamedTuple):
                + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + 5 * self.eta[cell])
         return phi, err * (1 + gamma(4))
 
+    def centre_error(self, lip) -> np.ndarray:
+        """Per cell, a bound of the δ of :meth:`evaluate_centres` at any point of the cell (host arrays):
+        Σ|terms| <= 2n max|V| + |V(j)|, |z|/s <= k/s = hi − lo (up to rounding)."""
+        n = self.scale.shape[1]
+        k = round(self.values.shape[1] ** (1 / n)) - 1
+        size = np.abs(self.offset) + (2 * n + 1) * np.max(np.abs(self.values), axis=1)
+        z_err = 3 * UNIT_ROUNDOFF * np.max(k / self.scale, axis=1) * (1 + gamma(4))
+        return (gamma(n + 2) * size + lip * z_err + 5 * self.eta) * (1 + gamma(8))
+
 
 def construction_rounding(experts, lo, hi, k: int) -> np.ndarray:
     """η_l (L,): a bound of |Φ_l − K_l| on cell l for checked cpwl experts (module docstring, and
