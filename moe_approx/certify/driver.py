@@ -195,7 +195,8 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
 
 def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     """Evaluate f − Φ near the corners of the PROBE_BOXES new boxes whose centres reach the lower bound
-    ``record`` held before them (2^n corners, or PROBE_CORNERS of them), for the lower bound: where |f − Φ|
+    ``record`` held before them (all 2^n corners for n <= PROBE_BITS, else the 2^PROBE_BITS that vary the
+    first PROBE_BITS axes, the others at their low ends), for the lower bound: where |f − Φ|
     peaks on a cell's faces (constant experts of ``cone``) the centres approach the peak only as the boxes
     shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
     mixture as routed attains each error found (docs/theory.md §5)."""
@@ -204,7 +205,7 @@ def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     if not best.size:
         return
     n = box_lo.shape[1]
-    corners = (np.arange(2 ** min(n, PROBE_BITS))[:, None] >> np.arange(n)) & 1  # for n > PROBE_BITS: a pattern
+    corners = (np.arange(2 ** min(n, PROBE_BITS))[:, None] >> np.arange(n)) & 1
     t = np.where(corners == 1, 1.0 - PROBE_INSET, PROBE_INSET)
     lo, hi = box_lo[best, None], box_hi[best, None]
     inside_lo, inside_hi = (np.nextafter(a[cell[best]], b[cell[best]])[:, None] for a, b in

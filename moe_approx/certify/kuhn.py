@@ -23,6 +23,7 @@ the true slopes of f − A instead of the hats' |node values|.
 from __future__ import annotations
 
 import itertools
+import math
 from functools import partial
 from typing import NamedTuple
 
@@ -37,6 +38,12 @@ from .report import is_formula
 
 MAX_N = 4  # the bound takes n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine
 # form is used); Φ(c) from the pieces (KuhnPieces.evaluate_centres) costs O(n log n) at any n
+
+
+def _grid(nodes: int, n: int):
+    """(k, strides) of the (k+1)^n sub-grid nodes of a cell, last coordinate fastest (cpwl.nodes)."""
+    k = round(nodes ** (1 / n)) - 1
+    return k, (k + 1) ** np.arange(n - 1, -1, -1)
 
 
 class KuhnPieces(NamedTuple):
@@ -56,14 +63,14 @@ class KuhnPieces(NamedTuple):
         K's for n <= 6), and |Φ − K| <= η. The δ returned adds 2η more, for the point bound's variation
         term: |Φ(x) − Φ(c)| <= Λρ + 2η."""
         N, n = centre.shape
-        k = round(self.values.shape[1] ** (1 / n)) - 1
+        k, strides = _grid(self.values.shape[1], n)
+        strides = jnp.asarray(strides, jnp.int32)
         scale = self.scale[cell]
         z = (centre - self.lo[cell]) * scale
         j = jnp.clip(jnp.floor(z), 0, k - 1)
         t = z - j
         order = jnp.argsort(-t, axis=-1)  # π: t_π(1) >= ... >= t_π(n)
         path = jnp.cumsum(jax.nn.one_hot(order, n, dtype=jnp.int32), axis=1)  # (N, n, n): e_{π(1..p)}
-        strides = jnp.asarray((k + 1) ** np.arange(n - 1, -1, -1), jnp.int32)
         flat = j.astype(jnp.int32) @ strides
         index = jnp.concatenate([flat[:, None], flat[:, None] + path @ strides], axis=1)  # (N, n+1)
         nodes = self.values[cell[:, None], index]
@@ -78,7 +85,7 @@ class KuhnPieces(NamedTuple):
         """Per cell, a bound of the δ of :meth:`evaluate_centres` at any point of the cell (host arrays):
         Σ|terms| <= 2n max|V| + |V(j)|, |z|/s <= k/s = hi − lo (up to rounding)."""
         n = self.scale.shape[1]
-        k = round(self.values.shape[1] ** (1 / n)) - 1
+        k, _ = _grid(self.values.shape[1], n)
         size = np.abs(self.offset) + (2 * n + 1) * np.max(np.abs(self.values), axis=1)
         z_err = 3 * UNIT_ROUNDOFF * np.max(k / self.scale, axis=1) * (1 + gamma(4))
         return (gamma(n + 2) * size + lip * z_err + 5 * self.eta) * (1 + gamma(8))
@@ -128,16 +135,16 @@ def kuhn_pieces(experts, lo, hi, k: int) -> KuhnPieces | None:
 
 
 def _tables(n: int, k: int):
-    """Static tables: per (sub-cube mask m, permutation π) the flat offsets of the path's n + 1 nodes
-    from the box's base sub-cube; per π the rank of each axis and the pairs it orders."""
-    strides = (k + 1) ** np.arange(n - 1, -1, -1)  # last coordinate fastest (cpwl.nodes)
+    """Static tables: the node strides; per (sub-cube mask m, permutation π) the flat offsets of the path's
+    n + 1 nodes from the box's base sub-cube; per π the rank of each axis and the pairs it orders."""
+    _, strides = _grid((k + 1) ** n, n)
     bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1  # (M, n)
     perms = np.array(list(itertools.permutations(range(n))))  # (P, n): π(p)
     rank = np.argsort(perms, axis=1)  # (P, n): the step p at which axis i is raised
     member = rank[:, None, :] < np.arange(n + 1)[None, :, None]  # (P, n+1, n): axis i in π(1..p)
     offsets = (bits[:, None, None, :] + member[None]) @ strides  # (M, P, n+1)
     before = rank[:, :, None] < rank[:, None, :]  # (P, n, n): axis i comes before axis i' in π
-    return bits, rank, offsets, before
+    return strides, bits, rank, offsets, before
 
 
 @partial(jax.jit, static_argnums=0)
@@ -146,8 +153,8 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
     the second-bound kernels (:func:`.evaluator.second_bound_kernel`); inf for a box spanning more than
     two sub-cubes along an axis."""
     N, n = centre.shape
-    k = round(pieces.values.shape[1] ** (1 / n)) - 1
-    bits, rank, offsets, before = (jnp.asarray(t) for t in _tables(n, k))
+    k, _ = _grid(pieces.values.shape[1], n)
+    strides, bits, rank, offsets, before = (jnp.asarray(t) for t in _tables(n, k))
     cell = slot_cell[point_lane // slot_point.shape[1]]
     scale, lo = pieces.scale[cell], pieces.lo[cell]
 
@@ -165,7 +172,7 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
     a, b = jnp.clip(zl[:, None] - j, 0, 1), jnp.clip(zh[:, None] - j, 0, 1)
     meets = jnp.all(~before[None, None] | (a[:, :, None, None, :] <= b[:, :, None, :, None]), axis=(-1, -2))
     meets = meets & reach[..., None]  # (N, M, P)
-    flat = base.astype(jnp.int32) @ jnp.asarray((k + 1) ** np.arange(n - 1, -1, -1), jnp.int32)
+    flat = base.astype(jnp.int32) @ strides.astype(jnp.int32)
     index = jnp.clip(flat[:, None, None, None] + offsets[None], 0, pieces.values.shape[1] - 1)
     nodes = pieces.values[cell[:, None, None, None], index]  # (N, M, P, n+1)
     steps = jnp.diff(nodes, axis=-1)
@@ -205,5 +212,6 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
 
 
 def lane_bytes(n: int) -> int:
-    """Memory of one box in :func:`kuhn_kernel` (an estimate: about 12 arrays of (M, P, n + 1) floats)."""
-    return 8 * 12 * 2**n * int(np.prod(np.arange(1, n + 1))) * (n + 1) + 8 * 2**n * int(np.prod(np.arange(1, n + 1))) * n * n
+    """Memory of one box in :func:`kuhn_kernel` (an estimate: about 12 arrays of (M, P, n + 1) floats and
+    the (M, P, n, n) pair tests), M·P = 2^n n! pieces."""
+    return 8 * 2**n * math.factorial(n) * (12 * (n + 1) + n * n)

@@ -113,7 +113,7 @@ class SupErrorReport:
 
 
 def close_limit(lower, rtol, offset, floor, additive, xp=np):
-    """The upper bound at which a box closes (:class:`Threshold`), for numpy (``xp=np``) or jax.numpy:
+    """The upper bound at which a box closes (:class:`.driver.Threshold`), for numpy (``xp=np``) or jax.numpy:
     L·(1 + rtol) + offset with a user's atol (``additive`` 1), L + max(rtol·L, offset) with the resolution."""
     L = xp.maximum(lower, floor)
     return xp.where(additive > 0, L * (1 + rtol) + offset, L + xp.maximum(rtol * L, offset))
