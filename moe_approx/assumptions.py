@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._ascent import climb
+from .boxes import row_max
 from ._checks import check_int, check_memory, check_target
 
 HOLDER_SLACK = 1e-9  # relative slack on C r^α and D r^β (rounding of the distance and the power)
@@ -222,7 +223,7 @@ def check_pairs(target, x, y, fx, fy, scale=None) -> float:
     plus TARGET_RTOL·(|f(x)| + |f(y)|) and SCALE_RTOL·``scale`` for the evaluations; ``scale``
     defaults to the largest |f| of the batch); raise :class:`AssumptionError` at the worst
     violation, else return the largest constant the pairs imply."""
-    dist = np.max(np.abs(x - y), axis=1)
+    dist = row_max(np.abs(x - y))
     observed = np.abs(fx - fy)
     scale = np.max(np.abs(np.concatenate([fx, fy])), initial=0.0) if scale is None else scale
     allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy)) \

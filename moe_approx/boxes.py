@@ -45,14 +45,29 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     splittable = (lo < mid) & (mid < hi)
     width = hi - lo if score is None else np.nan_to_num(np.asarray(score, np.float64), nan=np.inf)
     width = np.where(splittable, width, 0.0)
-    width = np.where(np.any(width > 0, axis=1, keepdims=True) | ~np.any(splittable, axis=1, keepdims=True), width,
-                     np.where(splittable, hi - lo, 0.0))  # nothing scores: cut by width
-    stuck = ~np.any(width > 0, axis=1)
-    rank = np.argsort(-width, axis=1, kind="stable")  # axes by decreasing width
-    k = min(n, MAX_SPLIT_AXES)
-    top = rank[:, :k]
-    top_width = np.take_along_axis(width, top, 1)
-    use = (top_width >= 0.5 * width.max(axis=1, keepdims=True)) & (top_width > 0)  # (N, k)
+    width = np.where(~(row_max(width) > 0)[:, None] & splittable, hi - lo, width)  # nothing scores: cut by width
+    largest = row_max(width)
+    stuck = ~(largest > 0)
+    use = (width >= 0.5 * largest[:, None]) & (width > 0)  # (N, n): the axes to cut
+    cut = _cut_all if n <= MAX_SPLIT_AXES else _cut_largest
+    return cut(lo, hi, mid, width, use, stuck) + (stuck,)
+
+
+def _cut_all(lo, hi, mid, width, use, stuck):
+    """(parent, lo, hi) of the children of boxes cut along every axis in ``use`` (N, n)."""
+    n = lo.shape[1]
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1 == 1  # (2^n, n): child c takes the upper half of axis i
+    used = use.astype(np.int64) @ (1 << np.arange(n))  # the cut axes as a bit mask
+    parent, child = np.nonzero(((np.arange(2**n) & ~used[:, None]) == 0) & ~stuck[:, None])  # along cut axes only
+    upper_half = bits[child]
+    return parent, np.where(upper_half, mid[parent], lo[parent]), np.where(use[parent] & ~upper_half, mid[parent], hi[parent])
+
+
+def _cut_largest(lo, hi, mid, width, use, stuck):
+    """:func:`_cut_all` restricted to the MAX_SPLIT_AXES axes of largest ``width`` (ties: the first)."""
+    top = np.argsort(-width, axis=1, kind="stable")[:, :MAX_SPLIT_AXES]  # axes by decreasing width
+    use = np.take_along_axis(use, top, 1)  # (N, k)
+    k = top.shape[1]
     bits = np.stack(np.unravel_index(np.arange(2**k), (2,) * k), axis=-1).astype(bool)  # (2^k, k)
     valid = ~np.any(bits[None] & ~use[:, None], axis=2) & ~stuck[:, None]  # children along unsplit axes dropped
     parent, child = np.nonzero(valid)
@@ -63,7 +78,12 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     rows = np.arange(len(parent))[:, None]
     new_lo[rows, axes] = np.where(upper_half, cut_at, new_lo[rows, axes])
     new_hi[rows, axes] = np.where(cut & ~upper_half, cut_at, new_hi[rows, axes])
-    return parent, new_lo, new_hi, stuck
+    return parent, new_lo, new_hi
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """max over the (short) last axis, column by column (numpy's reduction over a short axis is slower)."""
+    return np.maximum.reduce([a[:, i] for i in range(a.shape[1])]) if a.shape[1] else np.zeros(len(a))
 
 
 def cell_grid(lo, hi, points_per_side: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import moe_approx as ma
 from moe_approx.certify import evaluator
+from moe_approx import boxes
 from moe_approx.boxes import covering_box, split
 from moe_approx.experts import cpwl
 
@@ -80,6 +81,34 @@ def test_children_cover_their_parent_exactly(n, seed, depth):
         assert all_cells_covered(c_lo, c_hi)
         pick = rng.integers(len(c_lo))
         lo, hi = c_lo[pick:pick + 1], c_hi[pick:pick + 1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 4), seed=st.integers(0, 2**31), scored=st.booleans())
+def test_cutting_every_axis_agrees_with_the_ranked_cut(n, seed, scored):
+    """For n <= MAX_SPLIT_AXES, split cuts the scoring axes directly (no ranking, boxes._cut_all); the
+    ranked cut of the largest axes (boxes._cut_largest, used for n > MAX_SPLIT_AXES) must give the same
+    children: ties, zero and NaN scores, unsplittable axes and unsplittable boxes included."""
+    rng = np.random.default_rng(seed)
+    N = 200
+    lo = rng.random((N, n)) / rng.integers(1, 50, (N, n))
+    hi = lo + rng.choice([0.0, 1e-3, 1.0], (N, n)) * rng.random((N, n))
+    hi[::7, 0] = np.nextafter(lo[::7, 0], 2.0)  # no float strictly inside
+    score = rng.choice([0.0, 0.5, 1.0, np.nan, np.inf], (N, n)) if scored else None
+    mid = 0.5 * (lo + hi)
+    splittable = (lo < mid) & (mid < hi)
+    width = np.where(splittable, hi - lo if score is None else np.nan_to_num(score, nan=np.inf), 0.0)
+    width = np.where(~np.any(width > 0, axis=1, keepdims=True) & splittable, hi - lo, width)
+    largest = width.max(axis=1)
+    use, stuck = (width >= 0.5 * largest[:, None]) & (width > 0), ~(largest > 0)
+    got = boxes._cut_all(lo, hi, mid, width, use, stuck)
+    want = boxes._cut_largest(lo, hi, mid, width, use, stuck)
+
+    def rows(parent, c_lo, c_hi):
+        return sorted(zip(parent.tolist(), map(tuple, c_lo.tolist()), map(tuple, c_hi.tolist())))
+
+    assert rows(*got) == rows(*want)
+    assert np.array_equal(split(lo, hi, score)[0], got[0])
 
 
 def test_a_box_one_ulp_wide_is_not_split():

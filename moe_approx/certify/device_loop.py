@@ -29,7 +29,7 @@ import numpy as np
 
 from ..assumptions import HOLDER_SLACK, SCALE_RTOL, TARGET_RTOL
 from .evaluator import affine_wanted, second_bound_kernel
-from .kernels import _point_kernel
+from .kernels import _point_kernel, power, row_max
 from ..boxes import MAX_SPLIT_AXES
 from .report import close_limit, is_formula
 
@@ -109,14 +109,14 @@ def _children(lo, hi, score, by_width):
 def _pair_suspect(target, x, y, fx, fy, valid):
     """The (child, parent) pairs that may contradict the declared (α, C) or per-axis constants (the test
     of :func:`moe_approx.assumptions.check_pairs`, which the host then runs on the pair)."""
-    dist = jnp.max(jnp.abs(x - y), axis=1)
+    dist = row_max(jnp.abs(x - y))
     observed = jnp.abs(fx - fy)
     scale = jnp.max(jnp.where(valid, jnp.maximum(jnp.abs(fx), jnp.abs(fy)), 0.0))
     margin = TARGET_RTOL * (jnp.abs(fx) + jnp.abs(fy)) + SCALE_RTOL * scale
-    excess = observed - (target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + margin)
+    excess = observed - (target.constant * power(dist, target.alpha) * (1 + HOLDER_SLACK) + margin)
     axis_constants = getattr(target, "axis_constants", None)
     if axis_constants is not None:
-        per_axis = jnp.abs(x - y) ** target.alpha @ jnp.asarray(axis_constants)
+        per_axis = power(jnp.abs(x - y), target.alpha) @ jnp.asarray(axis_constants)
         excess = jnp.maximum(excess, observed - (per_axis * (1 + HOLDER_SLACK) + margin))
     return valid & (excess > 0)
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..assumptions import TARGET_RTOL
 from ..lipschitz import UNIT_ROUNDOFF, gamma
-from .kernels import _box_ends, _formula_point, _target_terms
+from .kernels import _box_ends, _formula_point, _target_terms, row_max, row_sum
 from .report import is_formula
 
 MAX_N = 4  # the bound takes n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine
@@ -64,21 +64,20 @@ class KuhnPieces(NamedTuple):
         term: |Φ(x) − Φ(c)| <= Λρ + 2η."""
         N, n = centre.shape
         k, strides = _grid(self.values.shape[1], n)
-        strides = jnp.asarray(strides, jnp.int32)
         scale = self.scale[cell]
         z = (centre - self.lo[cell]) * scale
         j = jnp.clip(jnp.floor(z), 0, k - 1)
         t = z - j
-        order = jnp.argsort(-t, axis=-1)  # π: t_π(1) >= ... >= t_π(n)
-        path = jnp.cumsum(jax.nn.one_hot(order, n, dtype=jnp.int32), axis=1)  # (N, n, n): e_{π(1..p)}
-        flat = j.astype(jnp.int32) @ strides
-        index = jnp.concatenate([flat[:, None], flat[:, None] + path @ strides], axis=1)  # (N, n+1)
+        rank = _ranks(t)  # π: t_π(1) >= ... >= t_π(n), ties by axis (no sort: n² comparisons)
+        raised = rank[:, None, :] < np.arange(n + 1)[:, None]  # (N, n+1, n): axis i in π(1..p)
+        flat = row_sum(j.astype(jnp.int32) * strides.astype(np.int32))
+        index = flat[:, None] + row_sum(jnp.where(raised, strides.astype(np.int32), 0))  # (N, n+1)
         nodes = self.values[cell[:, None], index]
-        steps = jnp.diff(nodes, axis=-1)
-        terms = steps * jnp.take_along_axis(t, order, axis=-1)
-        phi = self.offset[cell] + nodes[:, 0] + jnp.sum(terms, -1)
-        err = (gamma(n + 2) * (jnp.abs(self.offset[cell]) + jnp.abs(nodes[:, 0]) + jnp.sum(jnp.abs(terms), -1))
-               + lip * jnp.max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale, -1) + 5 * self.eta[cell])
+        t_sorted = row_sum(jnp.where(rank[:, None, :] == np.arange(n)[:, None], t[:, None, :], 0.0))  # t_π(p)
+        terms = jnp.diff(nodes, axis=-1) * t_sorted
+        phi = self.offset[cell] + nodes[:, 0] + row_sum(terms)
+        err = (gamma(n + 2) * (jnp.abs(self.offset[cell]) + jnp.abs(nodes[:, 0]) + row_sum(jnp.abs(terms)))
+               + lip * row_max(3 * UNIT_ROUNDOFF * jnp.abs(z) / scale) + 5 * self.eta[cell])
         return phi, err * (1 + gamma(4))
 
     def centre_error(self, lip) -> np.ndarray:
@@ -89,6 +88,15 @@ class KuhnPieces(NamedTuple):
         size = np.abs(self.offset) + (2 * n + 1) * np.max(np.abs(self.values), axis=1)
         z_err = 3 * UNIT_ROUNDOFF * np.max(k / self.scale, axis=1) * (1 + gamma(4))
         return (gamma(n + 2) * size + lip * z_err + 5 * self.eta) * (1 + gamma(8))
+
+
+def _ranks(t):
+    """Per row of t (N, n), the position of each axis in the order of decreasing t, ties by axis: an
+    exact permutation from float comparisons."""
+    n = t.shape[-1]
+    axis = np.arange(n)
+    ahead = (t[:, None, :] > t[:, :, None]) | ((t[:, None, :] == t[:, :, None]) & (axis < axis[:, None]))
+    return row_sum(ahead.astype(jnp.int32))
 
 
 def construction_rounding(experts, lo, hi, k: int) -> np.ndarray:
@@ -172,19 +180,19 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
     a, b = jnp.clip(zl[:, None] - j, 0, 1), jnp.clip(zh[:, None] - j, 0, 1)
     meets = jnp.all(~before[None, None] | (a[:, :, None, None, :] <= b[:, :, None, :, None]), axis=(-1, -2))
     meets = meets & reach[..., None]  # (N, M, P)
-    flat = base.astype(jnp.int32) @ strides.astype(jnp.int32)
+    flat = row_sum(base.astype(jnp.int32) * strides.astype(jnp.int32))
     index = jnp.clip(flat[:, None, None, None] + offsets[None], 0, pieces.values.shape[1] - 1)
     nodes = pieces.values[cell[:, None, None, None], index]  # (N, M, P, n+1)
     steps = jnp.diff(nodes, axis=-1)
     g_z = jnp.take_along_axis(steps, jnp.broadcast_to(rank[None, None], steps.shape), axis=-1)  # (N, M, P, n)
     t = zc[:, None, None] - j[:, :, None]
-    value = pieces.offset[cell][:, None, None] + nodes[..., 0] + jnp.sum(g_z * t, -1)  # A(c)
+    value = pieces.offset[cell][:, None, None] + nodes[..., 0] + row_sum(g_z * t)  # A(c)
     g = g_z * scale[:, None, None]
-    spread = jnp.sum(jnp.abs(g) * radius[:, None, None], -1)  # the range of A − A(c) on the box
+    spread = row_sum(jnp.abs(g) * radius[:, None, None])  # the range of A − A(c) on the box
     # rounding of A(c): the sum, t's (zc's and the subtraction's), the steps' and g's
     value_err = (gamma(n + 2) * (jnp.abs(pieces.offset[cell])[:, None, None] + jnp.abs(nodes[..., 0]) +
-                                 jnp.sum(jnp.abs(g_z * t), -1))
-                 + jnp.sum(jnp.abs(g_z) * (ec[:, None, None] + UNIT_ROUNDOFF * jnp.abs(t)), -1) + gamma(n + 3) * spread)
+                                 row_sum(jnp.abs(g_z * t)))
+                 + row_sum(jnp.abs(g_z) * (ec[:, None, None] + UNIT_ROUNDOFF * jnp.abs(t))) + gamma(n + 3) * spread)
     R = radius[:, None, None]
     if is_formula(target):
         f_lo, f_hi, defined = target._compiled["value"](box_lo, box_hi)
@@ -192,7 +200,7 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
         c_lo, c_hi, _ = _formula_point(target, centre)
         f_lo, f_hi, c_lo, c_hi = (v[:, None, None] for v in (f_lo, f_hi, c_lo, c_hi))
         slope = jnp.maximum(jnp.abs(d_lo[:, None, None] - g), jnp.abs(d_hi[:, None, None] - g)) * R
-        mean_value = jnp.maximum(c_hi - value, value - c_lo) + jnp.sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf), -1)
+        mean_value = jnp.maximum(c_hi - value, value - c_lo) + row_sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf))
         natural = jnp.maximum(f_hi - value + spread, value + spread - f_lo)
         piece = jnp.where(defined[:, None, None], jnp.minimum(natural, mean_value), jnp.inf)
         scale_terms = jnp.abs(f_lo) + jnp.abs(f_hi) + jnp.abs(value) + spread
@@ -202,9 +210,9 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
         piece = gap + spread + omega[:, None, None]
         scale_terms = jnp.abs(fc)[:, None, None] + jnp.abs(value) + spread + omega[:, None, None]
         if grad is not None:
-            first = gap + jnp.sum(jnp.abs(grad[:, None, None] * R - g * R), -1) + taylor[:, None, None]
+            first = gap + row_sum(jnp.abs(grad[:, None, None] * R - g * R)) + taylor[:, None, None]
             piece = jnp.minimum(piece, first)
-            scale_terms = scale_terms + jnp.sum(jnp.abs(grad) * radius, -1)[:, None, None] + taylor[:, None, None]
+            scale_terms = scale_terms + row_sum(jnp.abs(grad) * radius)[:, None, None] + taylor[:, None, None]
     piece = piece + value_err + TARGET_RTOL * scale_terms
     upper = jnp.max(jnp.where(meets, piece, -jnp.inf), axis=(1, 2))
     upper = jnp.where(applies & jnp.isfinite(upper), upper + pieces.eta[cell] * (1 + TARGET_RTOL), jnp.inf)

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assumptions import TARGET_RTOL
+from .kernels import power
 from .report import is_formula
 from ..lipschitz import gamma
 from ..mlp import MLP, index_stack
@@ -321,9 +322,9 @@ def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
                             linear_error_bound((c_lo, c_hi), (d_lo, d_hi), *lines, radius, margin=margin))
         return (jnp.where(defined, upper, jnp.inf),)
     rho = jnp.max(radius, axis=-1)
-    omega = target.constant * rho**target.alpha
+    omega = target.constant * power(rho, target.alpha)
     upper = range_error_bound((fc - omega, fc + omega), *lines, radius, margin=margin + TARGET_RTOL * omega)
     if grad is not None:
-        taylor = float(target.taylor_remainder_bound(1.0)) * rho**target.smoothness
+        taylor = float(target.taylor_remainder_bound(1.0)) * power(rho, target.smoothness)
         upper = jnp.minimum(upper, linear_error_bound(fc, grad, *lines, radius, margin=margin, remainder=taylor))
     return (upper,)
