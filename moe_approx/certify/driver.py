@@ -158,7 +158,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
                 _close_stuck(st, evaluate, pick[stuck])
             cell = st.open_cell[pick][parent]
             parent_fc = st.open_fc[pick][parent]
-            parent_centre = covering_box(st.open_lo[pick], st.open_hi[pick])[0][parent]
+            parent_centre = (0.5 * (st.open_lo[pick] + st.open_hi[pick]))[parent]  # covering_box's centre
             st.boxes -= len(pick) - int(stuck.sum())  # stuck boxes stay leaves
             keep = np.ones(open_count, bool)
             keep[pick] = False
@@ -211,7 +211,8 @@ def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     peaks on a cell's faces (constant experts of ``cone``) the centres approach the peak only as the boxes
     shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
     mixture as routed attains each error found (docs/theory.md §5)."""
-    best = np.argsort(low)[len(low) - PROBE_BOXES:]
+    top = max(len(low) - PROBE_BOXES, 0)
+    best = np.argpartition(low, top)[top:]
     best = best[low[best] >= record]
     if not best.size:
         return
