@@ -180,19 +180,19 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
     a, b = jnp.clip(zl[:, None] - j, 0, 1), jnp.clip(zh[:, None] - j, 0, 1)
     meets = jnp.all(~before[None, None] | (a[:, :, None, None, :] <= b[:, :, None, :, None]), axis=(-1, -2))
     meets = meets & reach[..., None]  # (N, M, P)
-    flat = row_sum(base.astype(jnp.int32) * strides.astype(jnp.int32))
+    flat = base.astype(jnp.int32) @ strides.astype(jnp.int32)
     index = jnp.clip(flat[:, None, None, None] + offsets[None], 0, pieces.values.shape[1] - 1)
     nodes = pieces.values[cell[:, None, None, None], index]  # (N, M, P, n+1)
     steps = jnp.diff(nodes, axis=-1)
     g_z = jnp.take_along_axis(steps, jnp.broadcast_to(rank[None, None], steps.shape), axis=-1)  # (N, M, P, n)
     t = zc[:, None, None] - j[:, :, None]
-    value = pieces.offset[cell][:, None, None] + nodes[..., 0] + row_sum(g_z * t)  # A(c)
+    value = pieces.offset[cell][:, None, None] + nodes[..., 0] + jnp.sum(g_z * t, -1)  # A(c)
     g = g_z * scale[:, None, None]
-    spread = row_sum(jnp.abs(g) * radius[:, None, None])  # the range of A − A(c) on the box
+    spread = jnp.sum(jnp.abs(g) * radius[:, None, None], -1)  # the range of A − A(c) on the box
     # rounding of A(c): the sum, t's (zc's and the subtraction's), the steps' and g's
     value_err = (gamma(n + 2) * (jnp.abs(pieces.offset[cell])[:, None, None] + jnp.abs(nodes[..., 0]) +
-                                 row_sum(jnp.abs(g_z * t)))
-                 + row_sum(jnp.abs(g_z) * (ec[:, None, None] + UNIT_ROUNDOFF * jnp.abs(t))) + gamma(n + 3) * spread)
+                                 jnp.sum(jnp.abs(g_z * t), -1))
+                 + jnp.sum(jnp.abs(g_z) * (ec[:, None, None] + UNIT_ROUNDOFF * jnp.abs(t)), -1) + gamma(n + 3) * spread)
     R = radius[:, None, None]
     if is_formula(target):
         f_lo, f_hi, defined = target._compiled["value"](box_lo, box_hi)
@@ -200,7 +200,7 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
         c_lo, c_hi, _ = _formula_point(target, centre)
         f_lo, f_hi, c_lo, c_hi = (v[:, None, None] for v in (f_lo, f_hi, c_lo, c_hi))
         slope = jnp.maximum(jnp.abs(d_lo[:, None, None] - g), jnp.abs(d_hi[:, None, None] - g)) * R
-        mean_value = jnp.maximum(c_hi - value, value - c_lo) + row_sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf))
+        mean_value = jnp.maximum(c_hi - value, value - c_lo) + jnp.sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf), -1)
         natural = jnp.maximum(f_hi - value + spread, value + spread - f_lo)
         piece = jnp.where(defined[:, None, None], jnp.minimum(natural, mean_value), jnp.inf)
         scale_terms = jnp.abs(f_lo) + jnp.abs(f_hi) + jnp.abs(value) + spread
@@ -210,9 +210,9 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
         piece = gap + spread + omega[:, None, None]
         scale_terms = jnp.abs(fc)[:, None, None] + jnp.abs(value) + spread + omega[:, None, None]
         if grad is not None:
-            first = gap + row_sum(jnp.abs(grad[:, None, None] * R - g * R)) + taylor[:, None, None]
+            first = gap + jnp.sum(jnp.abs(grad[:, None, None] * R - g * R), -1) + taylor[:, None, None]
             piece = jnp.minimum(piece, first)
-            scale_terms = scale_terms + row_sum(jnp.abs(grad) * radius)[:, None, None] + taylor[:, None, None]
+            scale_terms = scale_terms + jnp.sum(jnp.abs(grad) * radius, -1)[:, None, None] + taylor[:, None, None]
     piece = piece + value_err + TARGET_RTOL * scale_terms
     upper = jnp.max(jnp.where(meets, piece, -jnp.inf), axis=(1, 2))
     upper = jnp.where(applies & jnp.isfinite(upper), upper + pieces.eta[cell] * (1 + TARGET_RTOL), jnp.inf)
