@@ -212,7 +212,7 @@ def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
     mixture as routed attains each error found (docs/theory.md §5)."""
     top = max(len(low) - PROBE_BOXES, 0)
-    best = np.argpartition(low, top)[top:]
+    best = np.argpartition(low, top)[top:] if top < len(low) else np.arange(0)  # PROBE_BOXES = 0: none
     best = best[low[best] >= record]
     if not best.size:
         return
