@@ -282,3 +282,25 @@ def test_inputs_are_checked():
         linear_bounds(wide, good, good)
     with pytest.raises(ValueError, match="f_c"):
         linear_error_bound((0.0, 1.0, 2.0), 0.0, good[0], 0.0, good[0], 0.0, good[0])
+
+
+def test_layers_of_one_shape_scanned_give_the_unrolled_bounds(monkeypatch):
+    """With forward intermediate bounds, hidden layers whose next layers share one square shape run as one
+    lax.scan each way (linear._square_runs); the same operations unrolled layer by layer must give
+    bit-identical lines, margins and intervals."""
+    from moe_approx.certify import linear
+
+    rng = np.random.default_rng(3)
+    nets = random_net(rng, 2, 5, 5, "mixed", stack=3)  # widths 2, 5, 5, 5, 5, 1: layers 1-3 are 5 × 5
+    one = random_net(rng, 2, 5, 5, "mixed")
+    assert linear._square_runs(one.layers, one.slopes) == [(0, 3)]
+    centre, radius = rng.random((3, 6, 2)), 0.3 * rng.random((3, 6, 2))
+
+    def bounds():  # a new function, so a new trace: the runs are read when it traces
+        return jax.jit(lambda *args: linear._linear_bounds.__wrapped__(*args, "forward"))(nets, centre, radius)
+
+    scanned = bounds()
+    monkeypatch.setattr(linear, "_square_runs", lambda layers, slopes: [])
+    unrolled = bounds()
+    for a, b in zip(jax.tree_util.tree_leaves(scanned), jax.tree_util.tree_leaves(unrolled)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))

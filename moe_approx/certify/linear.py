@@ -63,26 +63,41 @@ def _relaxation(l, u, a):
             jnp.where(convex, lam, chord), jnp.where(convex, 0.0, intercept), slack)
 
 
-def _backward(layers, bias0, mags, hidden, k, g, gam):
+def _backward(layers, bias0, mags, hidden, k, g, gam, runs=None):
     """Upper bounds of the functionals z_k·g (the columns of g, (d_k, m)) as A·t + κ + E, t ∈ [−r, r].
 
     ``bias0``: the per-box first-layer bias c·W_0 + b_0; ``mags[j]``: a bound of |y_{j−1}|·|W_j| + |b_j|
     (for j = 0 also the rounding of ``bias0``); ``hidden[j]``: (the lines of :func:`_relaxation`, max|z_j|).
-    Each step adds ``gam`` times the magnitudes it rounds to E (docs/theory.md §5). Returns A (n, m), κ, E (m,).
+    Each step adds ``gam`` times the magnitudes it rounds to E (docs/theory.md §5). ``runs`` (from
+    :func:`_forward_pass`): layers of one shape, stacked, taken by one ``lax.scan`` (the same operations,
+    compiled once). Returns A (n, m), κ, E (m,).
     """
-    lam, kappa, err = g, jnp.zeros(g.shape[1]), jnp.zeros(g.shape[1])
-    for j in range(k, -1, -1):
-        w, b = layers[j]
-        err = err + gam * (jnp.abs(lam).T @ mags[j] + jnp.abs(kappa))  # z_j = y_{j−1} W_j + b_j
-        lam, kappa = w @ lam, kappa + (bias0 if j == 0 else b) @ lam
-        if j == 0:
-            return lam, kappa, err
-        (up_s, up_i, lo_s, lo_i, slack), z_abs = hidden[j - 1]  # y_{j−1} = σ(z_{j−1}): one line per sign
-        pos = lam >= 0
-        slope, icpt = jnp.where(pos, up_s[:, None], lo_s[:, None]), jnp.where(pos, up_i[:, None], lo_i[:, None])
-        mu, shift = lam * slope, lam * icpt
-        err = err + gam * (jnp.abs(mu).T @ z_abs + jnp.abs(shift).sum(0) + jnp.abs(kappa)) + jnp.abs(lam).T @ slack
-        lam, kappa = mu, kappa + shift.sum(0)
+    carry = (g, jnp.zeros(g.shape[1]), jnp.zeros(g.shape[1]))
+    j = k
+    while j > 0:
+        if j in (runs or {}):  # layers s + 1..j, stacked
+            s, stacked = runs[j]
+            carry, _ = jax.lax.scan(lambda c, x: (_back_step(c, *x, gam), None), carry, stacked, reverse=True)
+            j = s
+        else:
+            carry = _back_step(carry, *layers[j], mags[j], hidden[j - 1], gam)
+            j -= 1
+    lam, kappa, err = carry
+    err = err + gam * (jnp.abs(lam).T @ mags[0] + jnp.abs(kappa))  # z_0 = t W_0 + (c W_0 + b_0)
+    return layers[0][0] @ lam, kappa + bias0 @ lam, err
+
+
+def _back_step(carry, w, b, mag, hid, gam):
+    """Layer j >= 1 of :func:`_backward` (z_j = y_{j−1} W_j + b_j), then the relaxation of y_{j−1} = σ(z_{j−1})."""
+    lam, kappa, err = carry
+    err = err + gam * (jnp.abs(lam).T @ mag + jnp.abs(kappa))
+    lam, kappa = w @ lam, kappa + b @ lam
+    (up_s, up_i, lo_s, lo_i, slack), z_abs = hid  # one line per sign
+    pos = lam >= 0
+    slope, icpt = jnp.where(pos, up_s[:, None], lo_s[:, None]), jnp.where(pos, up_i[:, None], lo_i[:, None])
+    mu, shift = lam * slope, lam * icpt
+    err = err + gam * (jnp.abs(mu).T @ z_abs + jnp.abs(shift).sum(0) + jnp.abs(kappa)) + jnp.abs(lam).T @ slack
+    return mu, kappa + shift.sum(0), err
 
 
 def _upper(a, kappa, err, radius):
@@ -121,6 +136,65 @@ def _forward_step(state, lines, w, b, radius, gam):
     return affine(y_lo, y_up), affine(y_up, y_lo)
 
 
+def _square_runs(layers, slopes) -> list[tuple[int, int]]:
+    """Maximal ranges [s, e), e − s >= 2, of hidden layers k whose next layer is d × d with the same d
+    (and the same slope shapes): their steps have one shape and run as one ``lax.scan``. A deep network
+    (a depth-9 Yarotsky expert: 7 of 8) then compiles like a shallow one."""
+    def shape(k):
+        (w, b), d = layers[k + 1], slopes[k].shape[-1]
+        return (w.shape, b.shape, slopes[k].shape) if w.shape == (d, d) else None
+
+    runs, k = [], 0
+    while k < len(slopes):
+        e = k + 1
+        while shape(k) is not None and e < len(slopes) and shape(e) == shape(k):
+            e += 1
+        runs += [(k, e)] if e - k >= 2 else []
+        k = e
+    return runs
+
+
+def _layer_terms(lo, hi, a, w, b):
+    """Hidden layer k with z_k in [lo, hi]: its relaxation lines and max|z_k|, and the bound of
+    |y_k|·|W_{k+1}| + |b_{k+1}| (the next layer's magnitudes)."""
+    y_abs = jnp.maximum(jnp.abs(_sigma(lo, a)), jnp.abs(_sigma(hi, a)))
+    return (_relaxation(lo, hi, a), jnp.maximum(jnp.abs(lo), jnp.abs(hi))), y_abs @ jnp.abs(w) + jnp.abs(b)
+
+
+def _hidden_layer(forward, a, w, b, radius, gam):
+    """Hidden layer k from the forward bounds of z_k: :func:`_layer_terms`, its interval, and the forward
+    bounds of z_{k+1}."""
+    (p_lo, q_lo, e_lo), (p_up, q_up, e_up) = forward
+    lo, hi = -_upper(-p_lo, -q_lo, e_lo, radius), _upper(p_up, q_up, e_up, radius)
+    hidden, mag = _layer_terms(lo, hi, a, w, b)
+    return _forward_step(forward, hidden[0], w, b, radius, gam), hidden, (lo, hi), mag
+
+
+def _forward_pass(layers, slopes, forward, radius, gam):
+    """The hidden layers' relaxations, intervals and mags by forward bounds (``intermediate="forward"``),
+    per layer, and for :func:`_backward` the square runs (:func:`_square_runs`), each one scan: keyed by their
+    last layer e, (s, (W, b, mags, relaxations) of layers s + 1..e stacked). Relaxations and mags of run
+    layers are None in the per-layer lists."""
+    def step(forward, x):
+        forward, *out = _hidden_layer(forward, *x, radius, gam)
+        return forward, tuple(out)
+
+    hidden, intervals, mags, runs, k = [], [], [], {}, 0
+    starts = dict(_square_runs(layers, slopes))
+    while k < len(slopes):
+        if k in starts:
+            e = starts[k]
+            xs = tuple(jnp.stack(a) for a in zip(*[(slopes[j],) + tuple(layers[j + 1]) for j in range(k, e)]))
+            forward, (hid, iv, mag) = jax.lax.scan(step, forward, xs)
+            runs[e] = (k, (xs[1], xs[2], mag, hid))
+            intervals += [(iv[0][i], iv[1][i]) for i in range(e - k)]
+            hidden, mags, k = hidden + [None] * (e - k), mags + [None] * (e - k), e
+        else:
+            forward, hid, iv, mag = _hidden_layer(forward, slopes[k], *layers[k + 1], radius, gam)
+            hidden, intervals, mags, k = hidden + [hid], intervals + [iv], mags + [mag], k + 1
+    return hidden, intervals, mags, runs
+
+
 def _one(layers, slopes, centre, radius, intermediate):
     """LinearBounds of one network on one box and the hidden pre-activations' bounds ((lo, hi) per layer)."""
     width = max(max(w.shape[-2:]) for w, _ in layers)
@@ -128,25 +202,21 @@ def _one(layers, slopes, centre, radius, intermediate):
     w0, b0 = layers[0]
     bias0 = centre @ w0 + b0
     mags = [(jnp.abs(centre) + radius) @ jnp.abs(w0) + jnp.abs(b0) + jnp.abs(bias0)]
-    forward = ((w0, bias0, gam * mags[0]),) * 2
-    hidden, intervals = [], []
-    for k, a in enumerate(slopes):
-        if intermediate == "crown":
+    runs = None
+    if intermediate == "forward":
+        hidden, intervals, more, runs = _forward_pass(layers, slopes, ((w0, bias0, gam * mags[0]),) * 2, radius,
+                                                      gamma(2 * width + 2))
+        mags += more
+    else:
+        hidden, intervals = [], []
+        for k, a in enumerate(slopes):
             d = a.shape[-1]
             g = jnp.concatenate([jnp.eye(d), -jnp.eye(d)], 1)
             top = _upper(*_backward(layers, bias0, mags, hidden, k, g, gam), radius)
-            lo, hi = -top[d:], top[:d]
-        else:
-            (p_lo, q_lo, e_lo), (p_up, q_up, e_up) = forward
-            lo, hi = -_upper(-p_lo, -q_lo, e_lo, radius), _upper(p_up, q_up, e_up, radius)
-        hidden.append((_relaxation(lo, hi, a), jnp.maximum(jnp.abs(lo), jnp.abs(hi))))
-        intervals.append((lo, hi))
-        y_abs = jnp.maximum(jnp.abs(_sigma(lo, a)), jnp.abs(_sigma(hi, a)))
-        w, b = layers[k + 1]
-        mags.append(y_abs @ jnp.abs(w) + jnp.abs(b))
-        if intermediate == "forward":
-            forward = _forward_step(forward, hidden[-1][0], w, b, radius, gamma(2 * width + 2))
-    a_out, kappa, err = _backward(layers, bias0, mags, hidden, len(slopes), jnp.array([[1.0, -1.0]]), gam)
+            intervals.append((-top[d:], top[:d]))
+            hid, mag = _layer_terms(*intervals[-1], a, *layers[k + 1])
+            hidden, mags = hidden + [hid], mags + [mag]
+    a_out, kappa, err = _backward(layers, bias0, mags, hidden, len(slopes), jnp.array([[1.0, -1.0]]), gam, runs)
     return LinearBounds(-a_out[:, 1], -kappa[1], a_out[:, 0], kappa[0], 2 * jnp.max(err)), tuple(intervals)
 
 
