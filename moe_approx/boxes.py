@@ -43,7 +43,7 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     N, n = lo.shape
     mid = 0.5 * (lo + hi)
     splittable = (lo < mid) & (mid < hi)
-    width = hi - lo if score is None else np.nan_to_num(np.asarray(score, np.float64), nan=np.inf)
+    width = hi - lo if score is None else np.nan_to_num(np.asarray(score, np.float64), nan=np.inf, posinf=np.inf)
     width = np.where(splittable, width, 0.0)
     width = np.where(~(row_max(width) > 0)[:, None] & splittable, hi - lo, width)  # nothing scores: cut by width
     largest = row_max(width)

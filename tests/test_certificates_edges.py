@@ -97,7 +97,7 @@ def test_cutting_every_axis_agrees_with_the_ranked_cut(n, seed, scored):
     score = rng.choice([0.0, 0.5, 1.0, np.nan, np.inf], (N, n)) if scored else None
     mid = 0.5 * (lo + hi)
     splittable = (lo < mid) & (mid < hi)
-    width = np.where(splittable, hi - lo if score is None else np.nan_to_num(score, nan=np.inf), 0.0)
+    width = np.where(splittable, hi - lo if score is None else np.nan_to_num(score, nan=np.inf, posinf=np.inf), 0.0)
     width = np.where(~np.any(width > 0, axis=1, keepdims=True) & splittable, hi - lo, width)
     largest = width.max(axis=1)
     use, stuck = (width >= 0.5 * largest[:, None]) & (width > 0), ~(largest > 0)

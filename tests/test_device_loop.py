@@ -180,3 +180,28 @@ def test_loop_is_validated():
     f = ma.targets.get("cone", n=1)
     with pytest.raises(ValueError, match="loop must be one of"):
         ma.sup_error(f, ma.build_moe(f, ma.GridPartition(1, 2)), loop="gpu")
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 6), seed=st.integers(0, 2**31), by_width=st.booleans())
+def test_device_children_are_the_host_split(n, seed, by_width):
+    """The compiled loop's children (device_loop._children: every axis a candidate for n <= 4, the top
+    four by score beyond) are the host's (boxes.split), ties, zero and NaN scores, unsplittable axes and
+    unsplittable boxes included (the mask ``real`` drops the children along uncut axes)."""
+    from moe_approx.boxes import split
+
+    rng = np.random.default_rng(seed)
+    N = 64
+    lo = rng.random((N, n)) / rng.integers(1, 50, (N, n))
+    hi = lo + rng.choice([0.0, 1e-3, 1.0], (N, n)) * rng.random((N, n))
+    hi[::7, 0] = np.nextafter(lo[::7, 0], 2.0)
+    score = rng.choice([0.0, 0.5, 1.0, np.nan, np.inf], (N, n))
+    c_lo, c_hi, real, splittable = (np.asarray(a) for a in device_loop._children(
+        jnp.asarray(lo), jnp.asarray(hi), jnp.asarray(score), by_width))
+    parent, h_lo, h_hi, stuck = split(lo, hi, None if by_width else score)
+    fan = len(c_lo) // N
+    device = sorted(zip((np.arange(N * fan) // fan)[real].tolist(), map(tuple, c_lo[real].tolist()),
+                        map(tuple, c_hi[real].tolist())))
+    host = sorted(zip(parent.tolist(), map(tuple, h_lo.tolist()), map(tuple, h_hi.tolist())))
+    assert np.array_equal(splittable, ~stuck)
+    assert [row for row in device if splittable[row[0]]] == host

@@ -92,10 +92,14 @@ def _children(lo, hi, score, by_width):
     mid = 0.5 * (lo + hi)
     splittable = (lo < mid) & (mid < hi)
     width = jnp.where(splittable, hi - lo, 0.0)
-    share = width if by_width else jnp.where(splittable, jnp.nan_to_num(score, nan=jnp.inf), 0.0)
+    share = width if by_width else jnp.where(splittable, jnp.where(jnp.isnan(score), jnp.inf, score), 0.0)
     share = jnp.where(jnp.any(share > 0, axis=1, keepdims=True), share, width)  # nothing scores: by width
-    top_share, top = jax.lax.top_k(share, m)  # (P, m), m <= 4: a tiny sort per box
-    use = (top_share >= 0.5 * top_share[:, :1]) & (top_share > 0)
+    if n <= MAX_SPLIT_AXES:  # every axis is a candidate (as boxes._cut_all): no sort
+        top = jnp.broadcast_to(jnp.arange(n), share.shape)
+        use = (share >= 0.5 * row_max(share)[:, None]) & (share > 0)
+    else:
+        top_share, top = jax.lax.top_k(share, m)  # (P, m), m <= 4: a tiny sort per box
+        use = (top_share >= 0.5 * top_share[:, :1]) & (top_share > 0)
     bits = np.array(np.unravel_index(np.arange(2**m), (2,) * m)).T.astype(bool)  # (2^m, m)
     real = ~jnp.any(bits[None] & ~use[:, None], axis=2)  # (P, 2^m)
     onehot = top[..., None] == jnp.arange(n)  # (P, m, n)
@@ -163,10 +167,12 @@ def _worst(alive, upper, K, rounds=SELECT_ROUNDS):
 
     below, above = jax.lax.fori_loop(0, rounds, halve, (low, high))
     first, rest = alive & (upper >= above), alive & (upper >= below) & (upper < above)
-    lane, taken = jnp.arange(K), jnp.sum(first)
-    pick = jnp.where(lane < taken, jnp.nonzero(first, size=K, fill_value=0)[0],
-                     jnp.nonzero(rest, size=K, fill_value=0)[0][jnp.maximum(lane - taken, 0)])
-    return pick, lane < taken + jnp.sum(rest)
+    # the boxes of ``first``, then those of ``rest``, each in slot order: one running count for both
+    count = jnp.cumsum(first.astype(jnp.int64) + (rest.astype(jnp.int64) << 32))
+    taken = count[-1] & 0xFFFFFFFF
+    lane = jnp.where(first, (count & 0xFFFFFFFF) - 1, jnp.where(rest, taken + (count >> 32) - 1, K))
+    pick = jnp.zeros(K, jnp.int64).at[lane].set(jnp.arange(upper.shape[0]), mode="drop")
+    return pick, jnp.arange(K) < taken + (count[-1] >> 32)
 
 
 def _fanout(K: int, n: int) -> tuple[int, int]:
