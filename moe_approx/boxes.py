@@ -49,11 +49,12 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     largest = row_max(width)
     stuck = ~(largest > 0)
     use = (width >= 0.5 * largest[:, None]) & (width > 0)  # (N, n): the axes to cut
-    cut = _cut_all if n <= MAX_SPLIT_AXES else _cut_largest
-    return cut(lo, hi, mid, width, use, stuck) + (stuck,)
+    if n <= MAX_SPLIT_AXES:
+        return _cut_all(lo, hi, mid, use, stuck) + (stuck,)
+    return _cut_largest(lo, hi, mid, width, use, stuck) + (stuck,)
 
 
-def _cut_all(lo, hi, mid, width, use, stuck):
+def _cut_all(lo, hi, mid, use, stuck):
     """(parent, lo, hi) of the children of boxes cut along every axis in ``use`` (N, n)."""
     n = lo.shape[1]
     bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1 == 1  # (2^n, n): child c takes the upper half of axis i

@@ -101,7 +101,7 @@ def test_cutting_every_axis_agrees_with_the_ranked_cut(n, seed, scored):
     width = np.where(~np.any(width > 0, axis=1, keepdims=True) & splittable, hi - lo, width)
     largest = width.max(axis=1)
     use, stuck = (width >= 0.5 * largest[:, None]) & (width > 0), ~(largest > 0)
-    got = boxes._cut_all(lo, hi, mid, width, use, stuck)
+    got = boxes._cut_all(lo, hi, mid, use, stuck)
     want = boxes._cut_largest(lo, hi, mid, width, use, stuck)
 
     def rows(parent, c_lo, c_hi):

@@ -165,8 +165,8 @@ class _Evaluator:
             stop = min(N, start + size)
             take = slice(start, stop)
             if stop - start < size:  # padding repeats the chunk's first box
-                take = np.minimum(np.arange(start, start + size), stop - 1)
-                take[stop - start:] = start
+                take = np.full(size, start)
+                take[: stop - start] = np.arange(start, stop)
             slots = _identity(cell[take]) if one_size else _group(cell[take], self.num_cells, size, len(self.devices),
                                                                   self.capacities)
             index = [slots.slot_cell, slots.slot_point]

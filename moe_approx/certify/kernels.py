@@ -17,6 +17,7 @@ SHORT_AXIS = 8  # row reductions over at most this many entries are unrolled (ro
 
 
 def _rows(op, fallback, x):
+    """``op`` folded over the last axis of x, or ``fallback(x, axis=-1)`` where that axis is long."""
     if x.shape[-1] > SHORT_AXIS:
         return fallback(x, axis=-1)
     return reduce(op, [x[..., i] for i in range(x.shape[-1])])
