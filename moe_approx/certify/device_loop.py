@@ -94,17 +94,17 @@ def _children(lo, hi, score, by_width):
     width = jnp.where(splittable, hi - lo, 0.0)
     share = width if by_width else jnp.where(splittable, jnp.where(jnp.isnan(score), jnp.inf, score), 0.0)
     share = jnp.where(jnp.any(share > 0, axis=1, keepdims=True), share, width)  # nothing scores: by width
+    bits = np.array(np.unravel_index(np.arange(2**m), (2,) * m)).T.astype(bool)  # (2^m, m)
     if n <= MAX_SPLIT_AXES:  # every axis is a candidate (as boxes._cut_all): no sort
-        top = jnp.broadcast_to(jnp.arange(n), share.shape)
         use = (share >= 0.5 * row_max(share)[:, None]) & (share > 0)
+        raise_lo, lower_hi = bits[None] & use[:, None], ~bits[None] & use[:, None]  # (P, 2^n, n)
     else:
         top_share, top = jax.lax.top_k(share, m)  # (P, m), m <= 4: a tiny sort per box
         use = (top_share >= 0.5 * top_share[:, :1]) & (top_share > 0)
-    bits = np.array(np.unravel_index(np.arange(2**m), (2,) * m)).T.astype(bool)  # (2^m, m)
+        onehot = top[..., None] == jnp.arange(n)  # (P, m, n): bit p of a child cuts axis top[p]
+        raise_lo = jnp.any((bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)  # (P, 2^m, n)
+        lower_hi = jnp.any((~bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)
     real = ~jnp.any(bits[None] & ~use[:, None], axis=2)  # (P, 2^m)
-    onehot = top[..., None] == jnp.arange(n)  # (P, m, n)
-    raise_lo = jnp.any((bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)  # (P, 2^m, n)
-    lower_hi = jnp.any((~bits[None] & use[:, None])[..., None] & onehot[:, None], axis=2)
     child_lo = jnp.where(raise_lo, mid[:, None], lo[:, None]).reshape(-1, n)
     child_hi = jnp.where(lower_hi, mid[:, None], hi[:, None]).reshape(-1, n)
     return child_lo, child_hi, real.reshape(-1), jnp.any(splittable, axis=1)

@@ -83,9 +83,13 @@ class _State:
             for name, a in zip(self.OPEN, arrays):
                 setattr(self, name, np.concatenate([getattr(self, name), a]))
 
+    def record_upper(self, cell, upper):
+        """Upper bounds of closed boxes in ``cell``: each cell keeps the largest."""
+        np.maximum.at(self.cell_upper, cell, upper)
+
     def close(self, mask):
         """Close the open boxes in ``mask``: their upper bounds go to their cells."""
-        np.maximum.at(self.cell_upper, self.open_cell[mask], self.open_upper[mask])
+        self.record_upper(self.open_cell[mask], self.open_upper[mask])
         for name in self.OPEN:
             setattr(self, name, getattr(self, name)[~mask])
 
@@ -198,7 +202,7 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
         i = int(np.argmax(low - upper))
         raise _crossed(float(low[i]), float(upper[i]), centre[i], cell[i])
     done = upper <= limit[cell]  # closed at once: their bounds go to their cells
-    np.maximum.at(st.cell_upper, cell[done], upper[done])
+    st.record_upper(cell[done], upper[done])
     keep = ~done
     st.add_open(cell[keep], box_lo[keep], box_hi[keep], upper[keep], fc[keep],
                 (evaluate.lip_axes[cell[keep]] + evaluate.target_axes[cell[keep]]) * radius[keep] + target_axes[keep])
@@ -284,7 +288,7 @@ def _crossed(low, upper, x, cell=None) -> RuntimeError:
 def _close_stuck(st, evaluate, index):
     """Close the open boxes ``index`` that no float splits (their upper bounds go to their cells) and
     evaluate f − Φ at their lo and hi corners for the lower bound."""
-    np.maximum.at(st.cell_upper, st.open_cell[index], st.open_upper[index])
+    st.record_upper(st.open_cell[index], st.open_upper[index])
     st.float_limited = True
     corners = np.concatenate([st.open_lo[index], st.open_hi[index]])
     cell = np.tile(st.open_cell[index], 2)

@@ -37,7 +37,7 @@ from .kernels import _box_ends, _formula_point, _target_terms, row_max, row_sum
 from .report import is_formula
 
 MAX_N = 4  # the bound takes n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine
-# form is used); Φ(c) from the pieces (KuhnPieces.evaluate_centres) costs O(n log n) at any n
+# form is used); Φ(c) from the pieces (KuhnPieces.evaluate_centres) costs O(n²) at any n
 
 
 def _grid(nodes: int, n: int):

@@ -179,9 +179,9 @@ def _forward_pass(layers, slopes, spans, forward, radius, gam):
         forward, *out = _hidden_layer(forward, *x, radius, gam)
         return forward, tuple(out)
 
-    hidden, intervals, mags, k = [], [], [], 0
+    hidden, intervals, mags, k, ends = [], [], [], 0, dict(spans)
     while k < len(slopes):
-        e = dict(spans).get(k)
+        e = ends.get(k)
         if e is not None:
             xs = tuple(jnp.stack(a) for a in zip(*[(slopes[j],) + tuple(layers[j + 1]) for j in range(k, e)]))
             forward, (hid, iv, mag) = jax.lax.scan(step, forward, xs)
