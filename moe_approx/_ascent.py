@@ -16,6 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._config import kernel_jit
+
+
 FIRST_STEP = 8.0  # the first step of an ascent: a change of about this much in the log objective
 
 
@@ -37,7 +40,7 @@ def _jet(fn, x, v):
     return jax.vmap(one)(x, v)
 
 
-@jax.jit
+@kernel_jit
 def _propose(z, grad, size, lo, hi, pair, j):
     """The candidates of a step (module doc): points move by :func:`_signed`; a pair p = z[:S],
     q = z[S:] moves as a whole (j = 0) or changes its difference (j = 1, each end by at most 3/8 of
@@ -52,7 +55,7 @@ def _propose(z, grad, size, lo, hi, pair, j):
                     lo, hi)
 
 
-@jax.jit
+@kernel_jit
 def _accept(cand, f, g, hv, z, v, val, grad, size, lo, hi, shortest, exponent, order, pair, j):
     """Keep each candidate that raises its objective (its size j doubles) or undo it (halved).
 
@@ -86,7 +89,7 @@ def _accept(cand, f, g, hv, z, v, val, grad, size, lo, hi, shortest, exponent, o
     return z, v, val, grad, size
 
 
-_jet_jit = partial(jax.jit, static_argnums=0)(_jet)
+_jet_jit = partial(kernel_jit, static_argnums=0)(_jet)
 
 
 def climb(fn, z, lo, hi, shortest: float, exponent: float, order: int, pair: bool, steps: int):
@@ -98,7 +101,7 @@ def climb(fn, z, lo, hi, shortest: float, exponent: float, order: int, pair: boo
         hash(fn)
         jet = partial(_jet_jit, fn)
     except TypeError:
-        jet = jax.jit(partial(_jet, fn))
+        jet = kernel_jit(partial(_jet, fn))
     S = z.shape[0] // 2
     B = max(32, 1 << (S - 1).bit_length())
     pad = np.r_[np.arange(S), np.zeros(B - S, int)]

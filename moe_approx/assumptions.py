@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._ascent import climb
 from .boxes import row_max
 from ._checks import check_int, check_memory, check_target
+from ._config import kernel_jit
 
 HOLDER_SLACK = 1e-9  # relative slack on C r^α and D r^β (rounding of the distance and the power)
 TARGET_RTOL = 2.0**-48  # assumed relative accuracy of the target's float64 evaluation (as supnorm)
@@ -184,7 +184,7 @@ def _derivatives(fn, x, order: int):
     return jax.vmap(d)(x)
 
 
-_derivatives_jit = partial(jax.jit, static_argnums=(0, 2))(_derivatives)
+_derivatives_jit = partial(kernel_jit, static_argnums=(0, 2))(_derivatives)
 
 
 def derivatives(fn, x, order: int) -> np.ndarray:
@@ -197,7 +197,7 @@ def derivatives(fn, x, order: int) -> np.ndarray:
     try:
         hash(fn)
     except TypeError:
-        return np.asarray(jax.jit(lambda pts: _derivatives(fn, pts, order))(padded))[:N]
+        return np.asarray(kernel_jit(lambda pts: _derivatives(fn, pts, order))(padded))[:N]
     return np.asarray(_derivatives_jit(fn, padded, order))[:N]
 
 
@@ -264,7 +264,7 @@ def _raise(target, constant, declared, exponent, x, y, observed, allowed, implie
     )
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(kernel_jit, static_argnums=0)
 def _values(target, x):
     return target(x)
 

@@ -12,13 +12,14 @@ For an expert Φ_l on its cell Q_l = [lo, hi]:
   rounding bound γ_{d+2}(|W|ᵀ M + |b|) (Higham 2002, §3.1; M bounds |layer input| on the cell), carried
   forward through |W| and the activations' Lipschitz constants max(1, |a|).
 
-Both are computed once per cell, vectorised over cells (jit, float64), in chunks of cells.
+Both are computed once per cell in numpy float64, vectorised over cells, in chunks of cells (no
+compilation: a jitted version cost a few tenths of a second per stack shape on a first call). The
+rounding bounds hold for any summation order, BLAS's included.
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .boxes import covering_box
@@ -42,47 +43,47 @@ def gamma(k) -> float:
 
 def _layer_product(h, w):
     """h (S, d) times W ((d, e) shared or (S, d, e) per cell)."""
-    return h @ w if w.ndim == 2 else jnp.einsum("sd,sde->se", h, w)
+    return h @ w if w.ndim == 2 else np.matmul(h[:, None, :], w)[:, 0]
 
 
 def _lift(v, S):
-    return jnp.broadcast_to(v, (S,) + v.shape[-1:])
+    return np.broadcast_to(v, (S,) + v.shape[-1:])
 
 
-@jax.jit
 def _cell_constants(net, centre, radius):
-    """(Λ, δ) for a stack of experts (S,) on the cells centre ± radius (S, n), covering boxes (module docstring)."""
+    """(Λ, δ, Λ_axes) for a stack of experts (S,) on the cells centre ± radius (S, n), covering boxes
+    (module docstring). numpy: computed once per cell, it would cost a compilation per stack shape in JAX."""
     S = centre.shape[0]
-    err = jnp.zeros_like(centre)
+    err = np.zeros_like(centre)
     derivs = []
     for l, (w, b) in enumerate(net.layers):
-        wa, d_in = jnp.abs(w), w.shape[-2]
+        wa, d_in = np.abs(w), w.shape[-2]
         g = gamma(d_in + 2)
-        mag = jnp.abs(centre) + radius
-        rounding = g * (_layer_product(mag, wa) + jnp.abs(_lift(b, S)))
+        mag = np.abs(centre) + radius
+        rounding = g * (_layer_product(mag, wa) + np.abs(_lift(b, S)))
         centre = _layer_product(centre, w) + _lift(b, S)
         radius = (_layer_product(radius, wa) + rounding) * (1 + 4 * g)  # the interval covers the rounding too
         err = (_layer_product(err, wa) + rounding) * (1 + 4 * g)
         if l < len(net.slopes):
             a = _lift(net.slopes[l], S)
             lo_z, hi_z = centre - radius, centre + radius
-            derivs.append(jnp.where(lo_z >= 0, 1.0, jnp.where(hi_z <= 0, jnp.abs(a), jnp.maximum(1.0, jnp.abs(a)))))
-            s_lo = jnp.maximum(lo_z, 0.0) + a * jnp.minimum(lo_z, 0.0)
-            s_hi = jnp.maximum(hi_z, 0.0) + a * jnp.minimum(hi_z, 0.0)
+            derivs.append(np.where(lo_z >= 0, 1.0, np.where(hi_z <= 0, np.abs(a), np.maximum(1.0, np.abs(a)))))
+            s_lo = np.maximum(lo_z, 0.0) + a * np.minimum(lo_z, 0.0)
+            s_hi = np.maximum(hi_z, 0.0) + a * np.minimum(hi_z, 0.0)
             crossing = (lo_z < 0) & (hi_z > 0)
-            top = jnp.maximum(jnp.maximum(s_lo, s_hi), jnp.where(crossing, 0.0, -jnp.inf))
-            bottom = jnp.minimum(jnp.minimum(s_lo, s_hi), jnp.where(crossing, 0.0, jnp.inf))
+            top = np.maximum(np.maximum(s_lo, s_hi), np.where(crossing, 0.0, -np.inf))
+            bottom = np.minimum(np.minimum(s_lo, s_hi), np.where(crossing, 0.0, np.inf))
             centre, radius = 0.5 * (top + bottom), 0.5 * (top - bottom) * (1 + 4 * UNIT_ROUNDOFF)
-            err = jnp.maximum(1.0, jnp.abs(a)) * err
+            err = np.maximum(1.0, np.abs(a)) * err
     # backward: v = |W_J| (column), then v <- |W_l| (D_l v) down to the input
-    v = jnp.abs(_lift(net.layers[-1][0][..., 0], S))
+    v = np.abs(_lift(net.layers[-1][0][..., 0], S))
     for l in range(len(net.slopes) - 1, -1, -1):
-        w = jnp.abs(net.layers[l][0])
+        w = np.abs(net.layers[l][0])
         v = derivs[l] * v
-        v = v @ w.T if w.ndim == 2 else jnp.einsum("se,sde->sd", v, w)
+        v = v @ w.T if w.ndim == 2 else np.matmul(w, v[:, :, None])[..., 0]
     depth, width = len(net.layers), max(max(w.shape[-2:]) for w, _ in net.layers)
     inflate = 1 + gamma(depth * (width + 2))
-    return jnp.sum(v, axis=-1) * inflate, err[:, 0] * inflate, v * inflate
+    return np.sum(v, axis=-1) * inflate, err[:, 0] * inflate, v * inflate
 
 
 def cell_constants(experts, lo, hi, family=None, size=None, axes: bool = False):
@@ -99,9 +100,7 @@ def cell_constants(experts, lo, hi, family=None, size=None, axes: bool = False):
     host = jax.tree_util.tree_map(np.asarray, experts)
     for start in range(0, L, CELLS_PER_CALL):
         idx = np.arange(start, min(L, start + CELLS_PER_CALL))
-        take = np.resize(idx, min(CELLS_PER_CALL, cell_bucket(len(idx))))  # repeated cells: few shapes
-        out = _cell_constants(index_stack(host, take), *covering_box(lo[take], hi[take]))
-        lip[idx], err[idx], lip_axes[idx] = (np.asarray(o)[: len(idx)] for o in out)
+        lip[idx], err[idx], lip_axes[idx] = _cell_constants(index_stack(host, idx), *covering_box(lo[idx], hi[idx]))
     for name, bound in (("lipschitz", lip), ("axis_lipschitz", lip_axes)):
         exact = getattr(family, name, None)
         known = None if exact is None else exact(host, lo, hi, **(size or {}))

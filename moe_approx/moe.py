@@ -26,6 +26,7 @@ from ._checks import check_memory, check_points, check_target, is_traced
 from .mlp import MLP, check_activation, index_stack
 from ._npz import write
 from .partition.base import _Partition
+from ._config import kernel_jit
 
 
 CHUNK_POINTS = 2**14  # points per chunk: keeps a chunk's activations in cache
@@ -366,19 +367,19 @@ def _group(cap: int) -> int:
     return max(1, min(256, CHUNK_POINTS // cap))
 
 
-@jax.jit
+@kernel_jit
 def _in_cube(x):
     """Whether every entry of x is finite and in [0, 1]."""
     return jnp.all((x >= 0.0) & (x <= 1.0))  # False for NaN
 
 
-@partial(jax.jit, static_argnums=1)
+@partial(kernel_jit, static_argnums=1)
 def _pad_rows(x, size):
     """x (N, n) padded with zeros to ``size`` rows (a bucket size: few compiled shapes)."""
     return jnp.pad(x, ((0, size - x.shape[0]), (0, 0)))
 
 
-@partial(jax.jit, static_argnums=2)
+@partial(kernel_jit, static_argnums=2)
 def _sort_keys(ids, num_points, num_cells):
     """Cell counts and sort keys of routed points; the padding rows (from ``num_points`` on) get key L."""
     ids = jnp.where(jnp.arange(ids.shape[0]) < num_points, ids, num_cells)
@@ -401,7 +402,7 @@ def _routed(experts: MLP, x, order, passes, caps):
     return _unsort(tuple(where), tuple(outs), x.shape[0])
 
 
-@partial(jax.jit, static_argnums=4)
+@partial(kernel_jit, static_argnums=4)
 def _slot_points(x, order, start, length, cap):
     """Point index of every lane (N where empty), shape (S, cap), and the points (S, cap, n)."""
     lanes = jnp.arange(cap)
@@ -410,7 +411,7 @@ def _slot_points(x, order, start, length, cap):
     return pts, x.at[pts].get(mode="fill", fill_value=0.0)
 
 
-@jax.jit
+@kernel_jit
 def _slot_pass(experts: MLP, xs, cell, used):
     """Expert ``cell[s]`` on the points xs[s] (S, cap, n) -> (S, cap, m), in chunks of slots; chunks from ``used`` on give 0."""
     S, cap = xs.shape[:2]
@@ -423,7 +424,7 @@ def _slot_pass(experts: MLP, xs, cell, used):
     return jax.lax.map(step, (cell.reshape(-1, group), xs.reshape(-1, group, cap, xs.shape[2]), jnp.arange(S // group)))
 
 
-@partial(jax.jit, static_argnums=2)
+@partial(kernel_jit, static_argnums=2)
 def _unsort(where, outs, num_points):
     """y (N, m) with y[where[k]] = outs[k] (indices ``num_points`` dropped); one scatter per pass, no concatenation."""
     m = outs[0].shape[-1] if outs else 1
@@ -433,7 +434,7 @@ def _unsort(where, outs, num_points):
     return y
 
 
-@jax.jit
+@kernel_jit
 def _per_point(experts: MLP, x, ids):
     h = x[..., None, :]
     for l, (w, b) in enumerate(experts.layers):

@@ -14,6 +14,8 @@ import pytest
 import moe_approx as ma
 from moe_approx._ascent import _accept, _propose, climb
 from moe_approx._compilation import Compilations, counting
+from moe_approx.boxes import covering_box
+from moe_approx.certify import family_of
 from moe_approx.certify.evaluator import _Evaluator
 from moe_approx.certify.kernels import _point_kernel
 from moe_approx.lipschitz import cell_bucket
@@ -106,3 +108,38 @@ def test_a_fresh_process_reads_the_persistent_cache(tmp_path):
     assert cold[0] >= 1 and any(tmp_path.iterdir())  # compiled and written to the cache
     warm = run()
     assert warm[1] >= 1 and warm[0] < cold[0]  # a new process reads what the first one compiled
+
+
+def test_kernel_jit_compiles_at_the_top_level_and_inlines_inside_a_trace():
+    """The library's kernels get COMPILER_OPTIONS where JAX allows them (a top-level call) and plain
+    jax.jit inside another trace (where options raise): both give the plain jit's floats."""
+    from moe_approx._config import COMPILER_OPTIONS, kernel_jit
+
+    assert COMPILER_OPTIONS in ({}, {"xla_cpu_use_fusion_emitters": False})
+    f = kernel_jit(lambda x, k: jnp.sin(k * x) / (1 + x * x), static_argnums=1)
+    x = jnp.linspace(-2.0, 2.0, 33)
+    want = np.asarray(jax.jit(lambda x: jnp.sin(3 * x) / (1 + x * x))(x))
+    np.testing.assert_array_equal(np.asarray(f(x, 3)), want)
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda y: f(y, 3) + 1.0)(x)), want + 1.0)
+    assert f.lower(x, 3).compile() is not None and f._cache_size() >= 1
+
+
+@pytest.mark.parametrize("expert, size, bound", [("cpwl", {}, "kuhn"), ("yarotsky", {"m": 2}, "affine"),
+                                                 ("yarotsky", {"m": 2}, "linear")])
+def test_second_bounds_take_the_point_kernels_enclosures(expert, size, bound, rng):
+    """For a formula the evaluator hands the point kernel's enclosures of f (and ∇f's, from a call of its own)
+    to the second-bound kernel: the bound is the one the kernel computes with every enclosure inlined."""
+    f = ma.targets.from_sympy("sin(3*x1)*x2 + abs(x1 - 1/3)", n=2)
+    moe = ma.build_moe(ma.formula.library("sine_product", 2), ma.GridPartition(2, 3), expert=expert, **size)
+    lo, hi = moe.partition.all_bounds()
+    evaluate = _Evaluator(f, moe.experts, lo, hi, family_of(moe), moe.size, bound)
+    cell = rng.integers(0, moe.num_experts, 40)
+    box_lo = lo[cell] + rng.uniform(0, 0.5, (40, 2)) * (hi[cell] - lo[cell])
+    box_hi = box_lo + rng.uniform(0, 0.5, (40, 2)) * (hi[cell] - lo[cell])
+    centre, radius = covering_box(box_lo, box_hi)
+    fc, _, _, _, known, _, _ = evaluate.points(cell, centre, radius)
+    assert known.shape == (40, 5)
+    handed = evaluate.affine(cell, centre, radius, fc, known)
+    inlined = evaluate.affine(cell, centre, radius, fc, None)
+    assert np.all(np.isfinite(handed[known[:, 2] > 0]))
+    np.testing.assert_array_equal(handed, inlined)

@@ -32,6 +32,7 @@ from .evaluator import affine_wanted, second_bound_kernel
 from .kernels import _point_kernel, power, row_max
 from ..boxes import MAX_SPLIT_AXES
 from .report import close_limit, is_formula
+from .._config import kernel_jit
 
 BATCHES = (2**10, 2**13, 2**15)  # boxes split per step (2·batch children bounded): one compiled loop each
 SLOTS_PER_BOX = 8  # frontier slots per batch box
@@ -244,7 +245,7 @@ def _compact(s: Frontier) -> Frontier:
                       upper=jnp.where(keep, s.upper[index], -jnp.inf), fc=s.fc[index], score=s.score[index], ptr=count)
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(kernel_jit, static_argnums=0)
 def run(cfg: Config, consts, rtol_atol, limits, s: Frontier):
     """(steps taken, frontier) after steps until no box is open, ``limits = (steps, max_evals)`` is
     reached, the frontier is full or a check stops the run (``s.stop``)."""

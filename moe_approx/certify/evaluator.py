@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_memory
@@ -23,7 +22,8 @@ CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gatherin
 MAX_LANES = 2**15  # boxes per kernel call, at most
 BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8 (a third, /64, cost more
 # to compile than it saved in bench_supnorm case 11)
-ONE_SIZE = 2**12  # boxes per call of the kernels on Kuhn pieces (one size)
+ONE_SIZE = 2**14  # boxes per call of the kernels on Kuhn pieces, one size (2^12 and 2^15 as two sizes cost
+# bench_supnorm case 2 a compilation of 0.2 s more on a first call, for no gain once compiled)
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
@@ -76,14 +76,15 @@ def _identity(cell: np.ndarray) -> _Slots:
     return _Slots(cell, lanes[:, None], lanes)
 
 
-def _formula_slopes(target, lo, hi) -> np.ndarray:
+def _formula_slopes(target, lo, hi, size: int) -> np.ndarray:
     """Per-cell slopes of a formula along each axis, to steer the splitting (not part of any bound):
     sup_cell |∂_i f| from the gradient enclosure, or, where f is not C¹ on the cell (a kink: the
     enclosure is infinite), the variation of f along axis i through the cell's centre over the cell's
-    width, so that an infinite slope along one axis does not stop the others from being split."""
+    width, so that an infinite slope along one axis does not stop the others from being split. The
+    gradient enclosure runs in calls of ``size`` boxes, the second bound's smallest chunk."""
     centre, radius = covering_box(lo, hi)
     box_lo, box_hi = np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
-    d_lo, d_hi = (np.asarray(d) for d in target._compiled["gradient"](box_lo, box_hi))
+    d_lo, d_hi = _gradient_enclosure(target, box_lo, box_hi, size)
     slopes = np.nan_to_num(np.maximum(np.abs(d_lo), np.abs(d_hi)), nan=np.inf, posinf=np.inf)
     for i in np.nonzero(~np.all(np.isfinite(slopes), axis=0))[0]:
         line_lo, line_hi = centre.copy(), centre.copy()
@@ -115,9 +116,6 @@ class _Evaluator:
             self.lip, self.delta, self.lip_axes = cell_constants(experts, lo, hi, family, size, axes=True)
             if family is _cpwl:  # Λ is exact for the interpolant K, and |Φ − K| <= η: |Φ(x) − Φ(c)| <= Λρ + 2η
                 self.delta = self.delta + 2 * construction_rounding(host, lo, hi, k)
-        self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
-        if is_formula(target):
-            self.target_axes = _formula_slopes(target, lo, hi)
         if bound == "lipschitz":  # the isotropic bound alone: Λρ, boxes halved along their longest axes
             self.lip_axes = np.full_like(self.lip_axes, np.inf)
         if not (np.all(np.isfinite(self.lip)) and np.all(np.isfinite(self.delta))):
@@ -144,24 +142,21 @@ class _Evaluator:
         if bound == "kuhn" and self.kuhn is None:
             raise ValueError(f"bound='kuhn' needs cpwl experts (checked by their label) with 2 <= n <= {MAX_N}")
         self.second_operand = self.experts if self.kuhn is None else self.kuhn
+        self.second_bytes = self.affine_bytes if self.kuhn is None else lane_bytes(self.n)
+        self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
+        if is_formula(target):
+            self.target_axes = _formula_slopes(target, lo, hi, _buckets(self.second_bytes, self.kuhn is not None)[0])
 
     def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
         BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more). With
-        ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
-        while that many boxes are left (a small step is not padded to a large size, a large one is
-        not cut into many calls, and only large steps compile the large size)."""
+        ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE (or of what fits
+        KERNEL_BYTES), one shape to compile."""
         N, start, outs = len(cell), 0, []
-        top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
-        buckets = [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
-        if one_size:
-            buckets = [min(top, ONE_SIZE), min(top, 8 * ONE_SIZE)]
+        buckets = _buckets(lane_bytes, one_size)
         top = buckets[-1]
         while start < N:
-            if one_size:
-                size = top if N - start >= top else buckets[0]
-            else:
-                size = next((b for b in buckets if b >= N - start), top)
+            size = next((b for b in buckets if b >= N - start), top)
             stop = min(N, start + size)
             take = slice(start, stop)
             if stop - start < size:  # padding repeats the chunk's first box
@@ -187,15 +182,44 @@ class _Evaluator:
                          operand=self.point_operand, one_size=self.point_operand is not self.experts)
 
     def affine(self, cell, centre, radius, fc, grad):
-        """The second bound of boxes with known f(c), ∇f(c) (:func:`second_bound_kernel`)."""
+        """The second bound of boxes with known f(c), ∇f(c) (a formula's enclosures in its place; the point
+        kernel's outputs, :func:`second_bound_kernel`)."""
         kernel = second_bound_kernel(self.target, self.bound, self.depth, self.kuhn is not None)
-        size = self.affine_bytes if self.kuhn is None else lane_bytes(self.n)
-        return self._run(kernel, size, cell, centre, radius, fc, grad, operand=self.second_operand,
+        if is_formula(self.target):  # ∇f's enclosure in a call of its own, per chunk (:func:`_gradient_enclosure`)
+            kernel = partial(_with_gradient, self.target, kernel)
+        return self._run(kernel, self.second_bytes, cell, centre, radius, fc, grad, operand=self.second_operand,
                          one_size=self.kuhn is not None)[0]
 
     def wants_affine(self, cell, radius, omega):
         """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
         return affine_wanted(self.bound, self.first_order, self.lip[cell], radius, omega)
+
+
+def _buckets(lane_bytes: int, one_size: bool) -> list:
+    """The box counts of a kernel's calls (:meth:`_Evaluator._run`), smallest first."""
+    top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
+    if one_size:
+        return [min(top, ONE_SIZE)]
+    return [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
+
+
+def _gradient_enclosure(target, lo, hi, size: int):
+    """A formula's compiled gradient enclosure on boxes [lo, hi] (N, n), in calls of ``size`` boxes (the
+    last padded): the second-bound kernels' chunks and the cells' slopes then share one compilation."""
+    out = []
+    for start in range(0, len(lo), size):
+        take = np.resize(np.arange(start, min(len(lo), start + size)), size)
+        out.append([np.asarray(d)[: min(size, len(lo) - start)] for d in target._compiled["gradient"](lo[take], hi[take])])
+    return tuple(np.concatenate(parts) for parts in zip(*out))
+
+
+def _with_gradient(target, kernel, operand, slot_cell, slot_point, point_lane, centre, radius, fc, known):
+    """``kernel`` on a chunk of boxes, the formula's gradient enclosure on them (:func:`_box_ends`, here
+    in numpy, the same floats) appended to the point kernel's enclosures ``known`` in a call of its own."""
+    if known is not None:  # (None: the kernel computes every enclosure itself)
+        lo, hi = np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
+        known = np.concatenate([known, *_gradient_enclosure(target, lo, hi, len(lo))], axis=1)
+    return kernel(operand, slot_cell, slot_point, point_lane, centre, radius, fc, known)
 
 
 def second_bound_kernel(target, bound: str, depth: int, kuhn: bool = False):

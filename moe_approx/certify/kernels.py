@@ -12,6 +12,7 @@ from ..assumptions import TARGET_RTOL
 from ..lipschitz import UNIT_ROUNDOFF, gamma
 from ..mlp import index_stack
 from .report import is_formula
+from .._config import kernel_jit
 
 SHORT_AXIS = 8  # row reductions over at most this many entries are unrolled (row_sum, row_max)
 
@@ -75,15 +76,34 @@ def _box_ends(centre, radius):
     return jnp.maximum(centre - radius, 0.0), jnp.minimum(centre + radius, 1.0)
 
 
-def _formula_point(target, centre):
-    """A rigorous enclosure [lo, hi] of f at the points (N, n), and its midpoint."""
-    lo, hi, _ = target._compiled["value"](centre, centre)
-    return lo, hi, 0.5 * (lo + hi)
+def formula_values(target, centre, radius, known=None):
+    """Rigorous enclosures of a formula f on the boxes centre ± radius (:func:`_box_ends`) and at their
+    centres (N, n): (f_lo, f_hi, defined) on the boxes, (c_lo, c_hi) at the centres. ``known``: the
+    point kernel's fifth output for these boxes, (N, 5), the same numbers (a second-bound kernel then
+    compiles no enclosure of f); else one call of the compiled enclosure on boxes and centres (two calls
+    would compile its code twice)."""
+    if known is not None:
+        return known[:, 0], known[:, 1], known[:, 2] > 0, known[:, 3], known[:, 4]
+    N = centre.shape[0]
+    lo, hi = _box_ends(centre, radius)
+    f_lo, f_hi, defined = target._compiled["value"](jnp.concatenate([lo, centre]), jnp.concatenate([hi, centre]))
+    return f_lo[:N], f_hi[:N], defined[:N], f_lo[N:], f_hi[N:]
 
 
-@partial(jax.jit, static_argnums=0)
+def formula_gradient(target, centre, radius, known=None):
+    """A rigorous enclosure (d_lo, d_hi) (N, n) of ∇f on the boxes centre ± radius (:func:`_box_ends`):
+    the columns after the point kernel's five in ``known`` where the evaluator appended them (one compiled
+    enclosure per chunk shape, shared with the cells' slopes), else the compiled enclosure inlined."""
+    n = centre.shape[-1]
+    if known is not None and known.shape[-1] == 5 + 2 * n:
+        return known[:, 5 : 5 + n], known[:, 5 + n :]
+    return target._compiled["gradient"](*_box_ends(centre, radius))
+
+
+@partial(kernel_jit, static_argnums=0)
 def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, cell, lip, delta, lip_axes):
-    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None), the f-variation
+    """f(c), Φ(c), the Lipschitz upper bound, the lower bound, ∇f(c) (or None; for a formula, f's
+    enclosures (N, 5) that the second-bound kernels take in its place, :func:`formula_values`), the f-variation
     term used (ω(ρ), or half the enclosure's width for a formula) and a declared f's per-axis
     variation on the box (for the splitting; zeros for a formula, whose per-cell slopes the
     evaluator holds), for boxes (N, n). Φ's variation: min(Λ_l ρ, Σ_i Λ_{l,i} r_i). ``experts`` may be
@@ -95,12 +115,13 @@ def _point_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
         box_delta = delta[cell]
     variation = jnp.minimum(lip[cell] * row_max(radius), row_sum(lip_axes[cell] * radius))
     if is_formula(target):  # sup_B |f − Φ| <= max(f_hi − Φ_lo, Φ_hi − f_lo), Φ(B) ⊆ Φ(c) ± (Λρ + δ)
-        f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
-        c_lo, c_hi, fc = _formula_point(target, centre)
+        f_lo, f_hi, defined, c_lo, c_hi = formula_values(target, centre, radius)
+        fc = 0.5 * (c_lo + c_hi)
         rounding = box_delta + TARGET_RTOL * (jnp.abs(phi) + variation + jnp.abs(f_lo) + jnp.abs(f_hi))
         upper = jnp.where(defined, jnp.maximum(f_hi - phi, phi - f_lo) + variation + rounding, jnp.inf)
         low = jnp.maximum(jnp.maximum(c_lo - phi, phi - c_hi) - box_delta - TARGET_RTOL * jnp.abs(phi), 0.0)
-        return fc, phi, upper, low, None, 0.5 * (f_hi - f_lo), jnp.zeros_like(radius)  # f's slopes: per cell
+        known = jnp.stack([f_lo, f_hi, defined.astype(f_lo.dtype), c_lo, c_hi], axis=-1)  # for the second bound
+        return fc, phi, upper, low, known, 0.5 * (f_hi - f_lo), jnp.zeros_like(radius)  # f's slopes: per cell
     fc, grad = _target_values(target, centre)
     omega, _ = _target_terms(target, grad, radius)
     per_axis = _holder_terms(target, radius)[1]
@@ -188,9 +209,10 @@ def _activation(h, rem, err, a):
     return form, rem, err + slack, mag, chord, slack
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(kernel_jit, static_argnums=0)
 def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad):
-    """The affine-form upper bound of boxes (N, n) with known f(c) (and ∇f(c) for first-order targets).
+    """The affine-form upper bound of boxes (N, n) with known f(c) (and ∇f(c) for first-order targets;
+    for a formula, ``grad`` is None or the point kernel's enclosures of f, :func:`formula_values`).
 
     For a formula: the smaller of max(f_hi − Φ_lo, Φ_hi − f_lo) with Φ(B) ⊆ g₀ ± (Σ|g_i| + ρ_Φ) and the
     mean-value form |f(c) − g₀| + Σ_i max_{∂_i f ∈ ∇f(B)} |∂_i f r_i − g_i| + ρ_Φ (docs/theory.md §9).
@@ -199,10 +221,9 @@ def _affine_kernel(target, experts, slot_cell, slot_point, point_lane, centre, r
                        _affine_form(index_stack(experts, slot_cell), centre[slot_point], radius[slot_point]))
     g_abs = row_sum(jnp.abs(g))
     if is_formula(target):
-        f_lo, f_hi, defined = target._compiled["value"](*_box_ends(centre, radius))
+        f_lo, f_hi, defined, c_lo, c_hi = formula_values(target, centre, radius, grad)
         natural = jnp.where(defined, jnp.maximum(f_hi - (g0 - g_abs), (g0 + g_abs) - f_lo), jnp.inf)
-        d_lo, d_hi = target._compiled["gradient"](*_box_ends(centre, radius))
-        c_lo, c_hi, _ = _formula_point(target, centre)
+        d_lo, d_hi = formula_gradient(target, centre, radius, grad)
         slope = jnp.maximum(jnp.abs(d_lo * radius - g), jnp.abs(d_hi * radius - g))
         mean_value = jnp.maximum(c_hi - g0, g0 - c_lo) + row_sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf))
         upper = jnp.minimum(natural, jnp.where(defined, mean_value, jnp.inf))

@@ -33,8 +33,9 @@ import numpy as np
 
 from ..assumptions import TARGET_RTOL
 from ..lipschitz import UNIT_ROUNDOFF, gamma
-from .kernels import _box_ends, _formula_point, _target_terms, row_max, row_sum
+from .kernels import _box_ends, formula_gradient, formula_values, _target_terms, row_max, row_sum
 from .report import is_formula
+from .._config import kernel_jit
 
 MAX_N = 4  # the bound takes n! · 2^n pieces per box: 384 at n = 4, 3,840 at n = 5 (there the network's affine
 # form is used); Φ(c) from the pieces (KuhnPieces.evaluate_centres) costs O(n²) at any n
@@ -155,7 +156,7 @@ def _tables(n: int, k: int):
     return strides, bits, rank, offsets, before
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(kernel_jit, static_argnums=0)
 def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, centre, radius, fc, grad):
     """The Kuhn-piece upper bound of boxes (N, n) (module docstring), with the calling convention of
     the second-bound kernels (:func:`.evaluator.second_bound_kernel`); inf for a box spanning more than
@@ -195,9 +196,8 @@ def kuhn_kernel(target, pieces: KuhnPieces, slot_cell, slot_point, point_lane, c
                  + jnp.sum(jnp.abs(g_z) * (ec[:, None, None] + UNIT_ROUNDOFF * jnp.abs(t)), -1) + gamma(n + 3) * spread)
     R = radius[:, None, None]
     if is_formula(target):
-        f_lo, f_hi, defined = target._compiled["value"](box_lo, box_hi)
-        d_lo, d_hi = target._compiled["gradient"](box_lo, box_hi)
-        c_lo, c_hi, _ = _formula_point(target, centre)
+        f_lo, f_hi, defined, c_lo, c_hi = formula_values(target, centre, radius, grad)
+        d_lo, d_hi = formula_gradient(target, centre, radius, grad)
         f_lo, f_hi, c_lo, c_hi = (v[:, None, None] for v in (f_lo, f_hi, c_lo, c_hi))
         slope = jnp.maximum(jnp.abs(d_lo[:, None, None] - g), jnp.abs(d_hi[:, None, None] - g)) * R
         mean_value = jnp.maximum(c_hi - value, value - c_lo) + jnp.sum(jnp.where(jnp.isfinite(slope), slope, jnp.inf), -1)

@@ -32,10 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..assumptions import TARGET_RTOL
-from .kernels import power
+from .kernels import formula_gradient, formula_values, power
 from .report import is_formula
 from ..lipschitz import gamma
 from ..mlp import MLP, index_stack
+from .._config import kernel_jit
 
 
 class LinearBounds(NamedTuple):
@@ -219,7 +220,7 @@ def _one(layers, slopes, centre, radius, intermediate):
     return LinearBounds(-a_out[:, 1], -kappa[1], a_out[:, 0], kappa[0], 2 * jnp.max(err)), tuple(intervals)
 
 
-@partial(jax.jit, static_argnums=3)
+@partial(kernel_jit, static_argnums=3)
 def _linear_bounds(nets, centre, radius, intermediate="crown"):
     """LinearBounds (S, P) of a stack of networks (S,) (shared layers allowed) on boxes (S, P, n), and the
     hidden pre-activations' bounds ((lo, hi) (S, P, d_k) per hidden layer)."""
@@ -367,12 +368,13 @@ def range_error_bound(f_box, a_lo, b_lo, a_up, b_up, radius, *, margin=0.0):
     return upper + _rounding(scale, radius.shape[-1])
 
 
-@partial(jax.jit, static_argnums=0, static_argnames="intermediate")
+@partial(kernel_jit, static_argnums=0, static_argnames="intermediate")
 def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, radius, fc, grad, intermediate="crown"):
     """The linear (CROWN) upper bound of sup |f − Φ| on boxes (N, n), in the calling convention of the
     sup-norm kernels: ``experts`` a stack (L,), boxes grouped into slots of one cell (``slot_cell`` (S,),
     ``slot_point`` (S, P) box indices, ``point_lane`` (N,) the flat lane of each box); ``fc`` = f(c)
-    and ``grad`` = ∇f(c) (first-order targets, else None; both unused for a formula); ``intermediate`` as in
+    and ``grad`` = ∇f(c) (first-order targets, else None; for a formula, ``fc`` is unused and ``grad`` is
+    None or the point kernel's enclosures of f, :func:`.kernels.formula_values`); ``intermediate`` as in
     :func:`linear_bounds`. Returns (upper,).
 
     A formula gets the smaller of the range form (interval enclosure of f on B) and the mean-value form;
@@ -382,11 +384,8 @@ def linear_kernel(target, experts, slot_cell, slot_point, point_lane, centre, ra
     lines = [o.reshape((-1,) + o.shape[2:])[point_lane] for o in lb[:4]]
     margin = lb.margin.reshape(-1)[point_lane]
     if is_formula(target):
-        lo = jnp.nextafter(centre - radius, -jnp.inf)  # a box that contains c + [−r, r] in real arithmetic
-        hi = jnp.nextafter(centre + radius, jnp.inf)
-        f_lo, f_hi, defined = target._compiled["value"](lo, hi)
-        c_lo, c_hi, _ = target._compiled["value"](centre, centre)
-        d_lo, d_hi = target._compiled["gradient"](lo, hi)
+        f_lo, f_hi, defined, c_lo, c_hi = formula_values(target, centre, radius, grad)  # f on the box's points
+        d_lo, d_hi = formula_gradient(target, centre, radius, grad)
         upper = jnp.minimum(range_error_bound((f_lo, f_hi), *lines, radius, margin=margin),
                             linear_error_bound((c_lo, c_hi), (d_lo, d_hi), *lines, radius, margin=margin))
         return (jnp.where(defined, upper, jnp.inf),)

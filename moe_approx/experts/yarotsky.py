@@ -35,6 +35,7 @@ from .._checks import check_int, check_memory
 from ..calculus import compose, identity, linear_combination, parallel, post_affine, pre_affine, rectifier
 from ..mlp import MLP, check_activation
 from . import check_cells, generic_nonzero
+from .._config import kernel_jit
 
 SIZE_DEFAULTS: dict = {"m": 8, "degree": 2}
 NUMERIC_SIZES = ("degree",)  # the closed forms are symbolic in m, and need a number for degree
@@ -289,12 +290,12 @@ def taylor_coefficients(target, centres, degree: int) -> np.ndarray:
     index = [tuple(i for i in range(n) for _ in range(b[i])) for b in exps]
     factorial = np.array([math.prod(math.factorial(v) for v in b) for b in exps], np.float64)
 
-    @jax.jit
+    @kernel_jit
     def one(c):
         ders = [t(c) for t in tensors]
         return jnp.stack([ders[len(ix)][ix] if ix else ders[0] for ix in index])
 
-    batched = jax.jit(jax.vmap(one))
+    batched = kernel_jit(jax.vmap(one))
     out = np.concatenate([np.asarray(batched(centres[s : s + CHUNK_CELLS])) for s in range(0, len(centres), CHUNK_CELLS)])
     if not np.all(np.isfinite(out)):
         raise ValueError(f"target {target.name or 'anonymous'}: autodiff gave non-finite derivatives up to order {degree}")

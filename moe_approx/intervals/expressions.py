@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import sympy as sp
@@ -12,6 +11,7 @@ import sympy as sp
 from .arithmetic import (abs_, add, atan, cbrt, cos, cot, div, erf, exp, heaviside, integer_power, log, maximum,
                          minimum, mul, neg, real_power, sign, sin, sqrt, tan, tanh)
 from .rounding import Interval, _nan_where, constant_enclosure
+from .._config import kernel_jit
 
 _UNARY = {
     sp.exp: exp,
@@ -263,7 +263,7 @@ def compile_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = True, with
         out = (jnp.broadcast_to(f_lo, shape), jnp.broadcast_to(f_hi, shape))
         return out + (jnp.broadcast_to(_defined(ev), shape),) if with_defined else out
 
-    return jax.jit(enclosure) if jit else enclosure
+    return kernel_jit(enclosure) if jit else enclosure
 
 
 def gradient_expressions(expr, symbols: Sequence[sp.Symbol]) -> list:
@@ -289,7 +289,7 @@ def compile_gradient_enclosure(expr, symbols: Sequence[sp.Symbol], jit: bool = T
         g_hi = jnp.stack([jnp.broadcast_to(p[1], shape) for p in parts], axis=-1)
         return g_lo, g_hi
 
-    return jax.jit(enclosure) if jit else enclosure
+    return kernel_jit(enclosure) if jit else enclosure
 
 
 _JAX_MODULES = [{"erf": jsp.erf}, "jax"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int, check_memory
 from .base import MAX_CELL_BITS, _Partition
+from .._config import kernel_jit
 
 
 def _ancestors(levels, index, level: int) -> np.ndarray:
@@ -133,7 +133,7 @@ class DyadicPartition(_Partition):
         return f"DyadicPartition(n={self.n}, cells={self.num_cells}, levels={sorted(set(self.levels.tolist()))})"
 
 
-@partial(jax.jit, static_argnums=(2, 3))
+@partial(kernel_jit, static_argnums=(2, 3))
 def _dyadic_locate(x, tables, levels, n):
     out = jnp.full(x.shape[:-1], -1, dtype=jnp.int64)
     for level, (keys, cells) in zip(levels, tables):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int, check_memory
 from .base import MAX_CELL_BITS, _Partition, grid_router_params
+from .._config import kernel_jit
 
 
 class GridPartition(_Partition):
@@ -61,7 +61,7 @@ class GridPartition(_Partition):
         return f"GridPartition(n={self.n}, cells_per_side={self.cells_per_side})"
 
 
-@jax.jit
+@kernel_jit
 def _grid_locate(x, faces):
     """C-order cell index; the faces k/K are the very numbers ``all_bounds`` uses (no reciprocal rewrite)."""
     k = faces.shape[0] - 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_points
 from .base import TINY, _Partition
+from .._config import kernel_jit
 
 
 class PrototypePartition(_Partition):
@@ -158,7 +158,7 @@ def _split(values):
     return None
 
 
-@partial(jax.jit, static_argnums=2)
+@partial(kernel_jit, static_argnums=2)
 def _tree_locate(x, tree, depth):
     dim, thr, left, right, leaf = tree
     node = jnp.zeros(x.shape[:-1], dtype=jnp.int64)

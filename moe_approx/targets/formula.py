@@ -33,6 +33,7 @@ from .. import intervals as iv
 from . import _syntax
 from .holder import HolderTarget, _check_dim
 from .vector import VectorTarget
+from .._config import kernel_jit
 
 LIPSCHITZ_BOXES = 2**10
 """Number of grid boxes over [0,1]^n on which the gradient is enclosed to bound C (about)."""
@@ -149,12 +150,12 @@ def _bucketed(compiled, lo, hi, n: int):
     return tuple(a[:count].reshape(shape + a.shape[1:]) for a in out)
 
 
-@jax.jit
+@kernel_jit
 def _centre(lo, hi):
     return jnp.clip(lo + 0.5 * (hi - lo), lo, hi)  # inside the box despite rounding
 
 
-@jax.jit
+@kernel_jit
 def _mean_value_form(lo, hi, c, natural, at_centre, grad):
     """[f(c)] + Σ_i [∂_i f](B)·([B_i] − c_i), rounded outward, ∩ the natural enclosure."""
     slope = iv.mul(grad, iv.sub((lo, hi), (c, c)))
