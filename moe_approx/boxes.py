@@ -60,8 +60,10 @@ def _cut_all(lo, hi, mid, use, stuck):
     bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1 == 1  # (2^n, n): child c takes the upper half of axis i
     used = use.astype(np.int64) @ (1 << np.arange(n))  # the cut axes as a bit mask
     parent, child = np.nonzero(((np.arange(2**n) & ~used[:, None]) == 0) & ~stuck[:, None])  # along cut axes only
-    upper_half = bits[child]
-    return parent, np.where(upper_half, mid[parent], lo[parent]), np.where(use[parent] & ~upper_half, mid[parent], hi[parent])
+    upper_half, mid = bits.take(child, axis=0), mid.take(parent, axis=0)  # (take: numpy's fancy indexing of
+    # (N, n) rows was six times slower)
+    return parent, np.where(upper_half, mid, lo.take(parent, axis=0)), \
+        np.where(use.take(parent, axis=0) & ~upper_half, mid, hi.take(parent, axis=0))
 
 
 def _cut_largest(lo, hi, mid, width, use, stuck):
