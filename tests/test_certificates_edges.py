@@ -252,3 +252,51 @@ def test_failed_approximate_attaches_its_mixture_and_suggests_a_route():
     err = np.abs(np.asarray(f(x)) - np.asarray(moe(x)))
     cell = np.asarray(moe.partition.locate(x))
     assert np.all(err <= bounds[cell] * (1 + 1e-12))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["add", "kill", "close", "view"]), st.integers(0, 2**31)),
+                    min_size=1, max_size=30))
+def test_the_open_set_keeps_exactly_the_live_boxes(ops):
+    """The open set's buffers (certify.driver._Rows: rows appended in place, dead rows marked and dropped
+    later) against a plain list of boxes under random adds, splits (kill), closes and views: the same boxes
+    with the same values, every closed box's bound in its cell, and the dead rows never seen."""
+    from moe_approx.certify.driver import _State
+
+    state = _State(np.zeros(5), np.full(5, -np.inf), np.zeros(5, np.int64))
+    model, serial = {}, 0  # id -> (cell, upper); each box's fc holds its id
+    for op, seed in ops:
+        rng = np.random.default_rng(seed)
+        if op == "add":
+            k = int(rng.integers(0, 40))
+            cell, upper = rng.integers(0, 5, k), rng.uniform(0, 1, k)
+            ids = np.arange(serial, serial + k, dtype=np.float64)
+            serial += k
+            lo = rng.uniform(0, 0.5, (k, 2))
+            state.add_open(cell, lo, lo + 0.5, upper, ids, np.ones((k, 2)))
+            model.update({int(i): (int(c), float(u)) for i, c, u in zip(ids, cell, upper)})
+        elif state.open.live is not None and op in ("kill", "close"):
+            live = np.flatnonzero(state.open.raw("upper") > -np.inf)
+            rows = rng.choice(live, size=int(rng.integers(0, len(live) + 1)), replace=False)
+            for i in state.open.raw("fc")[rows]:
+                cell, upper = model.pop(int(i))
+                if op == "close":
+                    state.cell_upper[cell] = max(state.cell_upper[cell], upper)
+            if op == "kill":
+                state.open.kill(rows)
+            else:
+                mask = np.zeros(state.open.count, bool)
+                mask[rows] = True
+                state.close(mask)
+        elif op == "view" and state.open.live is not None:
+            assert len(state.open_fc) == state.open_count
+        assert state.open_count == len(model)
+        expected = np.full(5, -np.inf)
+        for cell, upper in model.values():
+            expected[cell] = max(expected[cell], upper)
+        np.testing.assert_array_equal(state.cell_upper_all(), np.maximum(state.cell_upper, expected))
+    if state.open.live is not None:
+        ids = state.open_fc.astype(int)
+        assert sorted(ids.tolist()) == sorted(model)
+        for i, c, u in zip(ids, state.open_cell, state.open_upper):
+            assert model[int(i)] == (int(c), float(u))

@@ -347,8 +347,7 @@ def _frontier(st, slots, n, count) -> Frontier:
 def to_host(s: Frontier, st) -> None:
     """Write the frontier back into the host state ``st`` (its open set: the live slots)."""
     alive = np.asarray(s.alive)
-    for name, a in zip(st.OPEN, (s.cell, s.lo, s.hi, s.upper, s.fc, s.score)):
-        setattr(st, name, np.asarray(a)[alive])
+    st.replace_open(*(np.compress(alive, np.asarray(a), axis=0) for a in (s.cell, s.lo, s.hi, s.upper, s.fc, s.score)))
     st.cell_upper, st.cell_lower, st.cell_evals = (np.array(a) for a in (s.cell_upper, s.cell_lower, s.cell_evals))
     st.lower, st.argmax = float(s.lower), np.array(s.argmax)
     st.evaluations, st.affine_evaluations, st.boxes = (int(a) for a in (s.evaluations, s.affine_evaluations, s.boxes))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
@@ -48,6 +48,61 @@ class Threshold:
         return np.full(len(st.cell_lower), close_limit(st.lower, *self.limits(st)))
 
 
+class _Rows:
+    """Arrays of rows under names (the open boxes) in buffers with room to grow. Rows are appended in
+    place; a row leaves by being marked dead (its ``upper`` set to −inf, below every bound), and the dead
+    rows are dropped when they are half of all or a view is asked for. (A new array per step, as
+    concatenating and filtering make, copies every open box and page-faults on it: that cost bench_supnorm
+    case 6, whose open set reaches millions of boxes, more than its kernels.)"""
+
+    def __init__(self, names):
+        self.names, self.count, self.dead, self.live, self.spare = names, 0, 0, None, None
+
+    def raw(self, name):
+        """The rows of ``name``, dead ones included."""
+        return None if self.live is None else self.live[name][: self.count]
+
+    def view(self, name):
+        """The live rows of ``name`` (a view, until the next change)."""
+        self._drop_dead()
+        return self.raw(name)
+
+    def kill(self, index):
+        """Mark the live rows ``index`` (distinct) dead."""
+        self.live["upper"][index] = -np.inf
+        self.dead += len(index)
+        if 2 * self.dead > self.count:
+            self._drop_dead()
+
+    def add(self, new):
+        """Append the rows ``new`` (arrays, in the order of ``names``)."""
+        added = len(new[0])
+        if self.live is None or len(self.live[self.names[0]]) < self.count + added:
+            self._move(added, new)
+        for name, a in zip(self.names, new):
+            self.live[name][self.count : self.count + added] = a
+        self.count += added
+
+    def _drop_dead(self):
+        if self.dead:
+            self._move(0, [self.live[name][:0] for name in self.names])
+
+    def _move(self, room, like):
+        """Take the live rows into the spare buffers (grown to twice what is needed with ``room`` more rows,
+        dtypes and shapes as ``like``), and swap."""
+        index = np.arange(self.count) if not self.dead else np.flatnonzero(self.raw("upper") > -np.inf)
+        if self.spare is None or len(self.spare[self.names[0]]) < len(index) + room:
+            self.spare = {name: np.empty((2 * (len(index) + room),) + a.shape[1:], a.dtype)
+                          for name, a in zip(self.names, like)}
+        for name in self.names if len(index) else ():  # (np.take: numpy's fancy indexing of rows is slower)
+            np.take(self.live[name], index, axis=0, out=self.spare[name][: len(index)], mode="clip")
+        self.live, self.spare, self.count, self.dead = self.spare, self.live, len(index), 0
+
+
+def _open_view(name):
+    return property(lambda self: self.open.view(name), doc=f"the open boxes' {name} (a view)")
+
+
 @dataclass
 class _State:
     """The branch-and-bound state: per-cell brackets and the open boxes."""
@@ -61,42 +116,38 @@ class _State:
     affine_evaluations: int = 0
     probe_evaluations: int = 0
     boxes: int = 0
-    open_cell: np.ndarray = None
-    open_lo: np.ndarray = None  # box endpoints: the boxes cover the cells exactly (moe_approx.boxes)
-    open_hi: np.ndarray = None
-    open_upper: np.ndarray = None
-    open_fc: np.ndarray = None
     lipschitz: np.ndarray = None  # Λ_l of every cell
     centre_margin: np.ndarray = None  # float64 margin of f − Φ at each cell centre (first step)
     float_limited: bool = False  # a box was closed because no float splits it
     device_steps: int = 0  # steps run by the compiled loop (module device_loop)
+    # the open boxes: cell, endpoints (they cover the cells exactly, moe_approx.boxes), upper bound, f at
+    # the centre, and the per-axis variation of f − Φ on the box (the axes to split)
+    open: _Rows = field(default_factory=lambda: _Rows(("cell", "lo", "hi", "upper", "fc", "score")))
+    open_cell, open_lo, open_hi = _open_view("cell"), _open_view("lo"), _open_view("hi")
+    open_upper, open_fc, open_score = _open_view("upper"), _open_view("fc"), _open_view("score")
 
-    open_score: np.ndarray = None  # per-axis variation of f − Φ on each open box: the axes to split
-
-    OPEN = ("open_cell", "open_lo", "open_hi", "open_upper", "open_fc", "open_score")
+    @property
+    def open_count(self) -> int:
+        """Boxes open."""
+        return self.open.count - self.open.dead
 
     def add_open(self, *arrays):
-        if self.open_cell is None:
-            for name, a in zip(self.OPEN, arrays):
-                setattr(self, name, a)
-        else:
-            for name, a in zip(self.OPEN, arrays):
-                setattr(self, name, np.concatenate([getattr(self, name), a]))
+        """Append boxes (cell, lo, hi, upper, fc, score) to the open set."""
+        self.open.add(arrays)
+
+    def replace_open(self, *arrays):
+        self.open = _Rows(self.open.names)
+        self.open.add(arrays)
 
     def record_upper(self, cell, upper):
         """Upper bounds of closed boxes in ``cell``: each cell keeps the largest."""
         np.maximum.at(self.cell_upper, cell, upper)
 
     def close(self, mask):
-        """Close the open boxes in ``mask``: their upper bounds go to their cells."""
-        self.record_upper(self.open_cell[mask], self.open_upper[mask])
-        self.keep_open(~mask)
-
-    def keep_open(self, keep):
-        """Keep the open boxes in the mask ``keep`` (``compress``: numpy's boolean indexing of (N, n) rows
-        was six times slower)."""
-        for name in self.OPEN:
-            setattr(self, name, np.compress(keep, getattr(self, name), axis=0))
+        """Close the open boxes in ``mask`` (over the rows, dead ones included, which it must leave out):
+        their upper bounds go to their cells."""
+        self.record_upper(self.open.raw("cell")[mask], self.open.raw("upper")[mask])
+        self.open.kill(np.flatnonzero(mask))
 
     def record_lower(self, cell, point, low):
         """Lower bounds ``low`` found at ``point`` in ``cell``: the per-cell and the global ones."""
@@ -107,7 +158,8 @@ class _State:
 
     def cell_upper_all(self) -> np.ndarray:
         out = self.cell_upper.copy()
-        np.maximum.at(out, self.open_cell, self.open_upper)
+        if self.open.live is not None:  # (a dead row's −inf changes nothing)
+            np.maximum.at(out, self.open.raw("cell"), self.open.raw("upper"))
         return out
 
 
@@ -140,17 +192,19 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             limit = threshold(st)
             if cell_evals is not None or swept is None or not np.array_equal(limit, swept):
                 # new boxes were closed against these limits already: a pass over all is due only when they rose
-                closed = st.open_upper <= limit[st.open_cell]
+                upper, where = st.open.raw("upper"), st.open.raw("cell")
+                closed = upper <= limit[where]
                 if cell_evals is not None:
-                    closed |= st.cell_evals[st.open_cell] >= cell_evals
-                st.close(closed)
+                    closed |= st.cell_evals[where] >= cell_evals
+                st.close(closed & (upper > -np.inf))
                 swept = limit
             if bar is not None:
                 _update_bar(bar, st, L)
             if report is not None:
                 report(st)
             budget = max_evals - st.evaluations
-            if not len(st.open_cell) or budget < fan:
+            open_count = st.open_count
+            if not open_count or budget < fan:
                 return st
             if isinstance(threshold, Threshold) and cell_evals is None and \
                     _device_steps(st, evaluate, threshold, max_evals, bar, L, loop):
@@ -158,22 +212,21 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
                 continue
             # split the open boxes with the largest upper bounds, for about as many children as boxes are open
             # (a quarter as many cost bench_supnorm case 2 a third more time: each step passes over the open set)
-            open_count = len(st.open_cell)
             count = min(open_count, max(STEP_BOXES, min(open_count, MAX_STEP_BOXES)) // fan, budget // fan)
-            pick = np.argpartition(-st.open_upper, count - 1)[:count] if count < open_count else np.arange(open_count)
+            rows = {name: st.open.raw(name) for name in st.open.names}  # dead rows (upper −inf) are never picked
+            pick = np.argpartition(-rows["upper"], count - 1)[:count] if count < st.open.count else \
+                np.arange(st.open.count)
             # (np.take: numpy's fancy indexing of (N, n) rows was six times slower)
-            picked_lo, picked_hi = st.open_lo.take(pick, axis=0), st.open_hi.take(pick, axis=0)
-            score = None if bound == "lipschitz" else st.open_score.take(pick, axis=0)
+            picked_lo, picked_hi = rows["lo"].take(pick, axis=0), rows["hi"].take(pick, axis=0)
+            score = None if bound == "lipschitz" else rows["score"].take(pick, axis=0)
             parent, box_lo, box_hi, stuck = split(picked_lo, picked_hi, score)
             if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
                 _close_stuck(st, evaluate, pick[stuck])
-            cell = st.open_cell.take(pick).take(parent)
-            parent_fc = st.open_fc.take(pick).take(parent)
+            cell = rows["cell"].take(pick).take(parent)
+            parent_fc = rows["fc"].take(pick).take(parent)
             parent_centre = (0.5 * (picked_lo + picked_hi)).take(parent, axis=0)  # covering_box's centre
             st.boxes -= len(pick) - int(stuck.sum())  # stuck boxes stay leaves
-            keep = np.ones(open_count, bool)
-            keep[pick] = False
-            st.keep_open(keep)
+            st.open.kill(pick)  # split, or closed if stuck
     finally:
         if bar is not None:
             bar.close()
@@ -246,8 +299,8 @@ def _device_steps(st, evaluate, threshold, max_evals, bar, cells, loop) -> bool:
     """Run steps on the device (:mod:`.device_loop`) with the batch that suits the open set, while it
     suits it and a step fits the budget; the state comes back to ``st``. Returns whether any step ran;
     a check that needs the host is done here."""
-    K = device_loop.batch_for(len(st.open_cell), loop)
-    n = st.open_lo.shape[1]
+    K = device_loop.batch_for(st.open_count, loop)
+    n = st.open.raw("lo").shape[1]
     if K is None or st.evaluations + device_loop.children_per_step(K, n) > max_evals:
         return False
     F = device_loop.capacity(K, n)
@@ -294,12 +347,13 @@ def _crossed(low, upper, x, cell=None) -> RuntimeError:
 
 
 def _close_stuck(st, evaluate, index):
-    """Close the open boxes ``index`` that no float splits (their upper bounds go to their cells) and
-    evaluate f − Φ at their lo and hi corners for the lower bound."""
-    st.record_upper(st.open_cell[index], st.open_upper[index])
+    """Record the upper bounds of the open boxes ``index`` (rows) that no float splits in their cells and
+    evaluate f − Φ at their lo and hi corners for the lower bound (the caller closes them)."""
+    where = st.open.raw("cell")[index]
+    st.record_upper(where, st.open.raw("upper")[index])
     st.float_limited = True
-    corners = np.concatenate([st.open_lo[index], st.open_hi[index]])
-    cell = np.tile(st.open_cell[index], 2)
+    corners = np.concatenate([st.open.raw("lo")[index], st.open.raw("hi")[index]])
+    cell = np.tile(where, 2)
     low = evaluate.points(cell, corners, np.zeros_like(corners))[3]
     st.evaluations += len(cell)
     st.record_lower(cell, corners, low)
@@ -312,10 +366,11 @@ def _progress_bar(cells: int):
 
 
 def _update_bar(bar, st, cells):
-    open_cells = np.unique(st.open_cell).size
-    bar.n = cells - open_cells
-    upper = max(st.cell_upper.max(), st.open_upper.max(initial=-np.inf))
-    bar.set_postfix(evals=st.evaluations, lower=f"{st.lower:.6g}", upper=f"{upper:.6g}", open=len(st.open_cell))
+    upper = st.open.raw("upper")
+    live = upper > -np.inf  # (the rows, without dropping the dead ones)
+    bar.n = cells - np.unique(st.open.raw("cell")[live]).size
+    top = max(st.cell_upper.max(), upper.max(initial=-np.inf))
+    bar.set_postfix(evals=st.evaluations, lower=f"{st.lower:.6g}", upper=f"{top:.6g}", open=int(live.sum()))
     bar.refresh()
 
 

@@ -129,7 +129,7 @@ def _verdict(st, upper, rtol, atol, resolution) -> tuple[bool, str | None]:
     width = upper - st.lower
     if width <= rtol * st.lower + atol:
         return True, None
-    if (st.open_cell is None or not len(st.open_cell)) and (st.float_limited or width <= rtol * st.lower + resolution):
+    if not st.open_count and (st.float_limited or width <= rtol * st.lower + resolution):
         return False, "float64"
     return False, "budget"
 
