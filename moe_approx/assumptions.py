@@ -211,8 +211,8 @@ def _gradient_or_nan(fn, x):
 
 def _worst(observed, allowed, dist, exponent):
     """Index of the pair that exceeds its bound the most (or None) and the largest implied constant."""
-    positive = dist > 0
-    implied = np.where(positive, observed / np.where(positive, dist, 1.0) ** exponent, 0.0)
+    implied = np.zeros_like(observed)
+    np.divide(observed, dist if exponent == 1 else dist**exponent, out=implied, where=dist > 0)
     bad = observed > allowed
     worst = int(np.argmax(np.where(bad, observed - allowed, -np.inf))) if bad.any() else None
     return worst, float(implied.max(initial=0.0)), implied
@@ -223,23 +223,26 @@ def check_pairs(target, x, y, fx, fy, scale=None) -> float:
     plus TARGET_RTOL·(|f(x)| + |f(y)|) and SCALE_RTOL·``scale`` for the evaluations; ``scale``
     defaults to the largest |f| of the batch); raise :class:`AssumptionError` at the worst
     violation, else return the largest constant the pairs imply."""
-    dist = row_max(np.abs(x - y))
+    gap = np.abs(x - y)
+    dist = row_max(gap)
     observed = np.abs(fx - fy)
-    scale = np.max(np.abs(np.concatenate([fx, fy])), initial=0.0) if scale is None else scale
-    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + TARGET_RTOL * (np.abs(fx) + np.abs(fy)) \
-        + SCALE_RTOL * scale
+    size_x, size_y = np.abs(fx), np.abs(fy)
+    scale = max(size_x.max(initial=0.0), size_y.max(initial=0.0)) if scale is None else scale
+    margin = TARGET_RTOL * (size_x + size_y) + SCALE_RTOL * scale
+    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + margin
     worst, implied_C, implied = _worst(observed, allowed, dist, target.alpha)
     if worst is not None:
         _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
                implied[worst], "|f(x) − f(y)|")
     if getattr(target, "axis_constants", None) is not None:
-        _check_axis_pairs(target, x, y, observed, allowed - target.constant * dist**target.alpha * (1 + HOLDER_SLACK))
+        _check_axis_pairs(target, x, y, gap, observed, margin)
     return implied_C
 
 
-def _check_axis_pairs(target, x, y, observed, margin):
-    """The pairs against the declared per-axis constants: |f(x) − f(y)| <= Σ_i C_i |x_i − y_i|^α (docs/theory.md §5)."""
-    per_axis = np.abs(x - y) ** target.alpha @ np.asarray(target.axis_constants)
+def _check_axis_pairs(target, x, y, gap, observed, margin):
+    """The pairs against the declared per-axis constants: |f(x) − f(y)| <= Σ_i C_i |x_i − y_i|^α (docs/theory.md §5);
+    ``gap`` = |x − y|."""
+    per_axis = gap**target.alpha @ np.asarray(target.axis_constants)
     bad = np.nonzero(observed > per_axis * (1 + HOLDER_SLACK) + margin)[0]
     if bad.size:
         i = bad[np.argmax(observed[bad] - per_axis[bad])]

@@ -24,9 +24,11 @@ MAX_SPLIT_AXES = 4  # a box is split along at most this many (longest) axes: at 
 def covering_box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
     """Centre c and per-axis radius r with [c − r, c + r] ⊇ [lo, hi] in exact arithmetic (module docstring)."""
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-    centre = 0.5 * (lo + hi)
-    radius = np.nextafter(np.maximum(hi - centre, centre - lo), np.inf)
-    return centre, radius
+    centre = lo + hi
+    centre *= 0.5  # 0.5·(lo + hi), in place (fresh temporaries cost more than the arithmetic)
+    radius = hi - centre
+    np.maximum(radius, centre - lo, out=radius)
+    return centre, np.nextafter(radius, np.inf, out=radius)
 
 
 def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
