@@ -260,13 +260,12 @@ def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, pa
     if np.any(low > upper):
         i = int(np.argmax(low - upper))
         raise _crossed(float(low[i]), float(upper[i]), centre[i], cell[i])
-    done = upper <= limit[cell]  # closed at once: their bounds go to their cells
-    st.record_upper(cell[done], upper[done])
+    done = upper <= limit.take(cell)  # closed at once: their bounds go to their cells
+    st.record_upper(np.compress(done, cell), np.compress(done, upper))
     keep = ~done
     cell, radius, target_axes = (np.compress(keep, a, axis=0) for a in (cell, radius, target_axes))
-    slopes = evaluate.lip_axes.take(cell, axis=0) + evaluate.target_axes.take(cell, axis=0)
     st.add_open(cell, *(np.compress(keep, a, axis=0) for a in (box_lo, box_hi, upper, fc)),
-                slopes * radius + target_axes)
+                evaluate.split_slopes.take(cell, axis=0) * radius + target_axes)
 
 
 def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
@@ -376,8 +375,8 @@ def _update_bar(bar, st, cells):
 
 def _check_finite(fc, phi, upper, centre):
     for values, what in ((fc, "the target"), (phi, "the MoE")):
-        bad = ~np.isfinite(values)
-        if bad.any():
+        if not np.isfinite(values).all():
+            bad = ~np.isfinite(values)
             raise ValueError(f"{what} returned a non-finite value {values[bad][0]} at x = {centre[bad][0].tolist()}")
     if np.isnan(upper).any():
         raise ValueError("the upper bound is NaN (weights or target values overflow float64)")

@@ -146,6 +146,7 @@ class _Evaluator:
         self.target_axes = np.zeros_like(self.lip_axes)  # a formula's slopes sup_cell |∂_i f|, to steer the splitting
         if is_formula(target):
             self.target_axes = _formula_slopes(target, lo, hi, _buckets(self.second_bytes, self.kuhn is not None)[0])
+        self.split_slopes = self.lip_axes + self.target_axes  # per cell: a box's per-axis scores are these times r
 
     def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
