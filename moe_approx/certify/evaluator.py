@@ -22,8 +22,9 @@ CAPACITIES = (1, 16)  # boxes per slot (all of one cell); 16 only where gatherin
 MAX_LANES = 2**15  # boxes per kernel call, at most
 BUCKETS = 2  # box counts per kernel call: MAX_LANES (or less, for memory) divided by 1, 8 (a third, /64, cost more
 # to compile than it saved in bench_supnorm case 11)
-ONE_SIZE = 2**14  # boxes per call of the kernels on Kuhn pieces, one size (2^12 and 2^15 as two sizes cost
-# bench_supnorm case 2 a compilation of 0.2 s more on a first call, for no gain once compiled)
+ONE_SIZE = 2**12  # boxes per call of the kernels on Kuhn pieces, and 8·ONE_SIZE on large steps (one size of 2^14
+# compiled 0.2 s less on bench_supnorm case 2's first call, but padding small steps to it made small runs,
+# case 7 on the cusp formula, three times slower)
 AFFINE_GAIN = 2.0  # the affine-form bound is tried where Λρ > AFFINE_GAIN·ω(ρ) (or for first-order targets)
 KERNEL_BYTES = 2**28  # memory of one kernel call, at most (estimate)
 LINEAR_DEPTH = 7  # "auto" uses the linear relaxation in place of the affine form for experts this deep (bench_supnorm case 10)
@@ -151,13 +152,17 @@ class _Evaluator:
     def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
         """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
         BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more). With
-        ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE (or of what fits
-        KERNEL_BYTES), one shape to compile."""
+        ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
+        while that many boxes are left (a small step is not padded to a large size, a large one is
+        not cut into many calls, and only large steps compile the large size)."""
         N, start, outs = len(cell), 0, []
         buckets = _buckets(lane_bytes, one_size)
         top = buckets[-1]
         while start < N:
-            size = next((b for b in buckets if b >= N - start), top)
+            if one_size:
+                size = top if N - start >= top else buckets[0]
+            else:
+                size = next((b for b in buckets if b >= N - start), top)
             stop = min(N, start + size)
             take = slice(start, stop)
             if stop - start < size:  # padding repeats the chunk's first box
@@ -200,7 +205,7 @@ def _buckets(lane_bytes: int, one_size: bool) -> list:
     """The box counts of a kernel's calls (:meth:`_Evaluator._run`), smallest first."""
     top = max(8, min(MAX_LANES, 1 << int(KERNEL_BYTES // lane_bytes).bit_length() - 1))
     if one_size:
-        return [min(top, ONE_SIZE)]
+        return [min(top, ONE_SIZE), min(top, 8 * ONE_SIZE)]
     return [max(8, top >> 3 * j) for j in range(BUCKETS - 1, -1, -1)]
 
 
