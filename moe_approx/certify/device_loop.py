@@ -291,8 +291,7 @@ def children_per_step(K: int, n: int) -> int:
 def batch_for(open_count: int, loop: str) -> int | None:
     """The batch of the compiled loop for ``open_count`` open boxes (the smallest with open <= 4·batch), or
     None where the host loop goes on: too few or too many boxes, ``loop="host"``, or ``loop="auto"`` on
-    a CPU (measured there: barely faster than the host loop on long runs, slower on short ones, and each
-    batch compiles for seconds)."""
+    a CPU (measured there: no clear gain over the host loop, and each batch compiles for seconds)."""
     if loop == "host" or (loop == "auto" and jax.default_backend() == "cpu"):
         return None
     if open_count < BATCHES[0] // 4:
