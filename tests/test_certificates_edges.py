@@ -258,10 +258,10 @@ def test_failed_approximate_attaches_its_mixture_and_suggests_a_route():
 @given(ops=st.lists(st.tuples(st.sampled_from(["add", "kill", "close", "view"]), st.integers(0, 2**31)),
                     min_size=1, max_size=30))
 def test_the_open_set_keeps_exactly_the_live_boxes(ops):
-    """The open set's buffers (certify.driver._Rows: rows appended in place, dead rows marked and dropped
+    """The open set's buffers (certify.state._Rows: rows appended in place, dead rows marked and dropped
     later) against a plain list of boxes under random adds, splits (kill), closes and views: the same boxes
     with the same values, every closed box's bound in its cell, and the dead rows never seen."""
-    from moe_approx.certify.driver import _State
+    from moe_approx.certify.state import _State
 
     state = _State(np.zeros(5), np.full(5, -np.inf), np.zeros(5, np.int64))
     model, serial = {}, 0  # id -> (cell, upper); each box's fc holds its id

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import moe_approx as ma
 from moe_approx.assumptions import AssumptionError, check_pairs
-from moe_approx.certify import device_loop, driver
+from moe_approx.certify import device_loop, driver, state
 from moe_approx.mlp import MLP
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -130,7 +130,7 @@ def test_pair_test_is_the_hosts(seed, constant):
 def test_device_stops_hand_their_checks_to_the_host():
     """A NONFINITE or CROSSED stop raises on the host with the witness; a PAIR stop runs check_pairs."""
     f = ma.HolderTarget(lambda x: x[..., 0], 1, 1.0, 1.0, "ramp")
-    st = driver._State(np.zeros(1), np.zeros(1), np.zeros(1, np.int64))
+    st = state._State(np.zeros(1), np.zeros(1), np.zeros(1, np.int64))
     evaluate = type("E", (), {"target": f})()
     witness = np.array([[0.5, np.inf], [0.5, 0.0]])
     with pytest.raises(ValueError, match="non-finite"):

@@ -1,7 +1,7 @@
 """The certifier: a certified bracket of ‖f − Φ‖_∞ for a mixture of experts (docs/theory.md §5).
 
 One module per concern: :mod:`.supnorm` (``sup_error``, ``box_bounds``: the entry points),
-:mod:`.driver` (the branch and bound), :mod:`.evaluator` (boxes grouped by cell, batched kernel
+:mod:`.driver` (the branch and bound), :mod:`.state` (its open set and brackets), :mod:`.evaluator` (boxes grouped by cell, batched kernel
 calls), :mod:`.kernels` (the per-box Lipschitz, per-axis and affine-form bounds), :mod:`.linear`
 (the CROWN-style linear relaxation), :mod:`.kuhn` (the Kuhn pieces of cpwl experts), :mod:`.report` (``SupErrorReport`` and what ``certified``
 means), :mod:`.vector` (vector targets: the ℓ∞ norm over components, bracketed componentwise). Box covering and splitting: :mod:`moe_approx.boxes`.
