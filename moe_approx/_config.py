@@ -39,11 +39,18 @@ def _compiler_options() -> dict:
 COMPILER_OPTIONS = _compiler_options()
 
 
-def _tracing() -> bool:
-    """Whether a JAX trace is under way (a kernel called inside another, where XLA options are not allowed)."""
-    from jax._src import core
+try:
+    from jax._src.core import trace_state_clean as _trace_state_clean
+except ImportError:  # an internal name: without it, a trace is told by the arguments
+    _trace_state_clean = None
 
-    return not core.trace_state_clean()
+
+def _tracing(args) -> bool:
+    """Whether a JAX trace is under way (a kernel called inside another, where XLA options are not allowed):
+    JAX's own test where this JAX has it, else whether an argument is a tracer."""
+    if _trace_state_clean is not None:
+        return not _trace_state_clean()
+    return any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(args))
 
 
 def kernel_jit(fun=None, **kwargs):
@@ -59,7 +66,7 @@ def kernel_jit(fun=None, **kwargs):
 
     @wraps(fun)
     def call(*args, **kw):
-        return (nested if _tracing() else top)(*args, **kw)
+        return (nested if _tracing((args, kw)) else top)(*args, **kw)
 
     call.lower, call._cache_size = top.lower, top._cache_size
     return call

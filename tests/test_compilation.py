@@ -110,9 +110,13 @@ def test_a_fresh_process_reads_the_persistent_cache(tmp_path):
     assert warm[1] >= 1 and warm[0] < cold[0]  # a new process reads what the first one compiled
 
 
-def test_kernel_jit_compiles_at_the_top_level_and_inlines_inside_a_trace():
+@pytest.mark.parametrize("internal", [True, False], ids=["jax_trace_state", "tracer_arguments"])
+def test_kernel_jit_compiles_at_the_top_level_and_inlines_inside_a_trace(internal, monkeypatch):
     """The library's kernels get COMPILER_OPTIONS where JAX allows them (a top-level call) and plain
-    jax.jit inside another trace (where options raise): both give the plain jit's floats."""
+    jax.jit inside another trace (where options raise): both give the plain jit's floats, whether the
+    trace is told by JAX's internal test or, without it, by the arguments."""
+    if not internal:
+        monkeypatch.setattr(ma._config, "_trace_state_clean", None)
     from moe_approx._config import COMPILER_OPTIONS, kernel_jit
 
     assert COMPILER_OPTIONS in ({}, {"xla_cpu_use_fusion_emitters": False})
