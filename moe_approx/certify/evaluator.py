@@ -77,6 +77,11 @@ def _identity(cell: np.ndarray) -> _Slots:
     return _Slots(cell, lanes[:, None], lanes)
 
 
+def _box_ends(centre, radius):
+    """:func:`.kernels._box_ends` on the host: the same float operations, so the same ends."""
+    return np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
+
+
 def _formula_slopes(target, lo, hi, size: int) -> np.ndarray:
     """Per-cell slopes of a formula along each axis, to steer the splitting (not part of any bound):
     sup_cell |∂_i f| from the gradient enclosure, or, where f is not C¹ on the cell (a kink: the
@@ -84,7 +89,7 @@ def _formula_slopes(target, lo, hi, size: int) -> np.ndarray:
     width, so that an infinite slope along one axis does not stop the others from being split. The
     gradient enclosure runs in calls of ``size`` boxes, the second bound's smallest chunk."""
     centre, radius = covering_box(lo, hi)
-    box_lo, box_hi = np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
+    box_lo, box_hi = _box_ends(centre, radius)
     d_lo, d_hi = _gradient_enclosure(target, box_lo, box_hi, size)
     slopes = np.nan_to_num(np.maximum(np.abs(d_lo), np.abs(d_hi)), nan=np.inf, posinf=np.inf)
     for i in np.nonzero(~np.all(np.isfinite(slopes), axis=0))[0]:
@@ -220,11 +225,10 @@ def _gradient_enclosure(target, lo, hi, size: int):
 
 
 def _with_gradient(target, kernel, operand, slot_cell, slot_point, point_lane, centre, radius, fc, known):
-    """``kernel`` on a chunk of boxes, the formula's gradient enclosure on them (:func:`_box_ends`, here
-    in numpy, the same floats) appended to the point kernel's enclosures ``known`` in a call of its own."""
+    """``kernel`` on a chunk of boxes, the formula's gradient enclosure on them (:func:`_box_ends`), from a
+    call of its own, appended to the point kernel's enclosures ``known``."""
     if known is not None:  # (None: the kernel computes every enclosure itself)
-        lo, hi = np.maximum(centre - radius, 0.0), np.minimum(centre + radius, 1.0)
-        known = np.concatenate([known, *_gradient_enclosure(target, lo, hi, len(lo))], axis=1)
+        known = np.concatenate([known, *_gradient_enclosure(target, *_box_ends(centre, radius), len(centre))], axis=1)
     return kernel(operand, slot_cell, slot_point, point_lane, centre, radius, fc, known)
 
 
