@@ -30,8 +30,8 @@ Cases:
     ``--first-calls NAME ...`` picks cases by their name's start. Goal (issue 19): cold <= 2 s for n <= 2,
     <= 1.5 x compiled + 2 s for the rest.
 12. Host loop against the device loop (``sup_error(loop="host" | "device")``, compiled calls) on cases
-    1, 2, 4 and 7 (kink): evaluations, seconds and evaluations per second of each, and their ratio
-    (goal: device >= 5x the host's boxes per second on case 2).
+    1, 2, 4 and 7 (kink): evaluations, seconds and evaluations per second of each, and their ratio; on
+    case 2 the faster loop's rate against the issue's (2.95e6 boxes in about 3 s on 2 cores; goal >= 5x).
 
 Baseline (the skeptic's): numpy, breadth first. Every open box is evaluated at its centre and bounded
 by |f(c) − Φ(c)| + C ρ^α + Λ_l ρ with the same per-cell Lipschitz constants Λ_l; boxes whose bound is
@@ -241,6 +241,9 @@ def depth(args):
               f"evaluations={r.evaluations} time {time.perf_counter() - t0:.1f} s with compilation")
 
 
+ISSUE_19_RATE = 2.95e6 / 3.0  # case 2's boxes per second when issue 19 was filed (2.95e6 boxes in about 3 s, 2 cores)
+
+
 def loops(args):
     """Case 12: the same certificates with the steps on the host and in the compiled device loop."""
     cases = {
@@ -262,8 +265,10 @@ def loops(args):
             print(f"  {name:38s} {loop:6s}: [{r.lower:.8g}, {r.upper:.8g}] certified={r.certified} "
                   f"evaluations={r.evaluations} device steps={r.device_steps} {r.seconds:.2f} s "
                   f"({rate[loop]:.3g} evaluations/s; first call {first:.2f} s)")
-        print(f"  {'':38s} device/host evaluations per second = {rate['device'] / rate['host']:.3g}"
-              + (" (goal >= 5)" if name.startswith("2:") else ""))
+        print(f"  {'':38s} device/host evaluations per second = {rate['device'] / rate['host']:.3g}")
+        if name.startswith("2:"):
+            print(f"  {'':38s} best loop / the issue's {ISSUE_19_RATE:.3g} evaluations/s = "
+                  f"{max(rate.values()) / ISSUE_19_RATE:.3g} (goal >= 5)")
 
 
 FIRST_CALL = """

@@ -218,23 +218,33 @@ def _worst(observed, allowed, dist, exponent):
     return worst, float(implied.max(initial=0.0)), implied
 
 
-def check_pairs(target, x, y, fx, fy, scale=None) -> float:
+def check_pairs(target, x, y, fx, fy, scale=None, implied: bool = True) -> float | None:
     """Points x, y (N, n) with values fx, fy against |f(x) − f(y)| <= C‖x − y‖_∞^α (slack HOLDER_SLACK,
     plus TARGET_RTOL·(|f(x)| + |f(y)|) and SCALE_RTOL·``scale`` for the evaluations; ``scale``
     defaults to the largest |f| of the batch); raise :class:`AssumptionError` at the worst
-    violation, else return the largest constant the pairs imply."""
+    violation, else return the largest constant the pairs imply (None with ``implied=False``: the
+    branch and bound's pairs, where only the check is wanted)."""
     gap = np.abs(x - y)
     dist = row_max(gap)
     observed = np.abs(fx - fy)
     size_x, size_y = np.abs(fx), np.abs(fy)
     scale = max(size_x.max(initial=0.0), size_y.max(initial=0.0)) if scale is None else scale
-    margin = TARGET_RTOL * (size_x + size_y) + SCALE_RTOL * scale
-    allowed = target.constant * dist**target.alpha * (1 + HOLDER_SLACK) + margin
-    worst, implied_C, implied = _worst(observed, allowed, dist, target.alpha)
+    margin = size_x
+    margin += size_y
+    margin *= TARGET_RTOL
+    margin += SCALE_RTOL * scale  # TARGET_RTOL·(|f(x)| + |f(y)|) + SCALE_RTOL·scale, in place
+    allowed = dist**target.alpha if target.alpha != 1 else dist.copy()
+    allowed *= target.constant
+    allowed *= 1 + HOLDER_SLACK  # C·dist^α·(1 + HOLDER_SLACK) + margin, in place (the device loop's order)
+    allowed += margin
+    axis_constants = getattr(target, "axis_constants", None)
+    if not implied and axis_constants is None and not np.any(observed > allowed):
+        return None
+    worst, implied_C, per_pair = _worst(observed, allowed, dist, target.alpha)
     if worst is not None:
         _raise(target, "C", target.constant, target.alpha, x[worst], y[worst], observed[worst], allowed[worst],
-               implied[worst], "|f(x) − f(y)|")
-    if getattr(target, "axis_constants", None) is not None:
+               per_pair[worst], "|f(x) − f(y)|")
+    if axis_constants is not None:
         _check_axis_pairs(target, x, y, gap, observed, margin)
     return implied_C
 

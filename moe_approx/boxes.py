@@ -42,16 +42,19 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     with no splittable axis (float64 resolution) gets no children.
     """
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-    N, n = lo.shape
-    mid = 0.5 * (lo + hi)
+    mid = lo + hi
+    mid *= 0.5
     splittable = (lo < mid) & (mid < hi)
     width = hi - lo if score is None else np.nan_to_num(np.asarray(score, np.float64), nan=np.inf, posinf=np.inf)
     width = np.where(splittable, width, 0.0)
-    width = np.where(~(row_max(width) > 0)[:, None] & splittable, hi - lo, width)  # nothing scores: cut by width
+    unscored = ~(row_max(width) > 0)
+    if unscored.any():  # nothing scores: cut by width
+        np.copyto(width, hi - lo, where=unscored[:, None] & splittable)
     largest = row_max(width)
     stuck = ~(largest > 0)
-    use = (width >= 0.5 * largest[:, None]) & (width > 0)  # (N, n): the axes to cut
-    if n <= MAX_SPLIT_AXES:
+    use = width >= 0.5 * largest[:, None]
+    use &= width > 0  # (N, n): the axes to cut
+    if lo.shape[1] <= MAX_SPLIT_AXES:
         return _cut_all(lo, hi, mid, use, stuck) + (stuck,)
     return _cut_largest(lo, hi, mid, width, use, stuck) + (stuck,)
 
@@ -59,13 +62,21 @@ def split(lo, hi, score=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 def _cut_all(lo, hi, mid, use, stuck):
     """(parent, lo, hi) of the children of boxes cut along every axis in ``use`` (N, n)."""
     n = lo.shape[1]
-    bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1 == 1  # (2^n, n): child c takes the upper half of axis i
-    used = use.astype(np.int64) @ (1 << np.arange(n))  # the cut axes as a bit mask
-    parent, child = np.nonzero(((np.arange(2**n) & ~used[:, None]) == 0) & ~stuck[:, None])  # along cut axes only
-    upper_half, mid = bits.take(child, axis=0), mid.take(parent, axis=0)  # (take: numpy's fancy indexing of
-    # (N, n) rows was six times slower)
-    return parent, np.where(upper_half, mid, lo.take(parent, axis=0)), \
-        np.where(use.take(parent, axis=0) & ~upper_half, mid, hi.take(parent, axis=0))
+    children = np.arange(2**n)
+    bits = (children[:, None] >> np.arange(n)) & 1 == 1  # (2^n, n): child c takes the upper half of axis i
+    used = np.zeros(len(lo), np.int64)  # the cut axes as a bit mask, 2^n for a stuck box (a row of no children)
+    for i in range(n):
+        used |= use[:, i].astype(np.int64) << i
+    used[stuck] = 2**n
+    made = np.append((children & ~children[:, None]) == 0, np.zeros((1, 2**n), bool), axis=0)  # (2^n + 1, 2^n):
+    # the children of each mask of cut axes (along cut axes only)
+    index = np.flatnonzero(made.take(used, axis=0))
+    parent, child = index >> n, index & (2**n - 1)
+    upper_half = bits.take(child, axis=0)  # (take: numpy's fancy indexing of (N, n) rows was six times slower)
+    cut_at, new_lo, new_hi = (a.take(parent, axis=0) for a in (mid, lo, hi))
+    np.copyto(new_lo, cut_at, where=upper_half)
+    np.copyto(new_hi, cut_at, where=use.take(parent, axis=0) & ~upper_half)
+    return parent, new_lo, new_hi
 
 
 def _cut_largest(lo, hi, mid, width, use, stuck):

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import moe_approx as ma
+from moe_approx.boxes import covering_box
+from moe_approx.certify import evaluator
 
 sys.path.insert(0, str(Path(__file__).parent))
 from nets import dense_grid, numpy_moe, on_host_devices, random_moe  # noqa: E402
@@ -221,3 +223,32 @@ def test_a_maximum_on_the_faces_is_found_by_the_corner_probes(n):
     lo, hi = moe.partition.all_bounds()
     cell = int(moe.partition.locate(report.argmax[None])[0])
     assert np.all(lo[cell] < report.argmax) and np.all(report.argmax < hi[cell])  # strictly inside its cell
+
+
+def _one_part(self, cell, lo, hi):
+    """``_Evaluator.points_in_parts`` with the whole step in one part (the reference)."""
+    centre, radius = covering_box(lo, hi)
+    yield slice(None), centre, radius, self.points(cell, centre, radius)
+
+
+@pytest.mark.parametrize("expert, rtol", [("cpwl", 1e-3), ("mlp", 1e-5)])
+def test_a_step_in_parts_evaluates_the_boxes_of_the_whole_step(monkeypatch, expert, rtol):
+    """The host works on one part of a step while the kernel computes the next (``points_in_parts``). With
+    parts of 8 boxes (the Kuhn-piece kernel of cpwl experts, and the experts' own kernel), the run evaluates
+    exactly the boxes of the run with one part per step and finds the same lower bound (a part closes its
+    boxes against the lower bound known so far; the rest close at the next step's pass), its upper bound is
+    no larger (the second bound may reach more boxes), and both upper bounds hold the dense maximum."""
+    monkeypatch.setattr(evaluator, "ONE_SIZE", 8)
+    monkeypatch.setattr(evaluator, "MAX_LANES", 64)
+    f = TARGETS[2, 1.0]
+    moe = ma.build_moe(f, ma.GridPartition(2, 3), expert="cpwl") if expert == "cpwl" else \
+        random_moe(np.random.default_rng(1), 2, 3, (5, 5), "prelu")
+    parts = ma.sup_error(f, moe, rtol=rtol, max_evals=2**14)
+    with monkeypatch.context() as m:
+        m.setattr(evaluator._Evaluator, "points_in_parts", _one_part)
+        whole = ma.sup_error(f, moe, rtol=rtol, max_evals=2**14)
+    assert parts.evaluations == whole.evaluations > 1000
+    assert parts.lower == whole.lower and parts.upper <= whole.upper
+    grid = dense_grid(2, 400)
+    dense = float(np.max(np.abs(numpy_target(grid, 1.0) - np.asarray(moe(grid)))))
+    assert dense <= parts.upper and parts.certified

@@ -119,39 +119,55 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
 
 
 def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre):
-    """Bound the new boxes [box_lo, box_hi] of ``cell`` (both bounds where they can win), close those within
-    the threshold and add the rest to the open set; their centres and parents' centres are Hölder pairs
-    to check (declared targets)."""
-    target = evaluate.target
-    centre, radius = covering_box(box_lo, box_hi)
-    fc, phi, upper, low, grad, omega, target_axes = evaluate.points(cell, centre, radius)
+    """Bound the new boxes [box_lo, box_hi] of ``cell`` part by part (the host works on one part while the
+    device computes the next, :meth:`.evaluator._Evaluator.points_in_parts`; the first step, which fixes
+    the resolution, in one part), then probe the corners of the best (:func:`_probe_corners`)."""
+    record, lows = st.lower, []
+    if st.centre_margin is None:
+        centre, radius = covering_box(box_lo, box_hi)
+        parts = [(slice(None), centre, radius, evaluate.points(cell, centre, radius))]
+    else:
+        parts = evaluate.points_in_parts(cell, box_lo, box_hi)
+    for part, centre, radius, out in parts:
+        pair = None if parent_fc is None else (parent_fc[part], parent_centre[part])
+        lows.append(_bound_part(st, evaluate, threshold, cell[part], box_lo[part], box_hi[part], centre, radius,
+                                out, pair))
+    _probe_corners(st, evaluate, cell, box_lo, box_hi, np.concatenate(lows), record)
+
+
+def _bound_part(st, evaluate, threshold, cell, box_lo, box_hi, centre, radius, out, pair):
+    """Both bounds of new boxes (the point kernel's outputs ``out``, the second bound where it can win): close
+    those within the threshold and add the rest to the open set; their centres and their parents' (``pair``:
+    the parents' f and centres) are Hölder pairs to check (declared targets). Returns the lower bounds."""
+    fc, phi, upper, low, grad, omega, target_axes = out
     _check_finite(fc, phi, upper, centre)
-    if parent_fc is not None and not is_formula(target):
-        check_pairs(target, centre, parent_centre, fc, parent_fc)  # (child, parent) pairs for free
+    if pair is not None and not is_formula(evaluate.target):
+        check_pairs(evaluate.target, centre, pair[1], fc, pair[0], implied=False)  # (child, parent) pairs for free
     if st.centre_margin is None:
         st.centre_margin = evaluate.delta[cell] + TARGET_RTOL * (np.abs(fc) + np.abs(phi))  # (as every bound's)
     st.evaluations += len(cell)
     st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
     st.cell_evals += np.bincount(cell, minlength=len(st.cell_evals))  # (np.add.at of a scalar: 40 times slower)
-    record = st.lower
     st.record_lower(cell, centre, low)
-    _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record)
-    limit = threshold(st)
-    todo = np.nonzero((upper > limit[cell]) & evaluate.wants_affine(cell, radius, omega))[0]
+    limit = threshold(st).take(cell)
+    keep = upper > limit  # the rest are closed at once: their bounds go to their cells
+    todo = np.flatnonzero(keep & evaluate.wants_affine(cell, radius, omega))
     if todo.size:
         affine = evaluate.affine(cell[todo], centre[todo], radius[todo], fc[todo],
                                  None if grad is None else grad[todo])
+        upper = upper.copy()  # (a kernel's output is read-only)
         upper[todo] = np.minimum(upper[todo], affine)
         st.affine_evaluations += todo.size
+        keep = upper > limit
     if np.any(low > upper):
         i = int(np.argmax(low - upper))
         raise _crossed(float(low[i]), float(upper[i]), centre[i], cell[i])
-    done = upper <= limit.take(cell)  # closed at once: their bounds go to their cells
+    done = ~keep
     st.record_upper(np.compress(done, cell), np.compress(done, upper))
-    keep = ~done
     cell, radius, target_axes = (np.compress(keep, a, axis=0) for a in (cell, radius, target_axes))
     st.add_open(cell, *(np.compress(keep, a, axis=0) for a in (box_lo, box_hi, upper, fc)),
                 evaluate.split_slopes.take(cell, axis=0) * radius + target_axes)
+    return low
 
 
 def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
@@ -260,6 +276,8 @@ def _update_bar(bar, st, cells):
 
 
 def _check_finite(fc, phi, upper, centre):
+    if np.isfinite(fc.sum() + phi.sum()) and not np.isnan(upper.sum()):  # (a sum is non-finite where a term is)
+        return
     for values, what in ((fc, "the target"), (phi, "the MoE")):
         if not np.isfinite(values).all():
             bad = ~np.isfinite(values)

@@ -154,43 +154,73 @@ class _Evaluator:
             self.target_axes = _formula_slopes(target, lo, hi, _buckets(self.second_bytes, self.kuhn is not None)[0])
         self.split_slopes = self.lip_axes + self.target_axes  # per cell: a box's per-axis scores are these times r
 
-    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
-        """``kernel`` over the boxes in chunks of at most KERNEL_BYTES, each padded to the smallest of the
-        BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more). With
-        ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
-        while that many boxes are left (a small step is not padded to a large size, a large one is
-        not cut into many calls, and only large steps compile the large size)."""
-        N, start, outs = len(cell), 0, []
-        buckets = _buckets(lane_bytes, one_size)
+    def _plan(self, N: int, lane_bytes: int, one_size: bool, small_first: bool = False):
+        """The kernel calls (start, stop, size) for N boxes in chunks of at most KERNEL_BYTES, each padded to the
+        smallest of the BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more).
+        With ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
+        while that many boxes are left (a small step is not padded to a large size, a large one is not cut
+        into many calls, and only large steps compile the large size); with ``small_first`` the first chunk
+        is the smallest (the host waits for it alone, :meth:`points_in_parts`)."""
+        buckets, start = _buckets(lane_bytes, one_size), 0
         top = buckets[-1]
         while start < N:
             if one_size:
-                size = top if N - start >= top else buckets[0]
+                size = top if N - start >= top and not (small_first and start == 0) else buckets[0]
             else:
                 size = next((b for b in buckets if b >= N - start), top)
-            stop = min(N, start + size)
-            take = slice(start, stop)
-            if stop - start < size:  # padding repeats the chunk's first box
-                take = np.full(size, start)
-                take[: stop - start] = np.arange(start, stop)
-            slots = _identity(cell[take]) if one_size else _group(cell[take], self.num_cells, size, len(self.devices),
-                                                                  self.capacities)
-            index = [slots.slot_cell, slots.slot_point]
-            if self.sharding is not None:
-                index = [jax.device_put(a, self.sharding) for a in index]
-            args = [None if a is None else a[take] for a in per_box]
-            out = kernel(self.experts if operand is None else operand, *index, slots.point_lane, *args)
-            outs.append([None if o is None else np.asarray(o)[: stop - start] for o in out])
-            start = stop
+            yield start, min(N, start + size), size
+            start += size
+
+    def _call(self, kernel, operand, cell, size: int, per_box):
+        """Dispatch ``kernel`` on the boxes of ``cell`` and ``per_box`` (at most ``size``; padded by repeating the
+        first box), without waiting for it."""
+        take = slice(None)
+        if len(cell) < size:
+            take = np.zeros(size, np.int64)
+            take[: len(cell)] = np.arange(len(cell))
+        slots = _identity(cell[take]) if operand is not self.experts else \
+            _group(cell[take], self.num_cells, size, len(self.devices), self.capacities)
+        index = [slots.slot_cell, slots.slot_point]
+        if self.sharding is not None:
+            index = [jax.device_put(a, self.sharding) for a in index]
+        return kernel(operand, *index, slots.point_lane, *(None if a is None else a[take] for a in per_box))
+
+    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
+        """``kernel`` over the boxes in the chunks of :meth:`_plan`, the outputs concatenated."""
+        operand = self.experts if operand is None else operand
+        outs = [_fetch(self._call(kernel, operand, cell[start:stop], size, [None if a is None else a[start:stop]
+                                                                              for a in per_box]), stop - start)
+                for start, stop, size in self._plan(len(cell), lane_bytes, one_size)]
         return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
+
+    def _points_kernel(self):
+        """The point kernel as :meth:`_run` calls it, its bytes per box and whether it runs on the Kuhn pieces."""
+        kernel = partial(_point_kernel, self.target)
+        one_size = self.point_operand is not self.experts
+        return (lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
+                                                        self.lip_axes_dev),
+                64 * (self.n + 8) ** 2 if one_size else self.point_bytes, one_size)
 
     def points(self, cell, centre, radius):
         """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
-        kernel = partial(_point_kernel, self.target)
-        return self._run(lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
-                                                                    self.lip_axes_dev),
-                         self.point_bytes if self.point_operand is self.experts else 64 * (self.n + 8) ** 2, cell, centre, radius, cell,
-                         operand=self.point_operand, one_size=self.point_operand is not self.experts)
+        kernel, lane_bytes, one_size = self._points_kernel()
+        return self._run(kernel, lane_bytes, cell, centre, radius, cell, operand=self.point_operand, one_size=one_size)
+
+    def points_in_parts(self, cell, lo, hi):
+        """:meth:`points` on the boxes [lo, hi] (N, n) of ``cell``, handed back part by part as (slice, centre,
+        radius, outputs), each part one kernel call on its covering boxes (:func:`covering_box`). The call of
+        the next part is dispatched before a part is handed back, so the host's work on one part runs
+        while the device computes the next (on a CPU, XLA runs these kernels on one core: the other is free)."""
+        kernel, lane_bytes, one_size = self._points_kernel()
+        pending = None
+        for start, stop, size in self._plan(len(cell), lane_bytes, one_size, small_first=True):
+            centre, radius = covering_box(lo[start:stop], hi[start:stop])
+            out = self._call(kernel, self.point_operand, cell[start:stop], size, (centre, radius, cell[start:stop]))
+            if pending is not None:
+                yield pending[:3] + (_fetch(pending[3], len(pending[1])),)
+            pending = (slice(start, stop), centre, radius, out)
+        if pending is not None:
+            yield pending[:3] + (_fetch(pending[3], len(pending[1])),)
 
     def affine(self, cell, centre, radius, fc, grad):
         """The second bound of boxes with known f(c), ∇f(c) (a formula's enclosures in its place; the point
@@ -204,6 +234,11 @@ class _Evaluator:
     def wants_affine(self, cell, radius, omega):
         """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
         return affine_wanted(self.bound, self.first_order, self.lip[cell], radius, omega)
+
+
+def _fetch(out, count: int) -> list:
+    """A kernel call's outputs on the host, the padding cut off (waits for the call)."""
+    return [None if o is None else np.asarray(o)[:count] for o in out]
 
 
 def _buckets(lane_bytes: int, one_size: bool) -> list:
