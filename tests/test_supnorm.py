@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import moe_approx as ma
-from moe_approx.boxes import covering_box
-from moe_approx.certify import evaluator
+from moe_approx.boxes import covering_box, split
+from moe_approx.certify import driver, evaluator, state
 
 sys.path.insert(0, str(Path(__file__).parent))
 from nets import dense_grid, numpy_moe, on_host_devices, random_moe  # noqa: E402
@@ -225,17 +225,21 @@ def test_a_maximum_on_the_faces_is_found_by_the_corner_probes(n):
     assert np.all(lo[cell] < report.argmax) and np.all(report.argmax < hi[cell])  # strictly inside its cell
 
 
-def _one_part(self, cell, lo, hi):
-    """``_Evaluator.points_in_parts`` with the whole step in one part (the reference)."""
+def _one_part(self, blocks):
+    """``_Evaluator.points_in_parts`` with every block in one part, made before any is bounded (the reference)."""
+    blocks = list(blocks)
+    cell, lo, hi = (np.concatenate([b[k] for b in blocks]) for k in range(3))
+    extra = tuple(np.concatenate([b[3][k] for b in blocks]) for k in range(len(blocks[0][3])))
     centre, radius = covering_box(lo, hi)
-    yield slice(None), centre, radius, self.points(cell, centre, radius)
+    yield cell, lo, hi, extra, centre, radius, self.points(cell, centre, radius)
 
 
 @pytest.mark.parametrize("expert, rtol", [("cpwl", 1e-3), ("mlp", 1e-5)])
 def test_a_step_in_parts_evaluates_the_boxes_of_the_whole_step(monkeypatch, expert, rtol):
-    """The host works on one part of a step while the kernel computes the next (``points_in_parts``). With
-    parts of 8 boxes (the Kuhn-piece kernel of cpwl experts, and the experts' own kernel), the run evaluates
-    exactly the boxes of the run with one part per step and finds the same lower bound (a part closes its
+    """The host works on one part of a step, or splits the step's later boxes, while the kernel computes the
+    next part (``points_in_parts``). With parts of 8 boxes (the Kuhn-piece kernel of cpwl experts, and the
+    experts' own kernel), the run evaluates exactly the boxes of the run with one part per step and finds
+    the same lower bound (a part closes its
     boxes against the lower bound known so far; the rest close at the next step's pass), its upper bound is
     no larger (the second bound may reach more boxes), and both upper bounds hold the dense maximum."""
     monkeypatch.setattr(evaluator, "ONE_SIZE", 8)
@@ -252,3 +256,40 @@ def test_a_step_in_parts_evaluates_the_boxes_of_the_whole_step(monkeypatch, expe
     grid = dense_grid(2, 400)
     dense = float(np.max(np.abs(numpy_target(grid, 1.0) - np.asarray(moe(grid)))))
     assert dense <= parts.upper and parts.certified
+
+
+class _CornerValues:
+    """The evaluator as ``driver._children`` uses it: a declared target, and lower bounds 0.5 at any point."""
+
+    target = TARGETS[1, 1.0]
+
+    def points(self, cell, x, radius):
+        return None, None, None, np.full(len(cell), 0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 5), count=st.integers(1, 40), first=st.integers(1, 50))
+def test_the_blocks_of_a_step_are_the_split_of_its_boxes(seed, n, count, first):
+    """``driver._children`` (a step's children in two blocks, the second split while the device bounds the
+    first) gives exactly :func:`split`'s children of all the picked boxes, in order, with their parents' f
+    and centres; a box that no float splits is closed at its bound with its two corners evaluated. (The
+    children of a split cover their parent exactly: test_certificates_edges.)"""
+    rng = np.random.default_rng(seed)
+    lo = rng.random((count, n))
+    hi = lo + 0.1 * rng.random((count, n))
+    one_ulp = rng.random(count) < 0.2
+    hi[one_ulp] = np.nextafter(lo[one_ulp], 2.0)  # no float strictly inside: stuck
+    picked = {"cell": rng.integers(0, 5, count), "lo": lo, "hi": hi, "upper": rng.random(count),
+              "fc": rng.random(count), "score": rng.random((count, n))}
+    s = state._State(np.zeros(5), np.full(5, -np.inf), np.zeros(5, np.int64))
+    blocks = list(driver._children(s, _CornerValues(), picked, first))
+    parent, child_lo, child_hi, stuck = split(lo, hi, picked["score"])
+    fc, centre = (np.concatenate([b[3][k] for b in blocks]) for k in range(2))
+    assert np.array_equal(np.concatenate([b[0] for b in blocks]), picked["cell"][parent])
+    assert np.array_equal(np.concatenate([b[1] for b in blocks]), child_lo)
+    assert np.array_equal(np.concatenate([b[2] for b in blocks]), child_hi)
+    assert np.array_equal(fc, picked["fc"][parent]) and np.array_equal(centre, (0.5 * (lo + hi))[parent])
+    assert s.boxes == len(parent) + stuck.sum() and s.evaluations == 2 * stuck.sum()
+    expected = np.full(5, -np.inf)
+    np.maximum.at(expected, picked["cell"][stuck], picked["upper"][stuck])
+    assert np.array_equal(s.cell_upper, expected) and s.float_limited == bool(stuck.any())

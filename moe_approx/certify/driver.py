@@ -66,15 +66,15 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     evaluate = _Evaluator(target, experts, lo, hi, family, size, bound)
     st = _State(np.zeros(L), np.full(L, -np.inf), np.zeros(L, np.int64))
     st.lipschitz = evaluate.lip
-    cell, box_lo, box_hi = np.arange(L), lo, hi
-    parent_fc, parent_centre = None, None
+    blocks = [(np.arange(L), lo, hi, ())]  # the first step's boxes: the cells
     report = progress if callable(progress) else None
     bar = _progress_bar(L) if progress and report is None else None
     swept = None  # the limits of the last pass over the whole open set
     try:
         while True:
-            if len(cell):
-                _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre)
+            if blocks is not None:
+                _evaluate_boxes(st, evaluate, threshold, blocks)
+                blocks = None
             limit = threshold(st)
             if cell_evals is not None or swept is None or not np.array_equal(limit, swept):
                 # new boxes were closed against these limits already: a pass over all is due only when they rose
@@ -94,59 +94,85 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
                 return st
             if isinstance(threshold, Threshold) and cell_evals is None and \
                     _device_steps(st, evaluate, threshold, max_evals, bar, L, loop):
-                cell = cell[:0]  # the device's children are in the open set already
-                continue
+                continue  # the device's children are in the open set already
             # split the open boxes with the largest upper bounds, for about as many children as boxes are open
             # (a quarter as many cost bench_supnorm case 2 a third more time: each step passes over the open set)
             count = min(open_count, max(STEP_BOXES, min(open_count, MAX_STEP_BOXES)) // fan, budget // fan)
             rows = {name: st.open.raw(name) for name in st.open.names}  # dead rows (upper −inf) are never picked
             pick = np.argpartition(-rows["upper"], count - 1)[:count] if count < st.open.count else \
                 np.arange(st.open.count)
-            # (np.take: numpy's fancy indexing of (N, n) rows was six times slower)
-            picked_lo, picked_hi = rows["lo"].take(pick, axis=0), rows["hi"].take(pick, axis=0)
-            score = None if bound == "lipschitz" else rows["score"].take(pick, axis=0)
-            parent, box_lo, box_hi, stuck = split(picked_lo, picked_hi, score)
-            if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
-                _close_stuck(st, evaluate, pick[stuck])
-            cell = rows["cell"].take(pick).take(parent)
-            parent_fc = rows["fc"].take(pick).take(parent)
-            parent_centre = (0.5 * (picked_lo + picked_hi)).take(parent, axis=0)  # covering_box's centre
-            st.boxes -= len(pick) - int(stuck.sum())  # stuck boxes stay leaves
+            # copies of the picked rows (np.take: numpy's fancy indexing of (N, n) rows was six times slower)
+            picked = {name: rows[name].take(pick, axis=0) for name in rows if name != "score" or bound != "lipschitz"}
+            st.boxes -= len(pick)  # leaves of the box tree: the parents out (their children come in)
             st.open.kill(pick)  # split, or closed if stuck
+            blocks = _children(st, evaluate, picked, max(1, evaluate.part_size // fan))
     finally:
         if bar is not None:
             bar.close()
 
 
-def _evaluate_boxes(st, evaluate, threshold, cell, box_lo, box_hi, parent_fc, parent_centre):
-    """Bound the new boxes [box_lo, box_hi] of ``cell`` part by part (the host works on one part while the
-    device computes the next, :meth:`.evaluator._Evaluator.points_in_parts`; the first step, which fixes
-    the resolution, in one part), then probe the corners of the best (:func:`_probe_corners`)."""
-    record, lows = st.lower, []
+def _children(st, evaluate, picked, first):
+    """The children of the picked boxes (``picked``: copies of their rows) in blocks (cell, lo, hi, extra):
+    those of the first ``first`` boxes, then the rest's, split only when the device has the first block
+    (:meth:`.evaluator._Evaluator.points_in_parts` asks for a block after dispatching the last one's
+    kernels: the host splits while the device bounds). ``extra``: the parents' f and centres (Hölder
+    pairs, declared targets). Boxes that no float splits are closed (:func:`_close_stuck`)."""
+    for group in (slice(0, first), slice(first, len(picked["lo"]))):
+        lo, hi = picked["lo"][group], picked["hi"][group]
+        if not len(lo):
+            continue
+        parent, box_lo, box_hi, stuck = split(lo, hi, picked["score"][group] if "score" in picked else None)
+        if stuck.any():  # at float64 resolution: closed at their bounds, their two corners evaluated
+            _close_stuck(st, evaluate, *(picked[name][group][stuck] for name in ("cell", "upper", "lo", "hi")))
+            st.boxes += int(stuck.sum())  # stuck boxes stay leaves
+        extra = ()
+        if not is_formula(evaluate.target):
+            centre = lo + hi
+            centre *= 0.5  # covering_box's centre
+            extra = (picked["fc"][group].take(parent), centre.take(parent, axis=0))
+        st.boxes += len(parent)
+        yield picked["cell"][group].take(parent), box_lo, box_hi, extra
+
+
+def _evaluate_boxes(st, evaluate, threshold, blocks):
+    """Bound the new boxes in ``blocks`` (cell, lo, hi, extra) part by part (the host works on one part while
+    the device computes the next, :meth:`.evaluator._Evaluator.points_in_parts`; the first step, the cells,
+    in one part: it fixes the resolution), then probe the corners of the best (:func:`_probe_corners`)."""
+    record, best = st.lower, []
     if st.centre_margin is None:
-        centre, radius = covering_box(box_lo, box_hi)
-        parts = [(slice(None), centre, radius, evaluate.points(cell, centre, radius))]
+        (cell, lo, hi, extra), = blocks
+        centre, radius = covering_box(lo, hi)
+        parts = [(cell, lo, hi, extra, centre, radius, evaluate.points(cell, centre, radius))]
+        st.boxes += len(cell)
     else:
-        parts = evaluate.points_in_parts(cell, box_lo, box_hi)
-    for part, centre, radius, out in parts:
-        pair = None if parent_fc is None else (parent_fc[part], parent_centre[part])
-        lows.append(_bound_part(st, evaluate, threshold, cell[part], box_lo[part], box_hi[part], centre, radius,
-                                out, pair))
-    _probe_corners(st, evaluate, cell, box_lo, box_hi, np.concatenate(lows), record)
+        parts = evaluate.points_in_parts(blocks)
+    for cell, lo, hi, extra, centre, radius, out in parts:
+        low = _bound_part(st, evaluate, threshold, cell, lo, hi, centre, radius, out, extra)
+        top = _top(low, PROBE_BOXES)
+        best.append((cell.take(top), lo.take(top, axis=0), hi.take(top, axis=0), low.take(top)))
+    if best:  # (none where every box picked was stuck)
+        _probe_corners(st, evaluate, *(np.concatenate(a) for a in zip(*best)), record)
+
+
+def _top(values, count):
+    """Indices of the ``count`` largest ``values`` (all where there are fewer; none for count 0)."""
+    start = len(values) - count
+    if count <= 0:
+        return np.arange(0)
+    return np.argpartition(values, start)[start:] if start > 0 else np.arange(len(values))
 
 
 def _bound_part(st, evaluate, threshold, cell, box_lo, box_hi, centre, radius, out, pair):
     """Both bounds of new boxes (the point kernel's outputs ``out``, the second bound where it can win): close
     those within the threshold and add the rest to the open set; their centres and their parents' (``pair``:
-    the parents' f and centres) are Hölder pairs to check (declared targets). Returns the lower bounds."""
+    the parents' f and centres, or ()) are Hölder pairs to check. Returns the lower bounds."""
     fc, phi, upper, low, grad, omega, target_axes = out
     _check_finite(fc, phi, upper, centre)
-    if pair is not None and not is_formula(evaluate.target):
+    if pair:
         check_pairs(evaluate.target, centre, pair[1], fc, pair[0], implied=False)  # (child, parent) pairs for free
     if st.centre_margin is None:
         st.centre_margin = evaluate.delta[cell] + TARGET_RTOL * (np.abs(fc) + np.abs(phi))  # (as every bound's)
     st.evaluations += len(cell)
-    st.boxes += len(cell)  # leaves of the box tree: children in, their parent out
     st.cell_evals += np.bincount(cell, minlength=len(st.cell_evals))  # (np.add.at of a scalar: 40 times slower)
     st.record_lower(cell, centre, low)
     limit = threshold(st).take(cell)
@@ -177,8 +203,7 @@ def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     peaks on a cell's faces (constant experts of ``cone``) the centres approach the peak only as the boxes
     shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
     mixture as routed attains each error found (docs/theory.md §5)."""
-    top = max(len(low) - PROBE_BOXES, 0)
-    best = np.argpartition(low, top)[top:] if top < len(low) else np.arange(0)  # PROBE_BOXES = 0: none
+    best = _top(low, PROBE_BOXES)
     best = best[low[best] >= record]
     if not best.size:
         return
@@ -237,7 +262,7 @@ def _device_check(st, evaluate, stop, witness):
     elif stop == device_loop.STUCK:
         mid = 0.5 * (st.open_lo + st.open_hi)
         stuck = ~np.any((st.open_lo < mid) & (mid < st.open_hi), axis=1)
-        _close_stuck(st, evaluate, np.nonzero(stuck)[0])
+        _close_stuck(st, evaluate, *(a[stuck] for a in (st.open_cell, st.open_upper, st.open_lo, st.open_hi)))
         st.close(stuck)
 
 
@@ -247,14 +272,13 @@ def _crossed(low, upper, x, cell=None) -> RuntimeError:
                         f"x = {x.tolist()}{where}; please report it")
 
 
-def _close_stuck(st, evaluate, index):
-    """Record the upper bounds of the open boxes ``index`` (rows) that no float splits in their cells and
-    evaluate f − Φ at their lo and hi corners for the lower bound (the caller closes them)."""
-    where = st.open.raw("cell")[index]
-    st.record_upper(where, st.open.raw("upper")[index])
+def _close_stuck(st, evaluate, cell, upper, lo, hi):
+    """Record the upper bounds of boxes [lo, hi] of ``cell`` that no float splits in their cells and evaluate
+    f − Φ at their lo and hi corners for the lower bound (the caller takes them out of the open set)."""
+    st.record_upper(cell, upper)
     st.float_limited = True
-    corners = np.concatenate([st.open.raw("lo")[index], st.open.raw("hi")[index]])
-    cell = np.tile(where, 2)
+    corners = np.concatenate([lo, hi])
+    cell = np.tile(cell, 2)
     low = evaluate.points(cell, corners, np.zeros_like(corners))[3]
     st.evaluations += len(cell)
     st.record_lower(cell, corners, low)

@@ -153,19 +153,19 @@ class _Evaluator:
         if is_formula(target):
             self.target_axes = _formula_slopes(target, lo, hi, _buckets(self.second_bytes, self.kuhn is not None)[0])
         self.split_slopes = self.lip_axes + self.target_axes  # per cell: a box's per-axis scores are these times r
+        self.part_size = _buckets(*self._points_kernel()[1:])[-1]  # boxes of the point kernel's largest call
 
-    def _plan(self, N: int, lane_bytes: int, one_size: bool, small_first: bool = False):
+    def _plan(self, N: int, lane_bytes: int, one_size: bool):
         """The kernel calls (start, stop, size) for N boxes in chunks of at most KERNEL_BYTES, each padded to the
         smallest of the BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more).
         With ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
         while that many boxes are left (a small step is not padded to a large size, a large one is not cut
-        into many calls, and only large steps compile the large size); with ``small_first`` the first chunk
-        is the smallest (the host waits for it alone, :meth:`points_in_parts`)."""
+        into many calls, and only large steps compile the large size)."""
         buckets, start = _buckets(lane_bytes, one_size), 0
         top = buckets[-1]
         while start < N:
             if one_size:
-                size = top if N - start >= top and not (small_first and start == 0) else buckets[0]
+                size = top if N - start >= top else buckets[0]
             else:
                 size = next((b for b in buckets if b >= N - start), top)
             yield start, min(N, start + size), size
@@ -206,21 +206,25 @@ class _Evaluator:
         kernel, lane_bytes, one_size = self._points_kernel()
         return self._run(kernel, lane_bytes, cell, centre, radius, cell, operand=self.point_operand, one_size=one_size)
 
-    def points_in_parts(self, cell, lo, hi):
-        """:meth:`points` on the boxes [lo, hi] (N, n) of ``cell``, handed back part by part as (slice, centre,
-        radius, outputs), each part one kernel call on its covering boxes (:func:`covering_box`). The call of
-        the next part is dispatched before a part is handed back, so the host's work on one part runs
-        while the device computes the next (on a CPU, XLA runs these kernels on one core: the other is free)."""
+    def points_in_parts(self, blocks):
+        """:meth:`points` on ``blocks`` of boxes (cell, lo, hi, extra: arrays along the boxes), handed back
+        part by part as (cell, lo, hi, extra, centre, radius, outputs), each part one kernel call on its
+        covering boxes (:func:`covering_box`). The next part's call is dispatched before a part is handed
+        back, and the next block is asked for only after the last part of a block is dispatched: the host's
+        work on one part, or on making the next block, runs while the device computes (on a CPU, XLA runs
+        this kernel on one core, and the other is free)."""
         kernel, lane_bytes, one_size = self._points_kernel()
         pending = None
-        for start, stop, size in self._plan(len(cell), lane_bytes, one_size, small_first=True):
-            centre, radius = covering_box(lo[start:stop], hi[start:stop])
-            out = self._call(kernel, self.point_operand, cell[start:stop], size, (centre, radius, cell[start:stop]))
-            if pending is not None:
-                yield pending[:3] + (_fetch(pending[3], len(pending[1])),)
-            pending = (slice(start, stop), centre, radius, out)
+        for cell, lo, hi, extra in blocks:
+            for start, stop, size in self._plan(len(cell), lane_bytes, one_size):
+                part = slice(start, stop)
+                centre, radius = covering_box(lo[part], hi[part])
+                out = self._call(kernel, self.point_operand, cell[part], size, (centre, radius, cell[part]))
+                if pending is not None:
+                    yield *pending[:-1], _fetch(pending[-1], len(pending[0]))
+                pending = (cell[part], lo[part], hi[part], tuple(a[part] for a in extra), centre, radius, out)
         if pending is not None:
-            yield pending[:3] + (_fetch(pending[3], len(pending[1])),)
+            yield *pending[:-1], _fetch(pending[-1], len(pending[0]))
 
     def affine(self, cell, centre, radius, fc, grad):
         """The second bound of boxes with known f(c), ∇f(c) (a formula's enclosures in its place; the point
