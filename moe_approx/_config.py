@@ -10,13 +10,21 @@ The library's kernels are jitted by :func:`kernel_jit`, with XLA's legacy CPU fu
 (``COMPILER_OPTIONS``): they compile in about two thirds of the time of the default ones and ran as
 fast once compiled (bench_supnorm cases 2–10), and a first call is mostly compilation. Other
 backends ignore the option; an XLA without it gets the defaults.
+
+The branch and bound runs with numpy's large arrays on ordinary pages (:func:`small_pages`).
 """
 
 import os
+from contextlib import contextmanager
 from functools import partial, wraps
 from pathlib import Path
 
 import jax
+
+try:
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # numpy < 2
+    from numpy.core import multiarray as _multiarray
 
 jax.config.update("jax_enable_x64", True)
 DTYPE = "float64"
@@ -70,3 +78,23 @@ def kernel_jit(fun=None, **kwargs):
 
     call.lower, call._cache_size = top.lower, top._cache_size
     return call
+
+
+@contextmanager
+def small_pages():
+    """numpy's new arrays on ordinary memory pages while the block runs, numpy's setting restored after.
+
+    On Linux numpy asks for transparent huge pages for every array of 4 MiB or more. Where the kernel
+    then compacts memory to find them (``defrag`` set to ``madvise``), each first touch of such an array
+    can stall, and a branch and bound makes thousands of short-lived ones: a fresh process's first
+    ``sup_error`` on bench_supnorm case 6 took 1.4–2.0 s with huge pages and 1.3 s without. Nothing
+    changes where numpy lacks the switch."""
+    get, set_ = (getattr(_multiarray, f"_{verb}_madvise_hugepage", None) for verb in ("get", "set"))
+    if get is None or set_ is None:
+        yield
+        return
+    previous = set_(False)
+    try:
+        yield
+    finally:
+        set_(previous)

@@ -293,3 +293,51 @@ def test_the_blocks_of_a_step_are_the_split_of_its_boxes(seed, n, count, first):
     expected = np.full(5, -np.inf)
     np.maximum.at(expected, picked["cell"][stuck], picked["upper"][stuck])
     assert np.array_equal(s.cell_upper, expected) and s.float_limited == bool(stuck.any())
+
+
+def test_the_branch_and_bound_runs_on_small_pages_and_restores_numpys_setting(monkeypatch):
+    """numpy's huge-page advice is off while the branch and bound runs (module _config, ``small_pages``) and
+    back as it was after it, also when the run ends in an exception."""
+    from moe_approx._config import _multiarray
+
+    if not hasattr(_multiarray, "_get_madvise_hugepage"):
+        pytest.skip("this numpy has no huge-page switch")
+    moe, seen = random_moe(np.random.default_rng(5), 2, 2, (5, 5), "relu"), []
+
+    def watched_split(*args):  # the loop's split, which also records numpy's setting (or fails when told)
+        seen.append(_multiarray._get_madvise_hugepage())
+        if seen[0] == "fail":
+            raise KeyboardInterrupt
+        return split(*args)
+
+    monkeypatch.setattr(driver, "split", watched_split)
+    for setting in (True, False):
+        _multiarray._set_madvise_hugepage(setting)
+        seen.clear()
+        ma.sup_error(TARGETS[2, 1.0], moe, rtol=1e-6)
+        assert seen and not any(seen) and _multiarray._get_madvise_hugepage() == setting
+        seen[:] = ["fail"]
+        with pytest.raises(KeyboardInterrupt):
+            ma.sup_error(TARGETS[2, 1.0], moe, rtol=1e-6)
+        assert _multiarray._get_madvise_hugepage() == setting
+    _multiarray._set_madvise_hugepage(True)  # numpy's default on Linux
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), count=st.integers(1, 300), ratio=st.sampled_from([1, 2, 20, 200]),
+       kind=st.sampled_from(["random", "ties", "dead", "sorted"]))
+def test_the_boxes_split_have_the_largest_bounds(seed, count, ratio, kind):
+    """``driver._largest`` picks ``count`` distinct rows whose bounds are the ``count`` largest (the sampled
+    threshold only narrows the rows partitioned), with ties, dead rows (−∞) and rows in sorted order."""
+    rng = np.random.default_rng(seed)
+    values = rng.random(count * ratio + rng.integers(0, 50))
+    if kind == "ties":
+        values = np.round(values * 7) / 7
+    elif kind == "dead":
+        values[rng.random(len(values)) < 0.5] = -np.inf
+    elif kind == "sorted":
+        values.sort()
+    count = min(count, int(np.sum(values > -np.inf)))
+    pick = driver._largest(values, count)
+    assert len(np.unique(pick)) == len(pick) == count
+    assert np.array_equal(np.sort(values[pick]), np.sort(values)[len(values) - count:])

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from .. import experts as _experts
+from .._config import small_pages
 from ..boxes import MAX_SPLIT_AXES, covering_box, split
 from ..assumptions import TARGET_RTOL, check_pairs
 from . import device_loop
@@ -19,6 +20,7 @@ from .state import _State
 PROBE_BOXES, PROBE_BITS, PROBE_INSET = 4, 6, 2.0**-20  # _probe_corners: boxes, corners 2^min(n, 6), inset
 STEP_BOXES = 2**14  # children evaluated per branch-and-bound step (at least)
 MAX_STEP_BOXES = 2**17  # (at most)
+SAMPLE_STRIDE = 61  # _largest: one open bound in SAMPLE_STRIDE sampled (odd, prime: children come in groups of 2^m)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Threshold:
         return np.full(len(st.cell_lower), close_limit(st.lower, *self.limits(st)))
 
 
+@small_pages()  # (numpy's arrays on ordinary pages: module _config)
 def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progress=None, *, family=None, size=None,
                      cell_evals: int | None = None, bound: str = "auto", loop: str = "auto") -> _State:
     """Branch and bound over the cells [lo_i, hi_i] with experts ``experts`` (stack (L,)).
@@ -79,7 +82,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             if cell_evals is not None or swept is None or not np.array_equal(limit, swept):
                 # new boxes were closed against these limits already: a pass over all is due only when they rose
                 upper, where = st.open.raw("upper"), st.open.raw("cell")
-                closed = upper <= limit[where]
+                closed = upper <= _per_box(limit, where)
                 if cell_evals is not None:
                     closed |= st.cell_evals[where] >= cell_evals
                 st.close(closed & (upper > -np.inf))
@@ -99,8 +102,7 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
             # (a quarter as many cost bench_supnorm case 2 a third more time: each step passes over the open set)
             count = min(open_count, max(STEP_BOXES, min(open_count, MAX_STEP_BOXES)) // fan, budget // fan)
             rows = {name: st.open.raw(name) for name in st.open.names}  # dead rows (upper −inf) are never picked
-            pick = np.argpartition(-rows["upper"], count - 1)[:count] if count < st.open.count else \
-                np.arange(st.open.count)
+            pick = _largest(rows["upper"], count)
             # copies of the picked rows (np.take: numpy's fancy indexing of (N, n) rows was six times slower)
             picked = {name: rows[name].take(pick, axis=0) for name in rows if name != "score" or bound != "lipschitz"}
             st.boxes -= len(pick)  # leaves of the box tree: the parents out (their children come in)
@@ -109,6 +111,28 @@ def branch_and_bound(target, lo, hi, experts, threshold, max_evals: int, progres
     finally:
         if bar is not None:
             bar.close()
+
+
+def _per_box(limit, cell):
+    """The cells' limits for boxes of ``cell``: one number where all cells have the same (a Threshold's)."""
+    return limit[0] if len(limit) and limit.min() == limit.max() else limit.take(cell)
+
+
+def _largest(values, count):
+    """Indices of the ``count`` largest ``values`` (the open rows' bounds), as ``np.argpartition`` picks them,
+    without partitioning millions of rows: the rows at or above a threshold read off a strided sample
+    (a quarter more than ``count`` expected) are partitioned among themselves. Where that lets through
+    ``count`` rows or more, the ``count`` largest are among them; else all rows are partitioned."""
+    N = len(values)
+    if count >= N:
+        return np.arange(N)
+    sample = values[::SAMPLE_STRIDE]
+    m = len(sample) - 1 - int(1.25 * count / SAMPLE_STRIDE)
+    if N > 16 * count and m > 0:
+        candidates = np.flatnonzero(values >= np.partition(sample, m)[m])
+        if len(candidates) >= count:
+            return candidates.take(np.argpartition(-values.take(candidates), count - 1)[:count])
+    return np.argpartition(-values, count - 1)[:count]
 
 
 def _children(st, evaluate, picked, first):
@@ -175,7 +199,7 @@ def _bound_part(st, evaluate, threshold, cell, box_lo, box_hi, centre, radius, o
     st.evaluations += len(cell)
     st.cell_evals += np.bincount(cell, minlength=len(st.cell_evals))  # (np.add.at of a scalar: 40 times slower)
     st.record_lower(cell, centre, low)
-    limit = threshold(st).take(cell)
+    limit = _per_box(threshold(st), cell)
     keep = upper > limit  # the rest are closed at once: their bounds go to their cells
     todo = np.flatnonzero(keep & evaluate.wants_affine(cell, radius, omega))
     if todo.size:
