@@ -324,11 +324,12 @@ def test_the_branch_and_bound_runs_on_small_pages_and_restores_numpys_setting(mo
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31), count=st.integers(1, 300), ratio=st.sampled_from([1, 2, 20, 200]),
+@given(seed=st.integers(0, 2**31), count=st.integers(0, 300), ratio=st.sampled_from([1, 2, 20, 200]),
        kind=st.sampled_from(["random", "ties", "dead", "sorted"]))
 def test_the_boxes_split_have_the_largest_bounds(seed, count, ratio, kind):
     """``driver._largest`` picks ``count`` distinct rows whose bounds are the ``count`` largest (the sampled
-    threshold only narrows the rows partitioned), with ties, dead rows (−∞) and rows in sorted order."""
+    threshold only narrows the rows partitioned), with ties, dead rows (−∞) and rows in sorted order; all
+    rows where there are fewer, none for a count of 0 (the corner probes' PROBE_BOXES = 0)."""
     rng = np.random.default_rng(seed)
     values = rng.random(count * ratio + rng.integers(0, 50))
     if kind == "ties":
@@ -341,3 +342,4 @@ def test_the_boxes_split_have_the_largest_bounds(seed, count, ratio, kind):
     pick = driver._largest(values, count)
     assert len(np.unique(pick)) == len(pick) == count
     assert np.array_equal(np.sort(values[pick]), np.sort(values)[len(values) - count:])
+    assert np.array_equal(np.sort(driver._largest(values[:3], 3 + count)), np.arange(min(3, len(values))))

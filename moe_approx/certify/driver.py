@@ -119,11 +119,14 @@ def _per_box(limit, cell):
 
 
 def _largest(values, count):
-    """Indices of the ``count`` largest ``values`` (the open rows' bounds), as ``np.argpartition`` picks them,
-    without partitioning millions of rows: the rows at or above a threshold read off a strided sample
-    (a quarter more than ``count`` expected) are partitioned among themselves. Where that lets through
-    ``count`` rows or more, the ``count`` largest are among them; else all rows are partitioned."""
+    """Indices of the ``count`` largest ``values`` (all where there are fewer, none for count 0), as
+    ``np.argpartition`` picks them, without partitioning millions of rows (the open boxes' bounds): the rows
+    at or above a threshold read off a strided sample (a quarter more than ``count`` expected) are
+    partitioned among themselves. Where that lets through ``count`` rows or more, the ``count`` largest
+    are among them; else all rows are partitioned."""
     N = len(values)
+    if count <= 0:
+        return np.arange(0)
     if count >= N:
         return np.arange(N)
     sample = values[::SAMPLE_STRIDE]
@@ -172,18 +175,10 @@ def _evaluate_boxes(st, evaluate, threshold, blocks):
         parts = evaluate.points_in_parts(blocks)
     for cell, lo, hi, extra, centre, radius, out in parts:
         low = _bound_part(st, evaluate, threshold, cell, lo, hi, centre, radius, out, extra)
-        top = _top(low, PROBE_BOXES)
+        top = _largest(low, PROBE_BOXES)
         best.append((cell.take(top), lo.take(top, axis=0), hi.take(top, axis=0), low.take(top)))
     if best:  # (none where every box picked was stuck)
         _probe_corners(st, evaluate, *(np.concatenate(a) for a in zip(*best)), record)
-
-
-def _top(values, count):
-    """Indices of the ``count`` largest ``values`` (all where there are fewer; none for count 0)."""
-    start = len(values) - count
-    if count <= 0:
-        return np.arange(0)
-    return np.argpartition(values, start)[start:] if start > 0 else np.arange(len(values))
 
 
 def _bound_part(st, evaluate, threshold, cell, box_lo, box_hi, centre, radius, out, pair):
@@ -227,7 +222,7 @@ def _probe_corners(st, evaluate, cell, box_lo, box_hi, low, record):
     peaks on a cell's faces (constant experts of ``cone``) the centres approach the peak only as the boxes
     shrink. The points lie a relative PROBE_INSET inside the box and strictly inside the cell, so the
     mixture as routed attains each error found (docs/theory.md §5)."""
-    best = _top(low, PROBE_BOXES)
+    best = _largest(low, PROBE_BOXES)
     best = best[low[best] >= record]
     if not best.size:
         return

@@ -153,18 +153,19 @@ class _Evaluator:
         if is_formula(target):
             self.target_axes = _formula_slopes(target, lo, hi, _buckets(self.second_bytes, self.kuhn is not None)[0])
         self.split_slopes = self.lip_axes + self.target_axes  # per cell: a box's per-axis scores are these times r
-        self.part_size = _buckets(*self._points_kernel()[1:])[-1]  # boxes of the point kernel's largest call
+        self.part_size = _buckets(self._points_kernel()[1], self.point_operand is not self.experts)[-1]  # the point
+        # kernel's largest call
 
-    def _plan(self, N: int, lane_bytes: int, one_size: bool):
+    def _plan(self, N: int, lane_bytes: int, operand):
         """The kernel calls (start, stop, size) for N boxes in chunks of at most KERNEL_BYTES, each padded to the
         smallest of the BUCKETS that fits (few shapes: each costs a compilation of tenths of a second or more).
-        With ``one_size`` (kernels on the Kuhn pieces, cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
+        On the Kuhn pieces (``operand`` not the experts; cheap per box): chunks of ONE_SIZE, and of 8·ONE_SIZE
         while that many boxes are left (a small step is not padded to a large size, a large one is not cut
         into many calls, and only large steps compile the large size)."""
-        buckets, start = _buckets(lane_bytes, one_size), 0
+        buckets, start = _buckets(lane_bytes, operand is not self.experts), 0
         top = buckets[-1]
         while start < N:
-            if one_size:
+            if operand is not self.experts:
                 size = top if N - start >= top else buckets[0]
             else:
                 size = next((b for b in buckets if b >= N - start), top)
@@ -185,26 +186,23 @@ class _Evaluator:
             index = [jax.device_put(a, self.sharding) for a in index]
         return kernel(operand, *index, slots.point_lane, *(None if a is None else a[take] for a in per_box))
 
-    def _run(self, kernel, lane_bytes, cell, *per_box, operand=None, one_size=False):
+    def _run(self, kernel, lane_bytes, operand, cell, *per_box):
         """``kernel`` over the boxes in the chunks of :meth:`_plan`, the outputs concatenated."""
-        operand = self.experts if operand is None else operand
         outs = [_fetch(self._call(kernel, operand, cell[start:stop], size, [None if a is None else a[start:stop]
                                                                               for a in per_box]), stop - start)
-                for start, stop, size in self._plan(len(cell), lane_bytes, one_size)]
+                for start, stop, size in self._plan(len(cell), lane_bytes, operand)]
         return [None if outs[0][k] is None else np.concatenate([o[k] for o in outs]) for k in range(len(outs[0]))]
 
     def _points_kernel(self):
-        """The point kernel as :meth:`_run` calls it, its bytes per box and whether it runs on the Kuhn pieces."""
+        """The point kernel as :meth:`_run` calls it and its bytes per box."""
         kernel = partial(_point_kernel, self.target)
-        one_size = self.point_operand is not self.experts
         return (lambda ex, sc, sp, pl, c, r, ce: kernel(ex, sc, sp, pl, c, r, ce, self.lip_dev, self.delta_dev,
                                                         self.lip_axes_dev),
-                64 * (self.n + 8) ** 2 if one_size else self.point_bytes, one_size)
+                self.point_bytes if self.point_operand is self.experts else 64 * (self.n + 8) ** 2)
 
     def points(self, cell, centre, radius):
         """(f(c), Φ(c), Lipschitz upper, lower, ∇f(c) or None, f-variation term) for boxes (N,), (N, n), (N, n)."""
-        kernel, lane_bytes, one_size = self._points_kernel()
-        return self._run(kernel, lane_bytes, cell, centre, radius, cell, operand=self.point_operand, one_size=one_size)
+        return self._run(*self._points_kernel(), self.point_operand, cell, centre, radius, cell)
 
     def points_in_parts(self, blocks):
         """:meth:`points` on ``blocks`` of boxes (cell, lo, hi, extra: arrays along the boxes), handed back
@@ -213,10 +211,10 @@ class _Evaluator:
         back, and the next block is asked for only after the last part of a block is dispatched: the host's
         work on one part, or on making the next block, runs while the device computes (on a CPU, XLA runs
         this kernel on one core, and the other is free)."""
-        kernel, lane_bytes, one_size = self._points_kernel()
+        kernel, lane_bytes = self._points_kernel()
         pending = None
         for cell, lo, hi, extra in blocks:
-            for start, stop, size in self._plan(len(cell), lane_bytes, one_size):
+            for start, stop, size in self._plan(len(cell), lane_bytes, self.point_operand):
                 part = slice(start, stop)
                 centre, radius = covering_box(lo[part], hi[part])
                 out = self._call(kernel, self.point_operand, cell[part], size, (centre, radius, cell[part]))
@@ -232,8 +230,7 @@ class _Evaluator:
         kernel = second_bound_kernel(self.target, self.bound, self.depth, self.kuhn is not None)
         if is_formula(self.target):  # ∇f's enclosure in a call of its own, per chunk (:func:`_gradient_enclosure`)
             kernel = partial(_with_gradient, self.target, kernel)
-        return self._run(kernel, self.second_bytes, cell, centre, radius, fc, grad, operand=self.second_operand,
-                         one_size=self.kuhn is not None)[0]
+        return self._run(kernel, self.second_bytes, self.second_operand, cell, centre, radius, fc, grad)[0]
 
     def wants_affine(self, cell, radius, omega):
         """The boxes that get the second bound (:func:`affine_wanted`), as a mask or one bool for all."""
